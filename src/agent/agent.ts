@@ -1,0 +1,160 @@
+/**
+ * The agent: settings → collectors → store (+ SQLite history) → sampler. Later issues hang the alert
+ * engine, attribution, the API and notifications on the same store and clock.
+ */
+
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createCollectors } from '../collect/factory.js';
+import type { Collector } from '../collect/types.js';
+import { type Clock, systemClock } from '../internal/clock.js';
+import type { Settings } from '../internal/config.js';
+import { errorMessage, RstwatchError, sysCode } from '../internal/errors.js';
+import type { Logger } from '../internal/log.js';
+import type { Os } from '../model/charts.js';
+import { HistoryDb } from '../store/history-db.js';
+import { Store } from '../store/store.js';
+import { Sampler } from './sampler.js';
+
+export interface AgentDeps {
+  clock?: Clock;
+  log: Logger;
+  os: Os;
+  collectors?: Collector[];
+  /** FreeBSD command paths (tests). */
+  netstatPath?: string;
+  sysctlPath?: string;
+}
+
+export interface RunningAgent {
+  store: Store;
+  sampler: Sampler;
+  db: HistoryDb | undefined;
+  collectors: Collector[];
+  stop(): Promise<void>;
+}
+
+/** One agent per data folder: a pid file, taken over when the pid in it is no longer running. */
+function takePidFile(path: string): void {
+  try {
+    writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
+    return;
+  } catch (err) {
+    if (sysCode(err) !== 'EEXIST') {
+      throw new RstwatchError('E_DATA_DIR', `cannot write ${path}: ${errorMessage(err)}`, { file: path });
+    }
+  }
+  const pid = Number(readFileSync(path, 'utf8').trim());
+  let alive = false;
+  if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+    try {
+      process.kill(pid, 0);
+      alive = true;
+    } catch (err) {
+      alive = sysCode(err) === 'EPERM';
+    }
+  }
+  if (alive) {
+    throw new RstwatchError('E_AGENT_RUNNING', `another rstwatch agent (pid ${pid}) uses this data folder`, {
+      file: path,
+      hint: 'stop it, or give this one another --data-dir',
+    });
+  }
+  writeFileSync(path, `${process.pid}\n`, { mode: 0o644 });
+}
+
+export async function startAgent(settings: Settings, deps: AgentDeps): Promise<RunningAgent> {
+  const clock = deps.clock ?? systemClock;
+  const { log } = deps;
+  const cannot: string[] = [];
+  try {
+    mkdirSync(settings.dataDir, { recursive: true, mode: 0o750 });
+  } catch (err) {
+    throw new RstwatchError('E_DATA_DIR', `cannot create the data folder ${settings.dataDir}: ${errorMessage(err)}`, {
+      file: settings.dataDir,
+      hint: 'run as root, or set --data-dir to a folder you can write',
+    });
+  }
+  const pidFile = join(settings.dataDir, 'agent.pid');
+  takePidFile(pidFile);
+
+  let db: HistoryDb | undefined;
+  try {
+    db = HistoryDb.open(join(settings.dataDir, 'history.db'), clock.wallMs());
+    if (db.recoveredFrom) {
+      log.error('the history database was corrupt; moved it aside and started a new one', {
+        code: 'E_DB_CORRUPT',
+        movedTo: db.recoveredFrom,
+      });
+    }
+  } catch (err) {
+    // Keep watching without history rather than not at all: the alert engine works from memory.
+    const e = err instanceof RstwatchError ? err : new RstwatchError('E_DB_OPEN', errorMessage(err));
+    log.error(`${e.message}; running with in-memory history only`, { code: e.code });
+    cannot.push(`keep history on disk (${e.code})`);
+  }
+
+  const store = new Store({
+    updateEvery: settings.interval,
+    ringSeconds: settings.memorySeconds,
+    gapAfterLostIterations: settings.gapAfterLostIterations,
+    tier0Seconds: settings.historySeconds,
+    tier1Seconds: settings.minuteHistoryDays * 86400,
+    log,
+    ...(db ? { db } : {}),
+  });
+
+  const copts: Parameters<typeof createCollectors>[0] = { os: deps.os, procRoot: settings.procRoot, netns: settings.netns };
+  if (deps.netstatPath !== undefined) copts.netstatPath = deps.netstatPath;
+  if (deps.sysctlPath !== undefined) copts.sysctlPath = deps.sysctlPath;
+  const collectors = deps.collectors ?? (await createCollectors(copts));
+  for (const c of collectors) store.addNamespace(c.netns, deps.os);
+  const loaded = store.load(Math.floor(clock.wallMs() / 1000));
+
+  // A first read to say, once and up front, what cannot be read.
+  for (const c of collectors) {
+    const r = await c.collect();
+    const errors = r.problems.filter((p) => p.severity === 'error');
+    if (Object.keys(r.counters).length === 0) {
+      cannot.push(`read namespace ${c.netns} (${errors[0]?.code ?? 'no counters'}: ${errors[0]?.message ?? ''})`);
+    }
+  }
+
+  const sampler = new Sampler({
+    clock,
+    collectors,
+    store,
+    log,
+    intervalSeconds: settings.interval,
+    flushEverySeconds: settings.flushEvery,
+  });
+  sampler.start();
+  log.info('rstwatch agent started', {
+    reads: collectors.map((c) => c.describe()).join('; '),
+    every: `${settings.interval}s`,
+    stores: db ? db.path : 'memory only',
+    loadedPoints: loaded,
+    cannot: cannot.length > 0 ? cannot.join('; ') : 'none',
+  });
+
+  let stopped = false;
+  return {
+    store,
+    sampler,
+    db,
+    collectors,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await sampler.stop();
+      await Promise.all(collectors.map((c) => c.close()));
+      db?.close();
+      try {
+        unlinkSync(pidFile);
+      } catch {
+        // already gone
+      }
+      log.info('rstwatch agent stopped', { samples: sampler.stats.samples });
+    },
+  };
+}

@@ -1,0 +1,89 @@
+/** rstwatch agent — the daemon. SIGTERM/SIGINT flush the history and exit 0. */
+
+import { detectOs, parseOs } from '../collect/factory.js';
+import { startAgent } from '../agent/agent.js';
+import { assertNoProblems, resolveSettings } from '../internal/config.js';
+import { formatProblem } from '../internal/errors.js';
+import { createLogger } from '../internal/log.js';
+import { parse } from './args.js';
+import type { Io } from './main.js';
+
+const HELP = `Usage: rstwatch agent [options]
+
+Samples the kernel's TCP counters every interval, turns them into per-second rates on Netdata-like
+charts (ip.tcphandshake, …) and keeps their history: per second in memory and on disk, per minute on
+disk. Runs on embedded defaults; settings come from flags, then RSTWATCH_* variables, then the config
+file (/etc/rstwatch/rstwatch.conf, section [agent]), then defaults.
+
+Options:
+  --config FILE              config file (default /etc/rstwatch/rstwatch.conf when it exists)
+  --interval SECONDS         sampling interval (default 1)
+  --data-dir DIR             history and state (default /var/lib/rstwatch as root,
+                             else $XDG_STATE_HOME/rstwatch)
+  --netns NS                 also watch this network namespace: NAME, /path or pid:N (repeatable)
+  --proc-root DIR            read counters under DIR instead of /proc
+  --flush-every SECONDS      how often history is written to disk (default 10)
+  --history-seconds N        per-second history kept on disk (default 90000 = 25 h)
+  --minute-history-days N    per-minute history kept on disk (default 31)
+  --memory-seconds N         per-second history held in memory (default 3600)
+  --gap-when-lost-iterations-above N
+                             missed samples tolerated before a gap is recorded (default 1, as Netdata)
+  --log-level LEVEL          debug, info, warn or error (default info)
+  --os linux|freebsd         collector to use (default: this machine's)
+  --netstat PATH, --sysctl PATH
+                             FreeBSD programs to run (default netstat, sysctl)
+  -h, --help                 this text
+`;
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const { values } = parse(argv, {
+    config: { type: 'string' },
+    interval: { type: 'string' },
+    'data-dir': { type: 'string' },
+    netns: { type: 'string', multiple: true },
+    'proc-root': { type: 'string' },
+    'flush-every': { type: 'string' },
+    'history-seconds': { type: 'string' },
+    'minute-history-days': { type: 'string' },
+    'memory-seconds': { type: 'string' },
+    'gap-when-lost-iterations-above': { type: 'string' },
+    'log-level': { type: 'string' },
+    listen: { type: 'string' },
+    os: { type: 'string' },
+    netstat: { type: 'string' },
+    sysctl: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (values.help) {
+    io.out(HELP);
+    return 0;
+  }
+  const { help: _h, config, os: osFlag, netstat, sysctl, ...flags } = values;
+  const resolved = resolveSettings(config === undefined ? { flags } : { flags, configFile: config });
+  for (const p of resolved.problems) io.err(`rstwatch agent: ${formatProblem(p)}\n`);
+  assertNoProblems(resolved.problems);
+  const settings = resolved.settings;
+  const log = createLogger({ level: settings.logLevel });
+  const os = osFlag === undefined ? detectOs() : parseOs(osFlag);
+  const agent = await startAgent(settings, {
+    log,
+    os,
+    ...(netstat !== undefined ? { netstatPath: netstat } : {}),
+    ...(sysctl !== undefined ? { sysctlPath: sysctl } : {}),
+  });
+  log.info('settings', { from: resolved.source, dataDir: settings.dataDir });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info('stopping', { signal });
+      process.removeAllListeners('SIGTERM');
+      process.removeAllListeners('SIGINT');
+      void agent.stop().then(resolve, (err) => {
+        log.error(`stop failed: ${String(err)}`);
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
