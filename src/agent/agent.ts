@@ -70,10 +70,14 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
   try {
     mkdirSync(settings.dataDir, { recursive: true, mode: 0o750 });
   } catch (err) {
-    throw new RstwatchError('E_DATA_DIR', `cannot create the data folder ${settings.dataDir}: ${errorMessage(err)}`, {
-      file: settings.dataDir,
-      hint: 'run as root, or set --data-dir to a folder you can write',
-    });
+    throw new RstwatchError(
+      'E_DATA_DIR',
+      `cannot create the data folder ${settings.dataDir}: ${errorMessage(err)}`,
+      {
+        file: settings.dataDir,
+        hint: 'run as root, or set --data-dir to a folder you can write',
+      },
+    );
   }
   const pidFile = join(settings.dataDir, 'agent.pid');
   takePidFile(pidFile);
@@ -104,7 +108,11 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     ...(db ? { db } : {}),
   });
 
-  const copts: Parameters<typeof createCollectors>[0] = { os: deps.os, procRoot: settings.procRoot, netns: settings.netns };
+  const copts: Parameters<typeof createCollectors>[0] = {
+    os: deps.os,
+    procRoot: settings.procRoot,
+    netns: settings.netns,
+  };
   if (deps.netstatPath !== undefined) copts.netstatPath = deps.netstatPath;
   if (deps.sysctlPath !== undefined) copts.sysctlPath = deps.sysctlPath;
   const collectors = deps.collectors ?? (await createCollectors(copts));
@@ -116,7 +124,9 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     const r = await c.collect();
     const errors = r.problems.filter((p) => p.severity === 'error');
     if (Object.keys(r.counters).length === 0) {
-      cannot.push(`read namespace ${c.netns} (${errors[0]?.code ?? 'no counters'}: ${errors[0]?.message ?? ''})`);
+      cannot.push(
+        `read namespace ${c.netns} (${errors[0]?.code ?? 'no counters'}: ${errors[0]?.message ?? ''})`,
+      );
     }
   }
 

@@ -128,9 +128,12 @@ export class Sampler {
         const dMono = mono - this.prevMono;
         if (dWall < -this.o.jumpToleranceMs) {
           this.stats.clockJumps++;
-          this.o.log.warn('wall clock went backwards; dropping the slots it had named and restarting series', {
-            byMs: Math.round(dWall - dMono),
-          });
+          this.o.log.warn(
+            'wall clock went backwards; dropping the slots it had named and restarting series',
+            {
+              byMs: Math.round(dWall - dMono),
+            },
+          );
           store.clockWentBack(Math.floor(wall / 1000));
           gap = true;
         } else if (Math.abs(dWall - dMono) > this.o.jumpToleranceMs) {
@@ -175,7 +178,11 @@ export class Sampler {
     } catch (err) {
       // Nothing in a tick should throw; if something does, keep sampling and say it once.
       this.stats.errors.set('E_INTERNAL', (this.stats.errors.get('E_INTERNAL') ?? 0) + 1);
-      this.o.log.once(`tick-${String(err)}`, 'error', `sampling failed: ${(err as Error)?.stack ?? String(err)}`);
+      this.o.log.once(
+        `tick-${String(err)}`,
+        'error',
+        `sampling failed: ${(err as Error)?.stack ?? String(err)}`,
+      );
     } finally {
       this.busy = false;
     }

@@ -1,7 +1,7 @@
 /** rstwatch agent — the daemon. SIGTERM/SIGINT flush the history and exit 0. */
 
-import { detectOs, parseOs } from '../collect/factory.js';
 import { startAgent } from '../agent/agent.js';
+import { detectOs, parseOs } from '../collect/factory.js';
 import { assertNoProblems, resolveSettings } from '../internal/config.js';
 import { formatProblem } from '../internal/errors.js';
 import { createLogger } from '../internal/log.js';

@@ -18,7 +18,11 @@ export function parse<T extends Options>(argv: string[], options: T, allowPositi
 /** A duration in seconds from `5`, `5s`, `2m`, `1h`, `500ms`. */
 export function parseSeconds(text: string, what: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new RstwatchError('E_USAGE', `${what}: expected a duration like 5, 5s, 2m or 500ms, got ${JSON.stringify(text)}`);
+  if (!m)
+    throw new RstwatchError(
+      'E_USAGE',
+      `${what}: expected a duration like 5, 5s, 2m or 500ms, got ${JSON.stringify(text)}`,
+    );
   const n = Number(m[1]);
   const unit = m[2] ?? 's';
   return unit === 'ms' ? n / 1000 : unit === 'm' ? n * 60 : unit === 'h' ? n * 3600 : n;

@@ -26,13 +26,21 @@ interface CommandInfo {
 }
 
 const COMMANDS: Record<string, CommandInfo> = {
-  agent: { summary: 'sample the kernel counters every second and keep their history (the daemon)', load: () => import('./agent.js') },
-  status: { summary: 'current reset rates and every reset-related counter, without an agent', load: () => import('./status.js') },
+  agent: {
+    summary: 'sample the kernel counters every second and keep their history (the daemon)',
+    load: () => import('./agent.js'),
+  },
+  status: {
+    summary: 'current reset rates and every reset-related counter, without an agent',
+    load: () => import('./status.js'),
+  },
 };
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
     return pkg.version;
   } catch {
     return 'unknown';

@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { createCollectors, detectOs, parseOs } from '../collect/factory.js';
-import type { CollectResult, Collector } from '../collect/types.js';
+import type { Collector, CollectResult } from '../collect/types.js';
 import { RstwatchError } from '../internal/errors.js';
 import { buildNamespaceStatus, type NamespaceStatus, renderText, statusJson } from '../status/report.js';
 import { parse, parseSeconds } from './args.js';
@@ -36,7 +36,9 @@ Exit status: 0 all namespaces read; 3 one of them could not be read at all; 2 us
 
 function version(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (
+      JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    ).version;
   } catch {
     return 'unknown';
   }
@@ -68,7 +70,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   const interval = parseSeconds(values.interval, '--interval');
   if (interval > 3600) throw new RstwatchError('E_USAGE', '--interval: at most 1h');
-  if (values.watch && interval <= 0) throw new RstwatchError('E_USAGE', '--watch needs an --interval above 0');
+  if (values.watch && interval <= 0)
+    throw new RstwatchError('E_USAGE', '--watch needs an --interval above 0');
   const count = values.count === undefined ? Number.POSITIVE_INFINITY : Number(values.count);
   if (!(count >= 1)) throw new RstwatchError('E_USAGE', '--count must be a positive number');
   const os = values.os === undefined ? detectOs() : parseOs(values.os);
@@ -106,7 +109,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
 }
 
-function print(io: Io, json: boolean, os: 'linux' | 'freebsd', first: CollectResult[], second: CollectResult[], seconds: number): number {
+function print(
+  io: Io,
+  json: boolean,
+  os: 'linux' | 'freebsd',
+  first: CollectResult[],
+  second: CollectResult[],
+  seconds: number,
+): number {
   const all: NamespaceStatus[] = second.map((r, i) => buildNamespaceStatus(os, first[i]!, r, seconds));
   const now = new Date();
   if (json) io.out(`${JSON.stringify(statusJson(version(), now, all), null, 2)}\n`);

@@ -1,11 +1,11 @@
 /** Build the collectors for this machine: one per network namespace on Linux, netstat on FreeBSD. */
 
+import { RstwatchError } from '../internal/errors.js';
 import { runCommand } from '../internal/run.js';
 import type { Os } from '../model/charts.js';
 import { LinuxCollector } from './linux.js';
 import { parseNetnsSpec } from './netns.js';
 import type { Collector, CommandRunner } from './types.js';
-import { RstwatchError } from '../internal/errors.js';
 
 export interface CollectorOptions {
   os?: Os;
@@ -31,7 +31,10 @@ export async function createCollectors(opts: CollectorOptions = {}): Promise<Col
   const os = opts.os ?? detectOs();
   if (os === 'freebsd') {
     if ((opts.netns ?? []).length > 0) {
-      throw new RstwatchError('E_NETNS_UNSUPPORTED', '--netns is for Linux network namespaces; FreeBSD VNET jails are not supported yet');
+      throw new RstwatchError(
+        'E_NETNS_UNSUPPORTED',
+        '--netns is for Linux network namespaces; FreeBSD VNET jails are not supported yet',
+      );
     }
     // Loaded on demand: Linux never pays for the FreeBSD parser.
     const { FreeBsdCollector } = await import('./freebsd.js');

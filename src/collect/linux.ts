@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { errorMessage, type Problem, RstwatchError, sysCode } from '../internal/errors.js';
 import { NetnsHandle, type NetnsSpec, parseNetnsSpec } from './netns.js';
 import { parseProcNet } from './proc-parse.js';
-import type { CollectResult, Collector } from './types.js';
+import type { Collector, CollectResult } from './types.js';
 
 const SNMP_GROUPS: ReadonlySet<string> = new Set(['Tcp']);
 const NETSTAT_GROUPS: ReadonlySet<string> = new Set(['TcpExt']);
@@ -56,7 +56,12 @@ export function parseLinuxCounters(
     problems.push(...r.problems);
     const tcp = r.groups.get('Tcp');
     if (!tcp) {
-      problems.push({ code: 'E_PROC_NO_GROUP', message: 'no "Tcp:" lines', severity: 'error', file: files.snmp });
+      problems.push({
+        code: 'E_PROC_NO_GROUP',
+        message: 'no "Tcp:" lines',
+        severity: 'error',
+        file: files.snmp,
+      });
     } else for (const [k, v] of tcp) counters[k] = v;
   }
   if (netstatText !== undefined) {
@@ -64,7 +69,12 @@ export function parseLinuxCounters(
     problems.push(...r.problems);
     const ext = r.groups.get('TcpExt');
     if (!ext) {
-      problems.push({ code: 'E_PROC_NO_GROUP', message: 'no "TcpExt:" lines', severity: 'error', file: files.netstat });
+      problems.push({
+        code: 'E_PROC_NO_GROUP',
+        message: 'no "TcpExt:" lines',
+        severity: 'error',
+        file: files.netstat,
+      });
     } else for (const [k, v] of ext) counters[k] = v;
   }
   return { counters, problems };
@@ -86,7 +96,8 @@ export class LinuxCollector implements Collector {
 
   constructor(opts: LinuxCollectorOptions = {}) {
     this.procRoot = opts.procRoot ?? '/proc';
-    const spec = typeof opts.netns === 'string' ? parseNetnsSpec(opts.netns) : (opts.netns ?? parseNetnsSpec('host'));
+    const spec =
+      typeof opts.netns === 'string' ? parseNetnsSpec(opts.netns) : (opts.netns ?? parseNetnsSpec('host'));
     this.netns = spec.label;
     const nsOpts: ConstructorParameters<typeof NetnsHandle>[1] = { procRoot: this.procRoot };
     if (opts.netnsDir !== undefined) nsOpts.netnsDir = opts.netnsDir;
@@ -106,7 +117,8 @@ export class LinuxCollector implements Collector {
     try {
       dir = this.handle.netDir();
     } catch (err) {
-      const e = err instanceof RstwatchError ? err : new RstwatchError('E_NETNS_UNREADABLE', errorMessage(err));
+      const e =
+        err instanceof RstwatchError ? err : new RstwatchError('E_NETNS_UNREADABLE', errorMessage(err));
       return { source: this.source, netns: this.netns, counters: {}, problems: [e.toProblem()] };
     }
     const files = { snmp: join(dir, 'snmp'), netstat: join(dir, 'netstat') };
@@ -120,7 +132,7 @@ export class LinuxCollector implements Collector {
       if (missing.length > 0) {
         problems.push({
           code: 'W_PROC_MISSING',
-          message: `this kernel does not report ${missing.join(', ')}; their series stay empty`,
+          message: `not reported by this kernel (or unreadable): ${missing.join(', ')}; their series stay empty`,
           severity: 'warning',
           file: files.netstat,
         });

@@ -138,9 +138,13 @@ export class NetnsHandle {
         // Not root: we cannot read the link, but /proc/<pid>/net may still be readable. Let the read decide.
         return;
       }
-      throw new RstwatchError('E_NETNS_GONE', `network namespace ${this.spec.label}: process ${pid} is gone`, {
-        file: link,
-      });
+      throw new RstwatchError(
+        'E_NETNS_GONE',
+        `network namespace ${this.spec.label}: process ${pid} is gone`,
+        {
+          file: link,
+        },
+      );
     }
   }
 
@@ -184,9 +188,13 @@ export class NetnsHandle {
     this.holder = child;
     const pid = child.pid;
     if (pid === undefined) {
-      throw new RstwatchError('E_NETNS_NO_PROCESS', `network namespace ${this.spec.label}: cannot start nsenter`, {
-        hint: 'install util-linux (nsenter)',
-      });
+      throw new RstwatchError(
+        'E_NETNS_NO_PROCESS',
+        `network namespace ${this.spec.label}: cannot start nsenter`,
+        {
+          hint: 'install util-linux (nsenter)',
+        },
+      );
     }
     // nsenter calls setns() before exec; wait (bounded) until the child is really inside.
     const until = Date.now() + 2000;

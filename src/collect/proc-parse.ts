@@ -59,7 +59,15 @@ export function parseProcNet(text: string, file: string, wanted?: ReadonlySet<st
     if (header.trim() === '') continue;
     const colon = header.indexOf(':');
     if (colon <= 0) {
-      problems.push(problem('E_PROC_GARBLED', `expected "Group: names…", got ${JSON.stringify(header.slice(0, 60))}`, file, headerLine, 1));
+      problems.push(
+        problem(
+          'E_PROC_GARBLED',
+          `expected "Group: names…", got ${JSON.stringify(header.slice(0, 60))}`,
+          file,
+          headerLine,
+          1,
+        ),
+      );
       continue;
     }
     const prefix = header.slice(0, colon);
@@ -67,7 +75,13 @@ export function parseProcNet(text: string, file: string, wanted?: ReadonlySet<st
     const valueLineNo = i + 1;
     if (valueLine === undefined || !valueLine.startsWith(`${prefix}:`)) {
       problems.push(
-        problem('E_PROC_GARBLED', `header line for ${prefix} has no value line after it`, file, headerLine, 1),
+        problem(
+          'E_PROC_GARBLED',
+          `header line for ${prefix} has no value line after it`,
+          file,
+          headerLine,
+          1,
+        ),
       );
       continue;
     }

@@ -45,4 +45,8 @@ export interface CommandResult {
 }
 
 /** Runs a program with an argument list (never a shell). Injectable so tests can use fixture outputs. */
-export type CommandRunner = (cmd: string, args: string[], opts?: { timeoutMs?: number }) => Promise<CommandResult>;
+export type CommandRunner = (
+  cmd: string,
+  args: string[],
+  opts?: { timeoutMs?: number },
+) => Promise<CommandResult>;

@@ -48,10 +48,34 @@ const KEYS: Record<string, KeyDef> = {
   proc_root: { key: 'procRoot', kind: 'string', env: 'RSTWATCH_PROC_ROOT' },
   netns: { key: 'netns', kind: 'list', env: 'RSTWATCH_NETNS' },
   flush_every: { key: 'flushEvery', kind: 'number', min: 1, max: 3600, env: 'RSTWATCH_FLUSH_EVERY' },
-  history_seconds: { key: 'historySeconds', kind: 'number', min: 3600, max: 90 * 86400, env: 'RSTWATCH_HISTORY_SECONDS' },
-  minute_history_days: { key: 'minuteHistoryDays', kind: 'number', min: 1, max: 3650, env: 'RSTWATCH_MINUTE_HISTORY_DAYS' },
-  memory_seconds: { key: 'memorySeconds', kind: 'number', min: 120, max: 86400, env: 'RSTWATCH_MEMORY_SECONDS' },
-  gap_when_lost_iterations_above: { key: 'gapAfterLostIterations', kind: 'number', min: 0, max: 100, env: 'RSTWATCH_GAP_AFTER_LOST' },
+  history_seconds: {
+    key: 'historySeconds',
+    kind: 'number',
+    min: 3600,
+    max: 90 * 86400,
+    env: 'RSTWATCH_HISTORY_SECONDS',
+  },
+  minute_history_days: {
+    key: 'minuteHistoryDays',
+    kind: 'number',
+    min: 1,
+    max: 3650,
+    env: 'RSTWATCH_MINUTE_HISTORY_DAYS',
+  },
+  memory_seconds: {
+    key: 'memorySeconds',
+    kind: 'number',
+    min: 120,
+    max: 86400,
+    env: 'RSTWATCH_MEMORY_SECONDS',
+  },
+  gap_when_lost_iterations_above: {
+    key: 'gapAfterLostIterations',
+    kind: 'number',
+    min: 0,
+    max: 100,
+    env: 'RSTWATCH_GAP_AFTER_LOST',
+  },
   listen: { key: 'listen', kind: 'string', env: 'RSTWATCH_LISTEN' },
   log_level: { key: 'logLevel', kind: 'level', env: 'RSTWATCH_LOG_LEVEL' },
 };
@@ -61,7 +85,7 @@ export const DEFAULT_CONFIG_FILE = '/etc/rstwatch/rstwatch.conf';
 /** Root keeps its state in /var/lib/rstwatch; everyone else in $XDG_STATE_HOME/rstwatch. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   if (process.getuid?.() === 0) return '/var/lib/rstwatch';
-  const xdg = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
+  const xdg = env.XDG_STATE_HOME?.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
   return join(xdg, 'rstwatch');
 }
 
@@ -82,7 +106,10 @@ export function defaults(env: NodeJS.ProcessEnv = process.env): Settings {
 }
 
 function normKey(k: string): string {
-  return k.trim().toLowerCase().replace(/[\s-]+/g, '_');
+  return k
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, '_');
 }
 
 function convert(def: KeyDef, raw: string): { value?: Settings[keyof Settings]; error?: string } {
@@ -90,7 +117,8 @@ function convert(def: KeyDef, raw: string): { value?: Settings[keyof Settings]; 
   switch (def.kind) {
     case 'number': {
       const n = Number(text);
-      if (text === '' || !Number.isFinite(n)) return { error: `expected a number, got ${JSON.stringify(text)}` };
+      if (text === '' || !Number.isFinite(n))
+        return { error: `expected a number, got ${JSON.stringify(text)}` };
       if (def.min !== undefined && n < def.min) return { error: `must be at least ${def.min}` };
       if (def.max !== undefined && n > def.max) return { error: `must be at most ${def.max}` };
       return { value: n };
@@ -98,7 +126,8 @@ function convert(def: KeyDef, raw: string): { value?: Settings[keyof Settings]; 
     case 'list':
       return { value: text === '' ? [] : text.split(/[\s,]+/).filter(Boolean) };
     case 'level':
-      if (!['debug', 'info', 'warn', 'error'].includes(text)) return { error: 'expected debug, info, warn or error' };
+      if (!['debug', 'info', 'warn', 'error'].includes(text))
+        return { error: 'expected debug, info, warn or error' };
       return { value: text };
     default:
       if (text === '') return { error: 'must not be empty' };
@@ -119,37 +148,79 @@ export function parseConfig(text: string, file: string): { values: Partial<Setti
     const indent = rawLine.length - rawLine.trimStart().length;
     if (trimmed.startsWith('[')) {
       if (!trimmed.endsWith(']')) {
-        problems.push({ code: 'E_CONFIG_SYNTAX', message: 'section header without "]"', severity: 'error', file, line, column: indent + 1 });
+        problems.push({
+          code: 'E_CONFIG_SYNTAX',
+          message: 'section header without "]"',
+          severity: 'error',
+          file,
+          line,
+          column: indent + 1,
+        });
         return;
       }
       section = trimmed.slice(1, -1).trim().toLowerCase();
       if (section !== 'agent') {
-        problems.push({ code: 'E_CONFIG_SECTION', message: `unknown section [${section}] (known: [agent])`, severity: 'error', file, line, column: indent + 1 });
+        problems.push({
+          code: 'E_CONFIG_SECTION',
+          message: `unknown section [${section}] (known: [agent])`,
+          severity: 'error',
+          file,
+          line,
+          column: indent + 1,
+        });
       }
       return;
     }
     const eq = rawLine.indexOf('=');
     if (eq < 0) {
-      problems.push({ code: 'E_CONFIG_SYNTAX', message: 'expected "key = value"', severity: 'error', file, line, column: indent + 1 });
+      problems.push({
+        code: 'E_CONFIG_SYNTAX',
+        message: 'expected "key = value"',
+        severity: 'error',
+        file,
+        line,
+        column: indent + 1,
+      });
       return;
     }
     if (section !== 'agent') {
       if (section === '') {
-        problems.push({ code: 'E_CONFIG_SECTION', message: 'setting outside a section (put it under [agent])', severity: 'error', file, line, column: indent + 1 });
+        problems.push({
+          code: 'E_CONFIG_SECTION',
+          message: 'setting outside a section (put it under [agent])',
+          severity: 'error',
+          file,
+          line,
+          column: indent + 1,
+        });
       }
       return;
     }
     const key = normKey(rawLine.slice(0, eq));
     const def = KEYS[key];
     if (!def) {
-      problems.push({ code: 'E_CONFIG_KEY', message: `unknown setting "${key}" (known: ${Object.keys(KEYS).join(', ')})`, severity: 'error', file, line, column: indent + 1 });
+      problems.push({
+        code: 'E_CONFIG_KEY',
+        message: `unknown setting "${key}" (known: ${Object.keys(KEYS).join(', ')})`,
+        severity: 'error',
+        file,
+        line,
+        column: indent + 1,
+      });
       return;
     }
     const rawValue = rawLine.slice(eq + 1);
     const { value, error } = convert(def, rawValue);
     if (error !== undefined) {
       const col = eq + 2 + (rawValue.length - rawValue.trimStart().length);
-      problems.push({ code: 'E_CONFIG_VALUE', message: `${key}: ${error}`, severity: 'error', file, line, column: col });
+      problems.push({
+        code: 'E_CONFIG_VALUE',
+        message: `${key}: ${error}`,
+        severity: 'error',
+        file,
+        line,
+        column: col,
+      });
       return;
     }
     (values as Record<string, unknown>)[def.key] = value;
@@ -167,13 +238,21 @@ export function resolveSettings(opts: {
   const settings = defaults(env);
   const problems: Problem[] = [];
   let source = 'embedded defaults';
-  const file = opts.configFile ?? env.RSTWATCH_CONFIG ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  const file =
+    opts.configFile ??
+    env.RSTWATCH_CONFIG ??
+    (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
   if (file !== undefined) {
     let text: string | undefined;
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      problems.push({ code: 'E_CONFIG_UNREADABLE', message: `cannot read: ${sysCode(err) ?? errorMessage(err)}`, severity: 'error', file });
+      problems.push({
+        code: 'E_CONFIG_UNREADABLE',
+        message: `cannot read: ${sysCode(err) ?? errorMessage(err)}`,
+        severity: 'error',
+        file,
+      });
     }
     if (text !== undefined) {
       const parsed = parseConfig(text, file);
@@ -184,7 +263,8 @@ export function resolveSettings(opts: {
   }
   const apply = (def: KeyDef, raw: string, where: string) => {
     const { value, error } = convert(def, raw);
-    if (error !== undefined) problems.push({ code: 'E_CONFIG_VALUE', message: `${where}: ${error}`, severity: 'error' });
+    if (error !== undefined)
+      problems.push({ code: 'E_CONFIG_VALUE', message: `${where}: ${error}`, severity: 'error' });
     else (settings as unknown as Record<string, unknown>)[def.key] = value;
   };
   for (const def of Object.values(KEYS)) {
@@ -207,9 +287,13 @@ export function assertNoProblems(problems: Problem[]): void {
   const errors = problems.filter((p) => p.severity === 'error');
   if (errors.length === 0) return;
   const first = errors[0]!;
-  throw new RstwatchError(first.code, errors.length === 1 ? first.message : `${errors.length} configuration problems`, {
-    ...(first.file !== undefined ? { file: first.file } : {}),
-    ...(first.line !== undefined ? { line: first.line } : {}),
-    ...(first.column !== undefined ? { column: first.column } : {}),
-  });
+  throw new RstwatchError(
+    first.code,
+    errors.length === 1 ? first.message : `${errors.length} configuration problems`,
+    {
+      ...(first.file !== undefined ? { file: first.file } : {}),
+      ...(first.line !== undefined ? { line: first.line } : {}),
+      ...(first.column !== undefined ? { column: first.column } : {}),
+    },
+  );
 }

@@ -140,7 +140,10 @@ const LINUX_CHARTS: readonly ChartDef[] = [
     plugin: 'proc',
     module: '/proc/net/netstat',
     chartType: 'line',
-    dimensions: [inc('ListenOverflows', 'overflows', 'ListenOverflows'), inc('ListenDrops', 'drops', 'ListenDrops')],
+    dimensions: [
+      inc('ListenOverflows', 'overflows', 'ListenOverflows'),
+      inc('ListenDrops', 'drops', 'ListenDrops'),
+    ],
   },
   {
     type: 'ip',
@@ -251,7 +254,11 @@ const FREEBSD_CHARTS: readonly ChartDef[] = [
     chartType: 'line',
     // Netdata's FreeBSD InErrs: bad offset + reassembly queue full + too short.
     dimensions: [
-      inc('InErrs', 'InErrs', ['discard-bad-header-offset', 'discard-reassembly-queue-full', 'discard-too-short']),
+      inc('InErrs', 'InErrs', [
+        'discard-bad-header-offset',
+        'discard-reassembly-queue-full',
+        'discard-too-short',
+      ]),
       inc('InCsumErrors', 'InCsumErrors', 'discard-bad-checksum'),
       inc('RetransSegs', 'RetransSegs', 'retransmitted-packets'),
     ],
@@ -342,7 +349,9 @@ export const UPTIME_CHART: ChartDef = {
   module: 'agent',
   chartType: 'line',
   hostOnly: true,
-  dimensions: [{ id: 'uptime', name: 'uptime', counters: ['uptime'], algorithm: 'absolute', multiplier: 1, divisor: 1 }],
+  dimensions: [
+    { id: 'uptime', name: 'uptime', counters: ['uptime'], algorithm: 'absolute', multiplier: 1, divisor: 1 },
+  ],
 };
 
 export function chartDefs(os: Os): readonly ChartDef[] {
@@ -379,7 +388,10 @@ export function instantiate(def: ChartDef, netns: string): ChartInstance {
 }
 
 /** The value of a dimension from a counter set: the sum of its counters, or undefined if any is missing. */
-export function dimensionInput(dim: DimensionDef, counters: Readonly<Record<string, number>>): number | undefined {
+export function dimensionInput(
+  dim: DimensionDef,
+  counters: Readonly<Record<string, number>>,
+): number | undefined {
   let sum = 0;
   for (const c of dim.counters) {
     const v = counters[c];

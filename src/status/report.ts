@@ -38,7 +38,8 @@ export function buildNamespaceStatus(
   for (const [k, v] of Object.entries(second.counters)) {
     const before = first.counters[k];
     if (before === undefined || intervalSeconds <= 0) rates[k] = before === undefined ? null : 0;
-    else if (v < before) rates[k] = null; // went backwards: a reset, never a negative rate
+    else if (v < before)
+      rates[k] = null; // went backwards: a reset, never a negative rate
     else rates[k] = (v - before) / intervalSeconds;
   }
   const groups = counterGroups(os).map((g) => ({

@@ -81,7 +81,9 @@ export class HistoryDb {
         'INSERT INTO tier1(series, t, mn, avg, mx, n) VALUES (?, ?, ?, ?, ?, ?) ' +
           'ON CONFLICT(series, t) DO UPDATE SET mn = excluded.mn, avg = excluded.avg, mx = excluded.mx, n = excluded.n',
       ),
-      blocksSince: db.prepare('SELECT block, every, vals FROM tier0 WHERE series = ? AND block >= ? ORDER BY block'),
+      blocksSince: db.prepare(
+        'SELECT block, every, vals FROM tier0 WHERE series = ? AND block >= ? ORDER BY block',
+      ),
       blocksBetween: db.prepare(
         'SELECT block, every, vals FROM tier0 WHERE series = ? AND block >= ? AND block <= ? ORDER BY block',
       ),
@@ -99,9 +101,13 @@ export class HistoryDb {
     try {
       mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
     } catch (err) {
-      throw new RstwatchError('E_DB_OPEN', `cannot create the data folder for ${path}: ${errorMessage(err)}`, {
-        file: path,
-      });
+      throw new RstwatchError(
+        'E_DB_OPEN',
+        `cannot create the data folder for ${path}: ${errorMessage(err)}`,
+        {
+          file: path,
+        },
+      );
     }
     try {
       return new HistoryDb(path, HistoryDb.openRaw(path));
@@ -143,7 +149,9 @@ export class HistoryDb {
           series INTEGER NOT NULL, t INTEGER NOT NULL, mn REAL, avg REAL, mx REAL, n INTEGER NOT NULL,
           PRIMARY KEY(series, t)) WITHOUT ROWID;
       `);
-      const row = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined;
+      const row = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as
+        | { value: string }
+        | undefined;
       if (!row) db.prepare("INSERT INTO meta(key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
       else if (Number(row.value) > SCHEMA_VERSION) {
         throw new RstwatchError(
@@ -201,7 +209,12 @@ export class HistoryDb {
   }
 
   putBlock(seriesId: number, block: number, every: number, values: Float64Array): void {
-    this.stmt.upsertBlock.run(seriesId, block, every, Buffer.from(values.buffer, values.byteOffset, values.byteLength));
+    this.stmt.upsertBlock.run(
+      seriesId,
+      block,
+      every,
+      Buffer.from(values.buffer, values.byteOffset, values.byteLength),
+    );
   }
 
   putMinute(seriesId: number, row: MinuteRow): void {
@@ -226,7 +239,11 @@ export class HistoryDb {
   }
 
   blocksSince(key: SeriesKey, since: number): BlockRow[] {
-    const rows = this.stmt.blocksSince.all(this.seriesId(key), since) as { block: number; every: number; vals: Buffer }[];
+    const rows = this.stmt.blocksSince.all(this.seriesId(key), since) as {
+      block: number;
+      every: number;
+      vals: Buffer;
+    }[];
     return this.decodeBlocks(rows);
   }
 
@@ -257,7 +274,11 @@ export class HistoryDb {
   }
 
   /** Delete what is older than the retention of each tier. */
-  applyRetention(nowSec: number, tier0Seconds: number, tier1Seconds: number): { tier0: number; tier1: number } {
+  applyRetention(
+    nowSec: number,
+    tier0Seconds: number,
+    tier1Seconds: number,
+  ): { tier0: number; tier1: number } {
     const a = this.db.prepare('DELETE FROM tier0 WHERE block < ?').run(nowSec - tier0Seconds);
     const b = this.db.prepare('DELETE FROM tier1 WHERE t < ?').run(nowSec - tier1Seconds);
     return { tier0: a.changes, tier1: b.changes };

@@ -53,7 +53,13 @@ export class IncrementalRate {
       this.hasPrev = false;
       return;
     }
-    if (!this.hasPrev || forceGap || c < this.prevC || tUs <= this.prevTUs || tUs - this.prevTUs > this.maxGapUs) {
+    if (
+      !this.hasPrev ||
+      forceGap ||
+      c < this.prevC ||
+      tUs <= this.prevTUs ||
+      tUs - this.prevTUs > this.maxGapUs
+    ) {
       if (!this.emitted) {
         emit(floorSlot, Number.NaN);
       } else if (floorSlot > this.slotT) {
@@ -75,7 +81,7 @@ export class IncrementalRate {
     for (let t = this.slotT + ue; t * 1e6 <= tUs; t += ue) {
       const cT = this.prevC + (dc * (t * 1e6 - this.prevTUs)) / span;
       const v = (cT - this.slotC) / ue;
-      emit(t, v < 0 ? 0 : v);
+      emit(t, Math.max(v, 0));
       this.slotT = t;
       this.slotC = cT;
     }

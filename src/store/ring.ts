@@ -13,7 +13,8 @@ export class Ring {
   private count = 0;
 
   constructor(capacity: number, updateEvery = 1) {
-    if (!Number.isInteger(capacity) || capacity < 2) throw new RangeError('ring capacity must be an integer ≥ 2');
+    if (!Number.isInteger(capacity) || capacity < 2)
+      throw new RangeError('ring capacity must be an integer ≥ 2');
     this.capacity = capacity;
     this.updateEvery = updateEvery;
     this.values = new Float64Array(capacity).fill(Number.NaN);
@@ -68,7 +69,8 @@ export class Ring {
 
   /** The value at slot t (NaN when a gap or not held). */
   get(t: number): number {
-    if (this.count === 0 || t > this.last || t <= this.last - this.count * this.updateEvery) return Number.NaN;
+    if (this.count === 0 || t > this.last || t <= this.last - this.count * this.updateEvery)
+      return Number.NaN;
     return this.values[this.index(t)]!;
   }
 

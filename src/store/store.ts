@@ -213,7 +213,10 @@ export class Store {
    * Group each selected dimension over [after, before] with `method`, then combine the dimensions with a
    * sum (Netdata's default in rrdr2value). Dimensions are selected by id or name; none given → all.
    */
-  query(entry: ChartEntry, opts: { after: number; before: number; method?: string; dimensions?: readonly string[] }): QueryResult {
+  query(
+    entry: ChartEntry,
+    opts: { after: number; before: number; method?: string; dimensions?: readonly string[] },
+  ): QueryResult {
     const method = opts.method ?? 'average';
     const wanted = opts.dimensions;
     let total = Number.NaN;
@@ -268,7 +271,8 @@ export class Store {
                 if (v < mn) mn = v;
                 if (v > mx) mx = v;
               });
-              if (n > 0) db.putMinute(db.seriesId(s.key), { t: m + 60, min: mn, avg: sum / n, max: mx, count: n });
+              if (n > 0)
+                db.putMinute(db.seriesId(s.key), { t: m + 60, min: mn, avg: sum / n, max: mx, count: n });
             }
           }
         }

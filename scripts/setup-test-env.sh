@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian 12 machine with Node 20:
+# Debian packages (as root, or through sudo) and the npm packages of package-lock.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use:
+#   iproute2   `ip netns` + veth: real kernel resets in namespaces the tests create
+#   util-linux nsenter: reading a namespace no process lives in
+#   python3, make, g++: building better-sqlite3 from source (no prebuilt download here)
+PKGS=(iproute2 util-linux python3 make g++)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+npm ci --no-audit --no-fund

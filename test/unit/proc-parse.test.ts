@@ -1,0 +1,140 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseLinuxCounters } from '../../src/collect/linux.js';
+import { parseProcNet } from '../../src/collect/proc-parse.js';
+import { FIXTURES } from '../helpers/paths.js';
+
+const read = (c: string, f: string) => readFileSync(`${FIXTURES}/proc/${c}/net/${f}`, 'latin1');
+
+describe('parseProcNet', () => {
+  it('pairs names with values by position within each pair', () => {
+    const r = parseProcNet('Tcp: A B C\nTcp: 1 -1 3\nUdp: X\nUdp: 9\n', 'f');
+    expect(r.problems).toEqual([]);
+    expect(Object.fromEntries(r.groups.get('Tcp')!)).toEqual({ A: 1, B: -1, C: 3 });
+    expect(r.groups.get('Udp')!.get('X')).toBe(9);
+  });
+
+  it('keeps only the wanted groups and does not validate the others', () => {
+    const r = parseProcNet('Udp: X\nUdp: junk\nTcp: A\nTcp: 5\n', 'f', new Set(['Tcp']));
+    expect(r.problems).toEqual([]);
+    expect([...r.groups.keys()]).toEqual(['Tcp']);
+  });
+
+  it.each([
+    ['non-numeric value', 'Tcp: A B\nTcp: 1 x2\n', 'E_PROC_VALUE', 2, 8],
+    ['header without values', 'Tcp: A B\n', 'E_PROC_GARBLED', 1, 1],
+    ['value line of another group', 'Tcp: A\nUdp: 1\n', 'E_PROC_GARBLED', 1, 1],
+    ['no colon', 'garbage\n', 'E_PROC_GARBLED', 1, 1],
+    ['fewer values than names', 'Tcp: A B C\nTcp: 1 2\n', 'E_PROC_GARBLED', 2, 1],
+  ])('reports %s with its position', (_name, text, code, line, column) => {
+    const r = parseProcNet(text, 'snmp');
+    expect(r.problems[0]).toMatchObject({ code, file: 'snmp', line, column });
+  });
+
+  it('keeps the good pairs of a short value line', () => {
+    const r = parseProcNet('Tcp: A B C\nTcp: 1 2\n', 'f');
+    expect(Object.fromEntries(r.groups.get('Tcp')!)).toEqual({ A: 1, B: 2 });
+  });
+
+  it('never throws and only reports problems on arbitrary text', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 400 }), (text) => {
+        const r = parseProcNet(text, 'f');
+        for (const p of r.problems) expect(p.code).toMatch(/^E_PROC_/);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('recovers every pair from well-formed random files', () => {
+    const name = fc.stringMatching(/^[A-Z][A-Za-z0-9]{0,12}$/);
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.tuple(name, fc.nat()), { selector: (t) => t[0], minLength: 1, maxLength: 40 }),
+        (pairs) => {
+          const text = `Tcp: ${pairs.map((p) => p[0]).join(' ')}\nTcp: ${pairs.map((p) => p[1]).join(' ')}\n`;
+          const g = parseProcNet(text, 'f').groups.get('Tcp')!;
+          for (const [k, v] of pairs) expect(g.get(k)).toBe(v);
+        },
+      ),
+    );
+  });
+});
+
+describe('parseLinuxCounters on fixture trees', () => {
+  it('linux-6.18 (captured): every Tcp and TcpExt counter by name', () => {
+    const r = parseLinuxCounters(read('linux-6.18', 'snmp'), read('linux-6.18', 'netstat'));
+    expect(r.problems).toEqual([]);
+    expect(r.counters).toMatchObject({
+      AttemptFails: 45,
+      OutRsts: 85,
+      EstabResets: 80,
+      TCPAbortOnData: 20,
+      TCPAbortOnClose: 20,
+      MaxConn: -1,
+    });
+    expect(Object.keys(r.counters).length).toBe(15 + 135); // every Tcp and TcpExt field of this kernel
+    expect(r.counters.InOctets).toBeUndefined(); // IpExt is not a TCP counter
+  });
+
+  it('reordered groups and fields give exactly the same counters', () => {
+    const a = parseLinuxCounters(read('linux-6.18', 'snmp'), read('linux-6.18', 'netstat'));
+    const b = parseLinuxCounters(read('reordered', 'snmp'), read('reordered', 'netstat'));
+    expect(b.problems).toEqual([]);
+    expect(b.counters).toEqual(a.counters);
+  });
+
+  it('linux-6.1 lacks only the later fields', () => {
+    const a = parseLinuxCounters(read('linux-6.18', 'snmp'), read('linux-6.18', 'netstat'));
+    const b = parseLinuxCounters(read('linux-6.1', 'snmp'), read('linux-6.1', 'netstat'));
+    const missing = Object.keys(a.counters).filter((k) => !(k in b.counters));
+    expect(missing.sort()).toEqual([
+      'TCPAOBad',
+      'TCPAODroppedIcmps',
+      'TCPAOGood',
+      'TCPAOKeyNotFound',
+      'TCPAORequired',
+      'TCPPLBRehash',
+    ]);
+  });
+
+  it('linux-2.6.32: old layout still yields the reset counters', () => {
+    const r = parseLinuxCounters(read('linux-2.6.32', 'snmp'), read('linux-2.6.32', 'netstat'));
+    expect(r.problems).toEqual([]);
+    expect(r.counters).toMatchObject({
+      AttemptFails: 4113,
+      EstabResets: 60214,
+      OutRsts: 150233,
+      ListenOverflows: 310,
+      TCPAbortOnSyn: 0,
+    });
+    expect(r.counters.InCsumErrors).toBeUndefined();
+    expect(r.counters.TCPSynRetrans).toBeUndefined();
+  });
+
+  it('garbled: problems with file, line and column; the rest still flows', () => {
+    const r = parseLinuxCounters(read('garbled', 'snmp'), read('garbled', 'netstat'), {
+      snmp: 'S',
+      netstat: 'N',
+    });
+    const codes = r.problems.map((p) => `${p.code}@${p.file}:${p.line}`);
+    expect(codes).toContain('E_PROC_VALUE@S:6');
+    expect(codes).toContain('E_PROC_GARBLED@S:7'); // Udp header whose value line is junk
+    expect(codes).toContain('E_PROC_GARBLED@S:8'); // the junk line itself
+    expect(codes.some((c) => c.startsWith('E_PROC_GARBLED@N:'))).toBe(true);
+    const value = r.problems.find((p) => p.code === 'E_PROC_VALUE')!;
+    expect(value.column).toBe('Tcp: 1 200 120000 -1 85 40 '.length + 1);
+    expect(r.counters.AttemptFails).toBeUndefined();
+    expect(r.counters.OutRsts).toBe(85);
+    expect(r.counters.SyncookiesSent).toBe(0); // first TcpExt values survive the cut line
+    expect(r.counters.TCPAbortOnData).toBe(20); // field 54: before the cut
+    expect(r.counters.TCPChallengeACK).toBeUndefined(); // after the cut
+  });
+
+  it('no Tcp groups at all is an error per file', () => {
+    const r = parseLinuxCounters(read('no-tcp', 'snmp'), read('no-tcp', 'netstat'));
+    expect(r.problems.map((p) => p.code)).toEqual(['E_PROC_NO_GROUP', 'E_PROC_NO_GROUP']);
+    expect(r.counters).toEqual({});
+  });
+});
