@@ -260,7 +260,7 @@ const FREEBSD_CHARTS: readonly ChartDef[] = [
         'discard-too-short',
       ]),
       inc('InCsumErrors', 'InCsumErrors', 'discard-bad-checksum'),
-      inc('RetransSegs', 'RetransSegs', 'retransmitted-packets'),
+      inc('RetransSegs', 'RetransSegs', 'sent-retransmitted-packets'),
     ],
   },
   {

@@ -25,6 +25,8 @@ export interface NamespaceStatus {
   /** Per-second rates by the same names. */
   rates: Record<string, number | null>;
   groups: { id: string; title: string; items: StatusItem[] }[];
+  /** Settings read alongside (FreeBSD: net.inet.tcp.syncookies, …). */
+  settings?: Record<string, number | string>;
   problems: Problem[];
 }
 
@@ -61,7 +63,7 @@ export function buildNamespaceStatus(
     seen.add(k);
     problems.push(p);
   }
-  return {
+  const out: NamespaceStatus = {
     source: second.source,
     netns: second.netns,
     intervalSeconds,
@@ -70,6 +72,8 @@ export function buildNamespaceStatus(
     groups,
     problems,
   };
+  if (second.settings) out.settings = second.settings;
+  return out;
 }
 
 export interface StatusJson extends NamespaceStatus {

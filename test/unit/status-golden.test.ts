@@ -107,3 +107,50 @@ describe('status rates between two snapshots (busy-server t0 → t1, 2 s apart)'
     golden('status-busy-server.txt', renderText([s], new Date(Date.UTC(2026, 0, 1))));
   });
 });
+
+describe('status on FreeBSD fixtures (fake netstat/sysctl programs print constructed outputs)', () => {
+  const bin = `${FIXTURES}/bin`;
+  const run = (c: string) =>
+    cli(
+      [
+        'status',
+        '--json',
+        '--interval',
+        '0',
+        '--os',
+        'freebsd',
+        '--netstat',
+        `${bin}/fake-netstat`,
+        '--sysctl',
+        `${bin}/fake-sysctl`,
+      ],
+      { env: { RW_FREEBSD_FIXTURE: `${FIXTURES}/freebsd/${c}` } },
+    );
+
+  it('freebsd-14: Netdata names for the handshake counters, libxo names for the rest, settings', () => {
+    const r = run('freebsd-14');
+    expect(r.code).toBe(0);
+    const o = JSON.parse(r.stdout) as {
+      source: string;
+      counters: Record<string, number>;
+      settings: Record<string, number>;
+    };
+    expect(o.source).toBe('freebsd-netstat');
+    expect(o.counters).toMatchObject({
+      EstabResets: 9876,
+      AttemptFails: 412,
+      ActiveOpens: 118233,
+      PassiveOpens: 402118,
+    });
+    expect(o.counters['ignored-in-window-resets']).toBe(1342);
+    expect(o.settings['net.inet.tcp.syncookies']).toBe(1);
+    golden('status-freebsd-14.json', stable(r.stdout));
+  });
+
+  it('junk output: exit 3 and a problem naming netstat', () => {
+    const r = run('junk');
+    expect(r.code).toBe(3);
+    const o = JSON.parse(r.stdout) as { problems: { code: string }[] };
+    expect(o.problems.map((p) => p.code)).toContain('E_NETSTAT_JUNK');
+  });
+});
