@@ -180,6 +180,16 @@ export class HistoryDb {
     }
   }
 
+  /** The id of a series for reading: undefined when it was never written (reads never write). */
+  private existingSeriesId(key: SeriesKey): number | undefined {
+    const k = `${key.netns}\u0000${key.chart}\u0000${key.dim}`;
+    const cached = this.seriesIds.get(k);
+    if (cached !== undefined) return cached;
+    const row = this.stmt.selectSeries.get(key.netns, key.chart, key.dim) as { id: number } | undefined;
+    if (row) this.seriesIds.set(k, row.id);
+    return row?.id;
+  }
+
   seriesId(key: SeriesKey): number {
     const k = `${key.netns}\u0000${key.chart}\u0000${key.dim}`;
     let id = this.seriesIds.get(k);
@@ -248,7 +258,9 @@ export class HistoryDb {
   }
 
   blocksBetween(key: SeriesKey, after: number, before: number): BlockRow[] {
-    const rows = this.stmt.blocksBetween.all(this.seriesId(key), after, before) as {
+    const id = this.existingSeriesId(key);
+    if (id === undefined) return [];
+    const rows = this.stmt.blocksBetween.all(id, after, before) as {
       block: number;
       every: number;
       vals: Buffer;
@@ -257,7 +269,9 @@ export class HistoryDb {
   }
 
   minutesBetween(key: SeriesKey, after: number, before: number): MinuteRow[] {
-    const rows = this.stmt.minutesBetween.all(this.seriesId(key), after, before) as {
+    const id = this.existingSeriesId(key);
+    if (id === undefined) return [];
+    const rows = this.stmt.minutesBetween.all(id, after, before) as {
       t: number;
       mn: number | null;
       avg: number | null;

@@ -304,7 +304,18 @@ export class Store {
     const since = nowSec - this.ringSeconds;
     for (const entry of this.charts.values()) {
       for (const s of entry.series) {
-        for (const b of this.db.blocksSince(s.key, since - BLOCK_SLOTS * ue)) {
+        let blocks: ReturnType<HistoryDb['blocksSince']>;
+        try {
+          blocks = this.db.blocksSince(s.key, since - BLOCK_SLOTS * ue);
+        } catch (err) {
+          // A damaged page must not stop the agent: that series starts empty, the others load.
+          this.errors.set('E_DB_READ', (this.errors.get('E_DB_READ') ?? 0) + 1);
+          this.log?.once('load-read', 'error', `cannot read history: ${(err as Error).message}`, {
+            code: 'E_DB_READ',
+          });
+          continue;
+        }
+        for (const b of blocks) {
           if (b.every !== ue) continue;
           for (let i = 0; i < BLOCK_SLOTS; i++) {
             const t = b.block + i * ue;
