@@ -5,7 +5,7 @@
  * wall clock jumped or the machine slept, and the store records a gap instead of inventing data.
  */
 
-import type { Collector } from '../collect/types.js';
+import type { Collector, CollectResult } from '../collect/types.js';
 import type { Clock } from '../internal/clock.js';
 import { formatProblem, type Problem } from '../internal/errors.js';
 import type { Logger } from '../internal/log.js';
@@ -39,7 +39,12 @@ export interface SamplerOptions {
   /** How far wall and monotonic time may disagree per tick before it is a jump (ms). */
   jumpToleranceMs?: number;
   lateMs?: number;
+  /** A collector read that takes longer is abandoned for this tick (default: the interval, at least 2 s). */
+  collectTimeoutMs?: number;
 }
+
+/** How far before its boundary a timer may fire and still be waited out (timer slack, not a clock step). */
+const EARLY_TOLERANCE_MS = 50;
 
 export class Sampler {
   readonly stats: SamplerStats = {
@@ -66,7 +71,12 @@ export class Sampler {
   private active = new Map<string, Problem>();
 
   constructor(opts: SamplerOptions) {
-    this.o = { jumpToleranceMs: 500, lateMs: 100, ...opts };
+    this.o = {
+      jumpToleranceMs: 500,
+      lateMs: 100,
+      collectTimeoutMs: Math.max(2000, opts.intervalSeconds * 1000),
+      ...opts,
+    };
     this.intervalMs = opts.intervalSeconds * 1000;
   }
 
@@ -105,11 +115,13 @@ export class Sampler {
     if (!this.running) return;
     const { clock, store, collectors } = this.o;
     let wall = clock.wallMs();
-    if (wall < boundaryMs) {
+    if (wall < boundaryMs && boundaryMs - wall <= EARLY_TOLERANCE_MS) {
       // A timer may fire a hair early against the wall clock; a sample must belong to its slot.
       this.cancel = clock.setTimer(boundaryMs - wall, () => void this.tick(boundaryMs));
       return;
     }
+    // Further before the boundary than a timer's slack: the wall clock was stepped back. Sample now; the
+    // jump check below sees it, and the next boundary is taken from the new wall time.
     this.schedule();
     if (this.busy) {
       this.stats.missed++;
@@ -151,7 +163,7 @@ export class Sampler {
       this.prevMono = mono;
       const tUs = wall * 1000;
       const t0 = performance.now();
-      const results = await Promise.all(collectors.map((c) => c.collect()));
+      const results = await Promise.all(collectors.map((c) => this.collectBounded(c)));
       const seen = new Set<string>();
       for (const r of results) {
         store.ingest(r.netns, r.counters, tUs, gap);
@@ -186,6 +198,54 @@ export class Sampler {
     } finally {
       this.busy = false;
     }
+  }
+
+  /**
+   * One collector's read, bounded in time and never rejecting: a hung or failing collector costs its own
+   * series a gap, not the other namespaces' data or the next ticks.
+   */
+  private collectBounded(c: Collector): Promise<CollectResult> {
+    const failed = (code: string, message: string): CollectResult => ({
+      source: c.source,
+      netns: c.netns,
+      counters: {},
+      problems: [{ code, message, severity: 'error' }],
+    });
+    return new Promise<CollectResult>((resolve) => {
+      let done = false;
+      const cancel = this.o.clock.setTimer(this.o.collectTimeoutMs, () => {
+        if (done) return;
+        done = true;
+        resolve(
+          failed(
+            'E_COLLECT_TIMEOUT',
+            `reading ${c.describe()} took longer than ${this.o.collectTimeoutMs} ms`,
+          ),
+        );
+      });
+      // Through a then(), so a collector that throws synchronously is a rejection like any other.
+      Promise.resolve()
+        .then(() => c.collect())
+        .then(
+          (r) => {
+            if (done) return;
+            done = true;
+            cancel();
+            resolve(r);
+          },
+          (err: unknown) => {
+            if (done) return;
+            done = true;
+            cancel();
+            resolve(
+              failed(
+                'E_COLLECT_FAILED',
+                `reading ${c.describe()} failed: ${(err as Error)?.message ?? String(err)}`,
+              ),
+            );
+          },
+        );
+    });
   }
 
   private noteProblem(netns: string, p: Problem, seen: Set<string>): void {

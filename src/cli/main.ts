@@ -83,7 +83,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     if (err instanceof RstwatchError) {
       io.err(`rstwatch ${cmd}: ${formatProblem(err.toProblem())}\n`);
       if (err.hint) io.err(`  hint: ${err.hint}\n`);
-      return err.code.startsWith('E_USAGE') || err.code.startsWith('E_CONFIG') ? 2 : 3;
+      return err.code.startsWith('E_USAGE') || err.code.startsWith('E_CONFIG') || err.code === 'E_NETNS_SPEC'
+        ? 2
+        : 3;
     }
     throw err;
   }

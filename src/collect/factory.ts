@@ -2,7 +2,7 @@
 
 import { RstwatchError } from '../internal/errors.js';
 import { runCommand } from '../internal/run.js';
-import type { Os } from '../model/charts.js';
+import { type Os, sanitizeId } from '../model/charts.js';
 import { LinuxCollector } from './linux.js';
 import { parseNetnsSpec } from './netns.js';
 import type { Collector, CommandRunner } from './types.js';
@@ -45,10 +45,21 @@ export async function createCollectors(opts: CollectorOptions = {}): Promise<Col
   }
   const specs = ['host', ...(opts.netns ?? [])].map(parseNetnsSpec);
   const seen = new Set<string>();
+  const ids = new Map<string, string>();
   const collectors: Collector[] = [];
   for (const spec of specs) {
     if (seen.has(spec.label)) continue;
     seen.add(spec.label);
+    // Chart ids keep [A-Za-z0-9_] only: two labels that map to one id would share (and lose) series.
+    const id = sanitizeId(spec.label);
+    const clash = ids.get(id);
+    if (clash !== undefined) {
+      throw new RstwatchError(
+        'E_NETNS_SPEC',
+        `--netns ${spec.label} and ${clash} would share the chart type netns_${id}; rename one of the namespaces`,
+      );
+    }
+    ids.set(id, spec.label);
     const lopts: ConstructorParameters<typeof LinuxCollector>[0] = { netns: spec };
     if (opts.procRoot !== undefined) lopts.procRoot = opts.procRoot;
     if (opts.netnsDir !== undefined) lopts.netnsDir = opts.netnsDir;

@@ -112,7 +112,7 @@ export class HistoryDb {
     try {
       return new HistoryDb(path, HistoryDb.openRaw(path));
     } catch (err) {
-      if (err instanceof RstwatchError && err.code === 'E_DB_LOCKED') throw err;
+      if (err instanceof RstwatchError) throw err;
       if (!isCorruption(err)) {
         throw new RstwatchError('E_DB_OPEN', `cannot open the history database: ${errorMessage(err)}`, {
           file: path,
@@ -134,6 +134,20 @@ export class HistoryDb {
   private static openRaw(path: string): Db {
     const db = new Database(path, { timeout: 2000 });
     try {
+      // Refuse a newer schema before changing anything in the file (journal mode, tables).
+      const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+      if (hasMeta) {
+        const v = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as
+          | { value: string }
+          | undefined;
+        if (v && Number(v.value) > SCHEMA_VERSION) {
+          throw new RstwatchError(
+            'E_DB_SCHEMA',
+            `the history database was written by a newer rstwatch (schema ${v.value}); refusing to touch it`,
+            { file: path },
+          );
+        }
+      }
       db.pragma('journal_mode = WAL');
       // NORMAL in WAL mode: a process crash loses nothing committed; only an OS crash may lose the last batch.
       db.pragma('synchronous = NORMAL');
@@ -293,7 +307,10 @@ export class HistoryDb {
     tier0Seconds: number,
     tier1Seconds: number,
   ): { tier0: number; tier1: number } {
-    const a = this.db.prepare('DELETE FROM tier0 WHERE block < ?').run(nowSec - tier0Seconds);
+    // A block goes only when its last slot is out of retention (every = seconds per slot).
+    const a = this.db
+      .prepare(`DELETE FROM tier0 WHERE block + every * ${BLOCK_SLOTS} <= ?`)
+      .run(nowSec - tier0Seconds);
     const b = this.db.prepare('DELETE FROM tier1 WHERE t < ?').run(nowSec - tier1Seconds);
     return { tier0: a.changes, tier1: b.changes };
   }

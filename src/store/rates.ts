@@ -49,8 +49,8 @@ export class IncrementalRate {
     const ue = this.ue;
     const floorSlot = Math.floor(tUs / 1e6 / ue) * ue;
     if (!Number.isFinite(c)) {
-      // The counter could not be read this time: the next good value starts afresh.
-      this.hasPrev = false;
+      // The counter could not be read this time: a lost iteration, as when a Netdata collector skips one.
+      // The next good value interpolates across it, or records a gap if too many were lost.
       return;
     }
     if (
@@ -65,6 +65,9 @@ export class IncrementalRate {
       } else if (floorSlot > this.slotT) {
         // The missed slots and this one are gaps (the ring fills any slot it skips with NaN too).
         for (let t = this.slotT + ue; t <= floorSlot; t += ue) emit(t, Number.NaN);
+      } else if (floorSlot === this.slotT) {
+        // The break falls in the slot already stored: that slot becomes a gap, so the reset stays visible.
+        emit(floorSlot, Number.NaN);
       }
       this.emitted = true;
       this.hasPrev = true;

@@ -69,6 +69,7 @@ export class Ring {
 
   /** The value at slot t (NaN when a gap or not held). */
   get(t: number): number {
+    if (t % this.updateEvery !== 0) return Number.NaN;
     if (this.count === 0 || t > this.last || t <= this.last - this.count * this.updateEvery)
       return Number.NaN;
     return this.values[this.index(t)]!;

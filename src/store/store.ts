@@ -111,7 +111,8 @@ export class Store {
     const defs: ChartDef[] = [...chartDefs(os)];
     if (netns === 'host') defs.push(UPTIME_CHART);
     const entries: ChartEntry[] = [];
-    const slots = Math.max(2, Math.ceil(this.ringSeconds / this.updateEvery));
+    // At least two blocks, so a flush never rewrites a block the ring no longer holds in the normal case.
+    const slots = Math.max(2 * BLOCK_SLOTS, Math.ceil(this.ringSeconds / this.updateEvery));
     for (const def of defs) {
       const instance = instantiate(def, netns);
       if (this.charts.has(instance.fullId)) continue;
@@ -180,14 +181,20 @@ export class Store {
   /** Newest slot of a chart (Netdata's chart last_entry_t), NaN when empty. */
   lastT(entry: ChartEntry): number {
     let last = Number.NaN;
-    for (const s of entry.series) if (!(s.ring.lastT <= last)) last = s.ring.lastT;
+    for (const s of entry.series) {
+      const t = s.ring.lastT;
+      if (!Number.isNaN(t) && !(t <= last)) last = t;
+    }
     return last;
   }
 
   /** Oldest slot held for a chart, in memory or on disk. */
   firstT(entry: ChartEntry): number {
     let first = Number.NaN;
-    for (const s of entry.series) if (!(s.ring.firstT >= first)) first = s.ring.firstT;
+    for (const s of entry.series) {
+      const t = s.ring.firstT;
+      if (!Number.isNaN(t) && !(t >= first)) first = t;
+    }
     return first;
   }
 
@@ -244,16 +251,33 @@ export class Store {
     const ue = this.updateEvery;
     const span = BLOCK_SLOTS * ue;
     const minuteStart = Math.floor(nowSec / 60) * 60;
-    const fromMinute = Number.isNaN(this.lastAggregatedMinute) ? minuteStart - 60 : this.lastAggregatedMinute;
+    // Aggregate every minute touched since the last successful flush: from the oldest unwritten slot (the
+    // first flush, or flushes that failed) and at least the minute aggregated last time (still growing then).
+    let oldestDirty = Number.POSITIVE_INFINITY;
+    for (const entry of this.charts.values())
+      for (const s of entry.series) if (s.dirtyFrom < oldestDirty) oldestDirty = s.dirtyFrom;
+    let fromMinute = Number.isNaN(this.lastAggregatedMinute) ? minuteStart : this.lastAggregatedMinute;
+    if (Number.isFinite(oldestDirty))
+      fromMinute = Math.min(fromMinute, Math.floor((oldestDirty - ue) / 60) * 60);
+    fromMinute = Math.max(fromMinute, minuteStart - this.ringSeconds - 60);
     try {
       db.transaction(() => {
         for (const entry of this.charts.values()) {
           for (const s of entry.series) {
             if (!Number.isNaN(s.dirtyFrom)) {
               const last = s.ring.lastT;
+              const ringFirst = s.ring.firstT;
               for (let block = Math.floor(s.dirtyFrom / span) * span; block <= last; block += span) {
                 const values = new Float64Array(BLOCK_SLOTS);
                 for (let i = 0; i < BLOCK_SLOTS; i++) values[i] = s.ring.get(block + i * ue);
+                if (block < ringFirst) {
+                  // Part of this block has left the ring: keep those slots as they are on disk.
+                  const old = db.blocksBetween(s.key, block, block)[0];
+                  if (old && old.every === ue) {
+                    for (let i = 0; i < BLOCK_SLOTS && block + i * ue < ringFirst; i++)
+                      values[i] = old.values[i]!;
+                  }
+                }
                 db.putBlock(db.seriesId(s.key), block, ue, values);
               }
             }

@@ -75,6 +75,12 @@ describe('status --json on fixture trees (via the CLI)', () => {
     expect(o.problems[0]!.file).toBe(`${FIXTURES}/proc/does-not-exist/net/snmp`);
   });
 
+  it('two namespaces whose labels map to one chart id are refused (exit 2)', () => {
+    const r = cli(['status', '--interval', '0', '--netns', 'a-b', '--netns', 'a_b']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('E_NETNS_SPEC');
+  });
+
   it('a bad flag is a usage error (exit 2) with a stable code', () => {
     const r = cli(['status', '--interval', 'soon']);
     expect(r.code).toBe(2);
