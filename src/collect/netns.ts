@@ -42,6 +42,23 @@ export function parseNetnsSpec(spec: string): NetnsSpec {
   return { kind: 'name', label: spec, name: spec };
 }
 
+/** The file that names a namespace (bind mount or /proc/<pid>/ns/net); undefined for the host's. */
+export function netnsFile(
+  spec: NetnsSpec,
+  opts: { procRoot?: string; netnsDir?: string } = {},
+): string | undefined {
+  switch (spec.kind) {
+    case 'host':
+      return undefined;
+    case 'name':
+      return join(opts.netnsDir ?? '/run/netns', spec.name);
+    case 'path':
+      return spec.path;
+    case 'pid':
+      return join(opts.procRoot ?? '/proc', String(spec.pid), 'ns', 'net');
+  }
+}
+
 /** The inode of a namespace, as `net:[4026531840]` names it. */
 function nsInodeOfLink(link: string): number | undefined {
   const m = /^net:\[(\d+)\]$/.exec(link);
@@ -74,16 +91,7 @@ export class NetnsHandle {
 
   /** The file that names the namespace (bind mount or /proc/<pid>/ns/net). */
   private nsFile(): string | undefined {
-    switch (this.spec.kind) {
-      case 'host':
-        return undefined;
-      case 'name':
-        return join(this.opts.netnsDir, this.spec.name);
-      case 'path':
-        return this.spec.path;
-      case 'pid':
-        return join(this.opts.procRoot, String(this.spec.pid), 'ns', 'net');
-    }
+    return netnsFile(this.spec, this.opts);
   }
 
   /** Resolve (once, then re-check) the directory to read. Throws RstwatchError with a clear reason. */
