@@ -21,4 +21,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-npm ci --no-audit --no-fund
+# `npm install`, not `npm ci`: npm 11.19 writes lock files without the other platforms' optional packages
+# (biome, rollup, esbuild binaries) and then its own `npm ci` refuses them as "not in sync" (npm/cli #4828,
+# #8805). With the committed lock file, `npm install` installs exactly the locked versions.
+npm install --no-audit --no-fund
