@@ -58,6 +58,24 @@ describe('status --json on fixture trees (via the CLI)', () => {
     },
   );
 
+  it('--watch --count N refreshes N times', () => {
+    const r = cli([
+      'status',
+      '--watch',
+      '--count',
+      '3',
+      '--interval',
+      '100ms',
+      '--json',
+      '--proc-root',
+      `${FIXTURES}/proc/linux-6.18`,
+    ]);
+    expect(r.code).toBe(0);
+    const docs = r.stdout.split(/\n(?=\{)/).map((d) => JSON.parse(d) as { intervalSeconds: number });
+    expect(docs).toHaveLength(3);
+    for (const d of docs) expect(d.intervalSeconds).toBeGreaterThanOrEqual(0.09);
+  });
+
   it('exit status 3 and a clear problem when nothing can be read', () => {
     const r = cli([
       'status',
