@@ -107,6 +107,19 @@ describe('a locked database', () => {
   }, 15_000);
 });
 
+/** Run the CLI as nobody (uid/gid 65534), with no supplementary groups. */
+function asNobody(args: string[]) {
+  return spawnSync(
+    'setpriv',
+    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args],
+    {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: '/nonexistent' },
+      timeout: 20_000,
+    },
+  );
+}
+
 describe.skipIf(!isRoot)('status as an unprivileged user', () => {
   it('reads the host namespace without privileges', () => {
     const r = spawnSync(
