@@ -34,6 +34,18 @@ const COMMANDS: Record<string, CommandInfo> = {
     summary: 'current reset rates and every reset-related counter, without an agent',
     load: () => import('./status.js'),
   },
+  syncookies: {
+    summary: 'check, enable or disable SYN cookies, and persist the setting (Linux, FreeBSD)',
+    load: () => import('./syncookies.js'),
+  },
+  doctor: {
+    summary: 'check the settings and counters that explain resets, and say what to change',
+    load: () => import('./doctor.js'),
+  },
+  explain: {
+    summary: 'what a TCP reset is, each cause in plain language, and what to do',
+    load: () => import('./explain.js'),
+  },
 };
 
 function version(): string {
