@@ -53,8 +53,12 @@ export class Series {
     };
   }
 
+  /** The last collected raw value (Netdata's `<dimension>_raw` variable), NaN before any. */
+  lastRaw = Number.NaN;
+
   push(tUs: number, value: number | undefined, gap: boolean): void {
     const v = value ?? Number.NaN;
+    if (!Number.isNaN(v)) this.lastRaw = v;
     if (this.rate instanceof IncrementalRate) this.rate.push(tUs, v, this.emit, gap);
     else this.rate.push(tUs, v, this.emit);
   }
@@ -67,6 +71,10 @@ export class Series {
 export interface ChartEntry {
   instance: ChartInstance;
   series: Series[];
+  /** Collections ingested (Netdata's counter_done: alerts need at least two). */
+  collections: number;
+  /** Wall-clock seconds of the last collection ($last_collected_t), NaN before any. */
+  lastCollectedT: number;
 }
 
 export interface QueryResult {
@@ -126,7 +134,7 @@ export class Store {
             this.gapAfter,
           ),
       );
-      const entry: ChartEntry = { instance, series };
+      const entry: ChartEntry = { instance, series, collections: 0, lastCollectedT: Number.NaN };
       this.charts.set(instance.fullId, entry);
       for (const n of instance.names) if (!this.byName.has(n)) this.byName.set(n, entry);
       entries.push(entry);
@@ -161,7 +169,16 @@ export class Store {
 
   /** One collection for one chart only (agent-wide charts such as netdata.uptime). */
   ingestChart(entry: ChartEntry, counters: Readonly<Record<string, number>>, tUs: number, gap = false): void {
-    for (const s of entry.series) s.push(tUs, dimensionInput(s.dim, counters), gap);
+    let any = false;
+    for (const s of entry.series) {
+      const v = dimensionInput(s.dim, counters);
+      if (v !== undefined) any = true;
+      s.push(tUs, v, gap);
+    }
+    if (any) {
+      entry.collections++;
+      entry.lastCollectedT = Math.floor(tUs / 1e6);
+    }
   }
 
   /**
