@@ -39,8 +39,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# `npm install`, not `npm ci`, as scripts/setup-test-env.sh: npm 11.19's `npm ci` refuses the lock file it
+# writes itself; with the committed lock file `npm install` installs exactly the locked versions.
 if [ ! -d node_modules/better-sqlite3 ] || [ ! -d node_modules/typescript ]; then
-  npm ci --no-audit --no-fund
+  npm install --no-audit --no-fund
 fi
 
 # A system Netdata already running would share the CPU with the measured pair: say so (not stopped here).

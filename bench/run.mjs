@@ -1,0 +1,375 @@
+#!/usr/bin/env node
+// rstwatch benchmark: what the agent costs. `npm run bench` (builds first), or `node bench/run.mjs`.
+//
+//   1. Per-sample cost, in process: LinuxCollector.collectSync(), + Store.ingest(), the floor (reading the
+//      two proc files), a 10-second history flush. Median and p99 in µs, median over rounds.
+//   2. Agent cost over a window (default 300 s): `rstwatch agent` and Netdata (a fair peer, see
+//      bench/netdata.mjs and docs/benchmarks.md) side by side under a bounded reset load; CPU % of one
+//      core, peak RSS, RSS growth, per-second CPU pattern.
+//
+// Options (environment in brackets):
+//   --seconds N      window length [BENCH_SECONDS] (default 300)
+//   --quick          30-s window, fewer iterations
+//   --warmup N       seconds between start and the window (default 20; 10 with --quick)
+//   --rounds N       rounds of part 1 and sub-windows of part 2 (default 5)
+//   --iterations N   timed calls per round in part 1 (default 20000)
+//   --load netns|host  where the reset load runs [BENCH_LOAD] (default netns)
+//   --rate N         refused connects per second (default 50); --abort-rate N resets/s (default 10)
+//   --no-netdata     measure rstwatch alone; --sample-only / --window-only: one part only
+// Prints a human-readable report, then one line `BENCH_JSON {...}`. Exit 0 unless the bench itself failed:
+// the targets are reported, not asserted.
+
+import { readFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runAgentCost } from './agent-cost.mjs';
+import { cleanupSync, fmt, installSignalCleanup, round, table } from './lib.mjs';
+import { runSampleCost } from './sample-cost.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const TARGETS = { cpuPct: 0.5, peakRssMb: 80, sampleUs: 200 };
+
+function usage(msg) {
+  process.stderr.write(`bench: ${msg}\n(see the header of bench/run.mjs for the options)\n`);
+  process.exit(2);
+}
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      warmup: { type: 'string' },
+      rounds: { type: 'string' },
+      iterations: { type: 'string' },
+      load: { type: 'string' },
+      rate: { type: 'string', default: '50' },
+      'abort-rate': { type: 'string', default: '10' },
+      'no-netdata': { type: 'boolean', default: false },
+      'sample-only': { type: 'boolean', default: false },
+      'window-only': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    const head = readFileSync(fileURLToPath(import.meta.url), 'utf8')
+      .split('\n')
+      .slice(1, 20);
+    process.stdout.write(`${head.map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`);
+    process.exit(0);
+  }
+  const int = (v, name, min, max) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) usage(`${name} must be an integer in ${min}..${max}`);
+    return n;
+  };
+  const secondsText = values.seconds ?? process.env.BENCH_SECONDS;
+  const seconds =
+    secondsText !== undefined ? int(secondsText, '--seconds', 5, 3600) : values.quick ? 30 : 300;
+  const load = values.load ?? process.env.BENCH_LOAD ?? 'netns';
+  if (load !== 'netns' && load !== 'host') usage('--load must be netns or host');
+  return {
+    seconds,
+    quick: values.quick,
+    warmup: values.warmup !== undefined ? int(values.warmup, '--warmup', 0, 600) : values.quick ? 10 : 20,
+    rounds: values.rounds !== undefined ? int(values.rounds, '--rounds', 1, 50) : 5,
+    iterations:
+      values.iterations !== undefined
+        ? int(values.iterations, '--iterations', 100, 1_000_000)
+        : values.quick
+          ? 5000
+          : 20_000,
+    load,
+    rate: int(values.rate, '--rate', 0, 500),
+    abortRate: int(values['abort-rate'], '--abort-rate', 0, 100),
+    netdata: !values['no-netdata'],
+    sample: !values['window-only'],
+    window: !values['sample-only'],
+  };
+}
+
+const log = (s) => process.stderr.write(`${s}\n`);
+const mb = (v) => (Number.isFinite(v) ? `${v.toFixed(1)} MB` : '–');
+const pct = (v, d = 3) => (Number.isFinite(v) ? `${v.toFixed(d)} %` : '–');
+const pct2 = (v) => pct(v, 2);
+const us = (v) => (Number.isFinite(v) ? `${v.toFixed(1)} µs` : '–');
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : Number.NaN);
+const x = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '–');
+
+function printSample(s) {
+  const rows = [['case', 'median', 'p99', 'round medians (min…max)']];
+  for (const c of Object.values(s.cases)) {
+    rows.push([
+      c.label,
+      us(c.medianUs),
+      us(c.p99Us),
+      `${fmt(c.minRoundMedianUs, 1)}…${fmt(c.maxRoundMedianUs, 1)}`,
+    ]);
+  }
+  console.log(
+    `\n## 1. Per-sample cost (in process, ${s.iterations} calls × ${s.rounds} rounds; flush: ${s.flushIterations} × ${s.rounds})\n`,
+  );
+  console.log(table(rows));
+  console.log(
+    `\nours / floor: collectSync ${x(s.ratioCollectToFloor)}, collectSync + ingest ${x(s.ratioCollectIngestToFloor)}` +
+      `  (${s.counters} counters parsed, ${s.series} series fed)`,
+  );
+  const c = s.cases.collectIngest;
+  console.log(
+    `target one sample ≤ ${TARGETS.sampleUs} µs: median ${us(c.medianUs)}, p99 ${us(c.p99Us)} → ` +
+      `${c.medianUs <= TARGETS.sampleUs ? 'within' : 'OVER'} (median)` +
+      `${c.p99Us <= TARGETS.sampleUs ? '' : '; the p99 is over'}`,
+  );
+}
+
+function printWindow(w) {
+  const r = w.rstwatch;
+  const n = w.netdata;
+  const z = w.nodeIdle;
+  const has = Boolean(n);
+  // withRatio false: a ratio of two growths or of process counts means nothing.
+  const row = (label, get, f, withRatio = true) => {
+    const a = get(r);
+    const line = [label, f(a)];
+    if (has) line.push(f(get(n)), withRatio ? x(ratio(a, get(n))) : '–');
+    line.push(f(get(z)));
+    return line;
+  };
+  const rows = [
+    has
+      ? ['metric', 'rstwatch', 'netdata', 'ratio (rstwatch/netdata)', 'bare node timer']
+      : ['metric', 'rstwatch', 'bare node timer'],
+  ];
+  rows.push(row('CPU % of one core (whole window)', (m) => m.cpuPct, pct));
+  rows.push(row(`CPU % of one core (median of ${w.rounds} sub-windows)`, (m) => m.cpuPctRoundsMedian, pct));
+  rows.push(
+    row(
+      '  of which user / system',
+      (m) => [m.cpuUserPct, m.cpuSystemPct],
+      (v) => `${fmt(v[0], 3)} / ${fmt(v[1], 3)}`,
+      false,
+    ),
+  );
+  rows.push(row('CPU % (thread schedstat, cross-check)', (m) => m.cpuPctSchedstat, pct));
+  rows.push(row('CPU time per second of wall time', (m) => m.cpuUsPerSecond, us));
+  rows.push(row('1-s CPU %: p95', (m) => m.perSecondCpuPct.p95, pct2));
+  rows.push(row('1-s CPU %: max', (m) => m.perSecondCpuPct.max, pct2));
+  rows.push(row('  busiest second (s into the window)', (m) => m.perSecondCpuPct.maxAt, String, false));
+  rows.push(row('10-s cycle: busiest second / mean', (m) => m.tenSecondCycle.busiestOverMean, x, false));
+  rows.push(row('peak RSS (VmHWM, sum over the tree)', (m) => m.peakRssMb, mb));
+  rows.push(row('RSS at window start', (m) => m.startRssMb, mb));
+  rows.push(row('RSS at window end', (m) => m.endRssMb, mb));
+  rows.push(row('RSS growth over the window', (m) => m.rssGrowthMb, mb, false));
+  rows.push(
+    row(
+      'RSS trend (MB per minute)',
+      (m) => m.rssSlopeMbPerMin,
+      (v) => fmt(v, 3),
+      false,
+    ),
+  );
+  rows.push(row('PSS at window end', (m) => m.endPssMb, mb));
+  rows.push(
+    row(
+      'processes in the tree',
+      (m) => m.processes,
+      (v) => String(v),
+      false,
+    ),
+  );
+  console.log(
+    `\n## 2. Agent cost over ${w.seconds} s (after ${w.warmupSeconds} s warm-up; 1-s sampling; load: ${
+      w.load === 'netns' ? `namespace ${w.netns}` : 'host loopback'
+    })\n`,
+  );
+  console.log(table(rows));
+  console.log(
+    `\nCPU % per sub-window: rstwatch ${r.cpuPctRounds.map((v) => fmt(v, 3)).join(' ')}` +
+      (has ? `; netdata ${n.cpuPctRounds.map((v) => fmt(v, 3)).join(' ')}` : ''),
+  );
+  console.log(
+    `per-second CPU % by second of the 10-s cycle: rstwatch ${r.tenSecondCycle.phaseMeans.map((v) => fmt(v, 2)).join(' ')}`,
+  );
+  if (has) {
+    console.log(
+      `                                             netdata  ${n.tenSecondCycle.phaseMeans.map((v) => fmt(v, 2)).join(' ')}`,
+    );
+  }
+  console.log(
+    `targets: CPU ≤ ${TARGETS.cpuPct} % → ${pct(r.cpuPct)} ${r.cpuPct <= TARGETS.cpuPct ? 'within' : 'OVER'}; ` +
+      `peak RSS ≤ ${TARGETS.peakRssMb} MB → ${mb(r.peakRssMb)} ${r.peakRssMb <= TARGETS.peakRssMb ? 'within' : 'OVER'}`,
+  );
+  const s = w.sanity;
+  console.log('\nWhat each saw (average per second over the window):');
+  if (s.load) {
+    console.log(
+      `  load generator: ${s.load.refused ?? '?'} refused, ${s.load.resets ?? '?'} reset connections, ` +
+        `${s.load.unexpected ?? '?'} unexpected, ${s.load.skipped ?? '?'} skipped (${s.load.why ?? s.load.error})`,
+    );
+  }
+  if (s.rstwatchAttemptFails) {
+    console.log(
+      `  rstwatch ${s.rstwatchChart} AttemptFails: ${fmt(s.rstwatchAttemptFails.average, 2)}/s over ${s.rstwatchAttemptFails.points} points`,
+    );
+  }
+  if (s.rstwatchError) console.log(`  rstwatch history: ${s.rstwatchError}`);
+  if (s.netdataTcphandshake) {
+    console.log(
+      `  netdata ipv4.tcphandshake: ${Object.entries(s.netdataTcphandshake)
+        .map(([k, v]) => `${k} ${fmt(v, 2)}/s`)
+        .join(', ')}`,
+    );
+  }
+  if (s.netdataCharts) {
+    console.log(
+      `  netdata keeps ${s.netdataCharts.charts.length} charts, ${s.netdataCharts.dimensions} dimensions: ${s.netdataCharts.charts.join(' ')}`,
+    );
+  }
+  if (s.netdataSettings) {
+    const e = s.netdataSettings;
+    console.log(
+      `  netdata effective settings: plugins [${e.plugins.join(', ')}], proc modules [${e.procModules.join(', ')}], ` +
+        `update every ${e.updateEvery}, db ${e.dbMode} (${e.storageTiers} tiers), health ${e.health}, web ${e.webBind}`,
+    );
+    if (e.unexpected.length > 0)
+      console.log(`  WARNING: netdata runs more than the peer should: ${e.unexpected.join(', ')}`);
+  }
+  if (s.netdataError) console.log(`  netdata queries failed: ${s.netdataError}`);
+  console.log(
+    `  stop: rstwatch ${w.rstwatchStop.code ?? w.rstwatchStop.signal} in ${fmt(w.rstwatchStop.ms, 0)} ms` +
+      (w.netdataStop
+        ? `, netdata ${w.netdataStop.code ?? w.netdataStop.signal} in ${fmt(w.netdataStop.ms, 0)} ms`
+        : ''),
+  );
+  if (w.rstwatchWarnings.length > 0)
+    console.log(`  rstwatch warnings:\n    ${w.rstwatchWarnings.join('\n    ')}`);
+}
+
+function jsonSummary(o, sample, window) {
+  const pick = (m) =>
+    m && {
+      cpuPct: round(m.cpuPct, 4),
+      cpuPctRoundsMedian: round(m.cpuPctRoundsMedian, 4),
+      cpuPctRounds: m.cpuPctRounds.map((v) => round(v, 4)),
+      cpuPctSchedstat: round(m.cpuPctSchedstat, 4),
+      cpuUserPct: round(m.cpuUserPct, 4),
+      cpuSystemPct: round(m.cpuSystemPct, 4),
+      perSecondCpuPctP95: round(m.perSecondCpuPct.p95, 3),
+      perSecondCpuPctMax: round(m.perSecondCpuPct.max, 3),
+      perSecondCpuPctMaxAt: m.perSecondCpuPct.maxAt,
+      tenSecondCycleBusiestOverMean: round(m.tenSecondCycle.busiestOverMean, 2),
+      peakRssMb: round(m.peakRssMb, 1),
+      startRssMb: round(m.startRssMb, 1),
+      endRssMb: round(m.endRssMb, 1),
+      rssGrowthMb: round(m.rssGrowthMb, 2),
+      rssSlopeMbPerMin: round(m.rssSlopeMbPerMin, 4),
+      endPssMb: round(m.endPssMb, 1),
+      processes: m.processes,
+    };
+  const out = {
+    bench: 'rstwatch-agent-cost',
+    version: 1,
+    time: new Date().toISOString(),
+    machine: { kernel: release(), cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    options: o,
+    targets: TARGETS,
+  };
+  if (sample) {
+    out.sampleCost = {
+      iterations: sample.iterations,
+      rounds: sample.rounds,
+      cases: Object.fromEntries(
+        Object.entries(sample.cases).map(([k, c]) => [
+          k,
+          { medianUs: round(c.medianUs, 2), p99Us: round(c.p99Us, 2) },
+        ]),
+      ),
+      ratioCollectToFloor: round(sample.ratioCollectToFloor, 2),
+      ratioCollectIngestToFloor: round(sample.ratioCollectIngestToFloor, 2),
+      withinTarget: sample.cases.collectIngest.medianUs <= TARGETS.sampleUs,
+    };
+  }
+  if (window) {
+    const r = window.rstwatch;
+    const n = window.netdata;
+    out.window = {
+      seconds: window.seconds,
+      warmupSeconds: window.warmupSeconds,
+      load: window.load,
+      netdataVersion: window.netdataVersion ?? null,
+      rstwatch: pick(r),
+      netdata: pick(n) ?? null,
+      nodeIdle: pick(window.nodeIdle),
+      ratio: n
+        ? {
+            cpuPct: round(ratio(r.cpuPct, n.cpuPct), 3),
+            peakRssMb: round(ratio(r.peakRssMb, n.peakRssMb), 3),
+            endRssMb: round(ratio(r.endRssMb, n.endRssMb), 3),
+          }
+        : null,
+      withinTarget: { cpuPct: r.cpuPct <= TARGETS.cpuPct, peakRssMb: r.peakRssMb <= TARGETS.peakRssMb },
+      sanity: {
+        load: window.sanity.load,
+        rstwatchAttemptFailsPerSec: round(window.sanity.rstwatchAttemptFails?.average, 2),
+        netdataTcphandshake: window.sanity.netdataTcphandshake ?? null,
+        netdataCharts: window.sanity.netdataCharts?.charts.length ?? null,
+        netdataDimensions: window.sanity.netdataCharts?.dimensions ?? null,
+        netdataUnexpected: window.sanity.netdataSettings?.unexpected ?? null,
+      },
+      rstwatchStopCode: window.rstwatchStop.code,
+    };
+  }
+  return out;
+}
+
+async function main() {
+  const o = options();
+  installSignalCleanup();
+  try {
+    readFileSync(join(ROOT, 'dist/collect/linux.js'));
+  } catch {
+    usage('dist/ is missing: run `npm run build` first (npm run bench does)');
+  }
+  console.log(`# rstwatch agent benchmark — ${new Date().toISOString()}`);
+  console.log(
+    `kernel ${release()}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}`,
+  );
+
+  let sample;
+  let window;
+  if (o.sample) {
+    log('part 1: per-sample cost');
+    sample = await runSampleCost({
+      iterations: o.iterations,
+      rounds: o.rounds,
+      warmup: 2000,
+      netns: true,
+      log,
+    });
+    printSample(sample);
+  }
+  if (o.window) {
+    log(`\npart 2: agent cost over ${o.seconds} s (+${o.warmup} s warm-up)`);
+    window = await runAgentCost({
+      seconds: o.seconds,
+      warmup: o.warmup,
+      rounds: o.rounds,
+      load: o.load,
+      rate: o.rate,
+      abortRate: o.abortRate,
+      netdata: o.netdata,
+      log,
+    });
+    printWindow(window);
+  }
+  cleanupSync();
+  console.log(`\nBENCH_JSON ${JSON.stringify(jsonSummary(o, sample, window))}`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: failed: ${err?.stack ?? err}\n`);
+  cleanupSync();
+  process.exitCode = 1;
+});
