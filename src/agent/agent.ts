@@ -4,12 +4,18 @@
  */
 
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createCollectors } from '../collect/factory.js';
 import type { Collector } from '../collect/types.js';
+import { AlertDb } from '../health/alert-db.js';
+import { type AlarmEntry, AlarmLog } from '../health/engine.js';
+import { loadHealth } from '../health/load.js';
+import { type AlertRuntime, HealthEngine } from '../health/scheduler.js';
+import { statusName } from '../health/types.js';
 import { type Clock, systemClock } from '../internal/clock.js';
 import type { Settings } from '../internal/config.js';
-import { errorMessage, RstwatchError, sysCode } from '../internal/errors.js';
+import { errorMessage, formatProblem, RstwatchError, sysCode } from '../internal/errors.js';
 import type { Logger } from '../internal/log.js';
 import type { Os } from '../model/charts.js';
 import { HistoryDb } from '../store/history-db.js';
@@ -21,6 +27,8 @@ export interface AgentDeps {
   log: Logger;
   os: Os;
   collectors?: Collector[];
+  /** Folder of the shipped alert configurations (tests). */
+  healthShippedDir?: string;
   /** FreeBSD command paths (tests). */
   netstatPath?: string;
   sysctlPath?: string;
@@ -28,6 +36,7 @@ export interface AgentDeps {
 
 export interface RunningAgent {
   store: Store;
+  health: HealthEngine;
   sampler: Sampler;
   db: HistoryDb | undefined;
   collectors: Collector[];
@@ -130,6 +139,53 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     }
   }
 
+  // Alerts: shipped defaults plus the administrator's folder; a broken alert is reported and left out.
+  const healthLoad = loadHealth({
+    user: settings.healthDir,
+    ...(deps.healthShippedDir ? { shipped: deps.healthShippedDir } : {}),
+  });
+  for (const p of healthLoad.problems) {
+    if (p.severity === 'error') log.error(formatProblem(p), { code: p.code });
+    else log.warn(formatProblem(p), { code: p.code });
+  }
+  let alertDb: AlertDb | undefined;
+  const alarmLog = new AlarmLog();
+  if (db) {
+    try {
+      alertDb = new AlertDb(db.connection);
+      const last = alertDb.lastIds();
+      alarmLog.restore(last.uniqueId, last.eventIds);
+      alertDb.applyRetention(Math.floor(clock.wallMs() / 1000), settings.healthLogRetention);
+    } catch (err) {
+      log.error(`cannot keep the alert log on disk: ${errorMessage(err)}`, { code: 'E_DB_OPEN' });
+      alertDb = undefined;
+    }
+  }
+  const host = hostname();
+  // Notifications are decided here (Netdata's rules); delivery (exec, webhooks, e-mail) is the notify module's.
+  const notifier = (entry: AlarmEntry, _rt: AlertRuntime): number => {
+    log.info('notification', {
+      alert: entry.name,
+      chart: entry.chart,
+      status: statusName(entry.newStatus),
+      old: statusName(entry.oldStatus),
+      to: entry.recipient,
+      id: entry.uniqueId,
+    });
+    return 0;
+  };
+  const health = new HealthEngine({
+    store,
+    host: { hostname: host, labels: { _os: deps.os, _hostname: host } },
+    alerts: healthLoad.alerts,
+    log: alarmLog,
+    notifier,
+    logger: log,
+    ...(alertDb ? { persistence: alertDb } : {}),
+  });
+  health.announce(Math.floor(clock.wallMs() / 1000));
+  let lastRetention = clock.monoMs();
+
   const sampler = new Sampler({
     clock,
     collectors,
@@ -137,6 +193,13 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     log,
     intervalSeconds: settings.interval,
     flushEverySeconds: settings.flushEvery,
+    onTick: (wallMs) => {
+      health.iterate(Math.floor(wallMs / 1000));
+      if (alertDb && clock.monoMs() - lastRetention > 3600_000) {
+        lastRetention = clock.monoMs();
+        alertDb.applyRetention(Math.floor(wallMs / 1000), settings.healthLogRetention);
+      }
+    },
   });
   sampler.start();
   log.info('rstwatch agent started', {
@@ -144,12 +207,14 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     every: `${settings.interval}s`,
     stores: db ? db.path : 'memory only',
     loadedPoints: loaded,
+    alerts: `${health.alerts.length} bound from ${healthLoad.alerts.length} loaded (${healthLoad.files.length} files)`,
     cannot: cannot.length > 0 ? cannot.join('; ') : 'none',
   });
 
   let stopped = false;
   return {
     store,
+    health,
     sampler,
     db,
     collectors,

@@ -29,6 +29,9 @@ Options:
   --gap-when-lost-iterations-above N
                              missed samples tolerated before a gap is recorded (default 1, as Netdata)
   --log-level LEVEL          debug, info, warn or error (default info)
+  --health-dir DIR           alert configurations (Netdata health format) that add to or replace the
+                             shipped ones, file by file (default /etc/rstwatch/health.d)
+  --health-log-retention N   seconds of alert log kept (default 432000 = 5 days)
   --os linux|freebsd         collector to use (default: this machine's)
   --netstat PATH, --sysctl PATH
                              FreeBSD programs to run (default netstat, sysctl)
@@ -48,6 +51,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     'memory-seconds': { type: 'string' },
     'gap-when-lost-iterations-above': { type: 'string' },
     'log-level': { type: 'string' },
+    'health-dir': { type: 'string' },
+    'health-log-retention': { type: 'string' },
     listen: { type: 'string' },
     os: { type: 'string' },
     netstat: { type: 'string' },

@@ -34,6 +34,14 @@ const COMMANDS: Record<string, CommandInfo> = {
     summary: 'current reset rates and every reset-related counter, without an agent',
     load: () => import('./status.js'),
   },
+  alerts: {
+    summary: "the agent's alert states and alert log",
+    load: () => import('./alerts.js'),
+  },
+  health: {
+    summary: 'check alert configuration files (Netdata health format): every problem with file:line',
+    load: () => import('./health.js'),
+  },
   syncookies: {
     summary: 'check, enable or disable SYN cookies, and persist the setting (Linux, FreeBSD)',
     load: () => import('./syncookies.js'),

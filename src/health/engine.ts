@@ -184,7 +184,8 @@ export class AlarmLog {
       old.updatedById = entry.uniqueId;
       entry.updatesId = old.uniqueId;
       // §3.5: while the alarm stays non-clear across transitions, the non-clear duration accumulates.
-      if (old.newStatus > STATUS.CLEAR && entry.oldStatus > STATUS.CLEAR) entry.nonClearDuration += old.nonClearDuration;
+      if (old.newStatus > STATUS.CLEAR && entry.oldStatus > STATUS.CLEAR)
+        entry.nonClearDuration += old.nonClearDuration;
       return old;
     }
     return undefined;
@@ -213,7 +214,15 @@ export class AlarmLog {
 
 export type NotifyDecision =
   | { send: true }
-  | { send: false; reason: 'status-not-notifiable' | 'no-clear-notification' | 'same-as-last-sent' | 'first-clear' | 'silenced' };
+  | {
+      send: false;
+      reason:
+        | 'status-not-notifiable'
+        | 'no-clear-notification'
+        | 'same-as-last-sent'
+        | 'first-clear'
+        | 'silenced';
+    };
 
 /**
  * §3.8 health_send_notification, steps 2–5, for an entry whose delay has expired and which is neither
@@ -226,9 +235,11 @@ export function notificationDecision(entry: AlarmEntry, lastExec: AlarmEntry | u
   if (!noClear) {
     const repeating = (entry.flags & FLAG.IS_REPEATING) !== 0;
     if (lastExec) {
-      if (lastExec.newStatus === entry.newStatus && !repeating) return { send: false, reason: 'same-as-last-sent' };
+      if (lastExec.newStatus === entry.newStatus && !repeating)
+        return { send: false, reason: 'same-as-last-sent' };
     } else if (entry.newStatus === STATUS.CLEAR) {
-      if (!(entry.flags & FLAG.RUN_ONCE && entry.oldStatus >= STATUS.RAISED)) return { send: false, reason: 'first-clear' };
+      if (!(entry.flags & FLAG.RUN_ONCE && entry.oldStatus >= STATUS.RAISED))
+        return { send: false, reason: 'first-clear' };
     }
   }
   if (entry.flags & FLAG.SILENCED) return { send: false, reason: 'silenced' };

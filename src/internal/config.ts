@@ -31,6 +31,10 @@ export interface Settings {
   gapAfterLostIterations: number;
   listen: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** The administrator's alert configurations (files here replace shipped files of the same name). */
+  healthDir: string;
+  /** Seconds of alert log kept (Netdata's `health log retention`, 5 days). */
+  healthLogRetention: number;
 }
 
 type Kind = 'number' | 'string' | 'list' | 'level';
@@ -78,6 +82,14 @@ const KEYS: Record<string, KeyDef> = {
   },
   listen: { key: 'listen', kind: 'string', env: 'RSTWATCH_LISTEN' },
   log_level: { key: 'logLevel', kind: 'level', env: 'RSTWATCH_LOG_LEVEL' },
+  health_dir: { key: 'healthDir', kind: 'string', env: 'RSTWATCH_HEALTH_DIR' },
+  health_log_retention: {
+    key: 'healthLogRetention',
+    kind: 'number',
+    min: 3600,
+    max: 3650 * 86400,
+    env: 'RSTWATCH_HEALTH_LOG_RETENTION',
+  },
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/rstwatch/rstwatch.conf';
@@ -102,6 +114,8 @@ export function defaults(env: NodeJS.ProcessEnv = process.env): Settings {
     gapAfterLostIterations: 1,
     listen: '127.0.0.1:19911',
     logLevel: 'info',
+    healthDir: '/etc/rstwatch/health.d',
+    healthLogRetention: 5 * 86400,
   };
 }
 

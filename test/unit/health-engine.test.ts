@@ -54,7 +54,12 @@ function delays(cfg: DelayConfig, changes: [number, Status][]): number[] {
 
 describe('delay arithmetic (§3.4)', () => {
   it('first raise after a quiet period: up delay; clear after the window: down delay', () => {
-    expect(delays(TCP, [[1000, STATUS.WARNING], [1030, STATUS.CLEAR]])).toEqual([20, 3600]);
+    expect(
+      delays(TCP, [
+        [1000, STATUS.WARNING],
+        [1030, STATUS.CLEAR],
+      ]),
+    ).toEqual([20, 3600]);
   });
 
   it('flapping inside the window multiplies both, on every change: up 20→24→28→33→39…, down 3600→4320→5184→6220→7200', () => {
@@ -170,15 +175,50 @@ describe('notification decision (§3.8)', () => {
   it.each([
     ['WARNING, never sent before', {}, undefined, true],
     ['UNDEFINED is never executed', { newStatus: STATUS.UNDEFINED }, undefined, false],
-    ['UNINITIALIZED is never executed', { oldStatus: STATUS.REMOVED, newStatus: STATUS.UNINITIALIZED }, undefined, false],
-    ['CLEAR with no-clear-notification', { newStatus: STATUS.CLEAR, flags: FLAG.NO_CLEAR_NOTIFICATION }, undefined, false],
-    ['a first CLEAR is never notified', { oldStatus: STATUS.UNINITIALIZED, newStatus: STATUS.CLEAR }, undefined, false],
-    ['CLEAR after a sent WARNING', { oldStatus: STATUS.WARNING, newStatus: STATUS.CLEAR }, { newStatus: STATUS.WARNING }, true],
+    [
+      'UNINITIALIZED is never executed',
+      { oldStatus: STATUS.REMOVED, newStatus: STATUS.UNINITIALIZED },
+      undefined,
+      false,
+    ],
+    [
+      'CLEAR with no-clear-notification',
+      { newStatus: STATUS.CLEAR, flags: FLAG.NO_CLEAR_NOTIFICATION },
+      undefined,
+      false,
+    ],
+    [
+      'a first CLEAR is never notified',
+      { oldStatus: STATUS.UNINITIALIZED, newStatus: STATUS.CLEAR },
+      undefined,
+      false,
+    ],
+    [
+      'CLEAR after a sent WARNING',
+      { oldStatus: STATUS.WARNING, newStatus: STATUS.CLEAR },
+      { newStatus: STATUS.WARNING },
+      true,
+    ],
     ['WARNING again after a sent WARNING', {}, { newStatus: STATUS.WARNING }, false],
-    ['WARNING again, no-clear-notification skips the check', { flags: FLAG.NO_CLEAR_NOTIFICATION }, { newStatus: STATUS.WARNING }, true],
-    ['repeating WARNING after a sent WARNING', { flags: FLAG.IS_REPEATING }, { newStatus: STATUS.WARNING }, true],
+    [
+      'WARNING again, no-clear-notification skips the check',
+      { flags: FLAG.NO_CLEAR_NOTIFICATION },
+      { newStatus: STATUS.WARNING },
+      true,
+    ],
+    [
+      'repeating WARNING after a sent WARNING',
+      { flags: FLAG.IS_REPEATING },
+      { newStatus: STATUS.WARNING },
+      true,
+    ],
     ['silenced', { flags: FLAG.SILENCED }, undefined, false],
-    ['CRITICAL after WARNING', { oldStatus: STATUS.WARNING, newStatus: STATUS.CRITICAL }, { newStatus: STATUS.WARNING }, true],
+    [
+      'CRITICAL after WARNING',
+      { oldStatus: STATUS.WARNING, newStatus: STATUS.CRITICAL },
+      { newStatus: STATUS.WARNING },
+      true,
+    ],
   ] as const)('%s', (_n, over, last, send) => {
     const lastExec = last ? entry({ uniqueId: 0, ...last, flags: FLAG.EXEC_RUN }) : undefined;
     expect(notificationDecision(entry(over as Partial<AlarmEntry>), lastExec).send).toBe(send);
@@ -192,7 +232,12 @@ describe('AlarmLog (§3.5)', () => {
     const b = entry({ uniqueId: log.newUniqueId(), alarmId: 2 });
     log.add(a);
     log.add(b);
-    const c = entry({ uniqueId: log.newUniqueId(), alarmId: 1, oldStatus: STATUS.WARNING, newStatus: STATUS.CLEAR });
+    const c = entry({
+      uniqueId: log.newUniqueId(),
+      alarmId: 1,
+      oldStatus: STATUS.WARNING,
+      newStatus: STATUS.CLEAR,
+    });
     expect(log.add(c)).toBe(a);
     expect(a.flags & FLAG.UPDATED).toBeTruthy();
     expect(a.updatedById).toBe(c.uniqueId);
@@ -214,9 +259,19 @@ describe('AlarmLog (§3.5)', () => {
     const a = entry({ uniqueId: 1, oldStatus: STATUS.CLEAR, newStatus: STATUS.WARNING, nonClearDuration: 0 });
     log.add(a);
     a.nonClearDuration = 0;
-    const b = entry({ uniqueId: 2, oldStatus: STATUS.WARNING, newStatus: STATUS.CRITICAL, nonClearDuration: 30 });
+    const b = entry({
+      uniqueId: 2,
+      oldStatus: STATUS.WARNING,
+      newStatus: STATUS.CRITICAL,
+      nonClearDuration: 30,
+    });
     log.add(b);
-    const c = entry({ uniqueId: 3, oldStatus: STATUS.CRITICAL, newStatus: STATUS.CLEAR, nonClearDuration: 40 });
+    const c = entry({
+      uniqueId: 3,
+      oldStatus: STATUS.CRITICAL,
+      newStatus: STATUS.CLEAR,
+      nonClearDuration: 40,
+    });
     log.add(c);
     expect(c.nonClearDuration).toBe(70);
   });

@@ -1,0 +1,146 @@
+/**
+ * The alert log and alert states in the agent's SQLite file (the same file as the history).
+ *
+ * Every transition is written when it happens, in its own statement: a SIGKILL right after never loses it,
+ * and ids stay increasing across restarts (the next unique id is read back at start). Entries are stored
+ * whole as JSON next to the columns queries need, so the API can return Netdata's fields unchanged.
+ */
+
+import type Database from 'better-sqlite3';
+import type { AlarmEntry } from './engine.js';
+import type { AlertRuntime, HealthPersistence } from './scheduler.js';
+import { statusName } from './types.js';
+
+type Db = Database.Database;
+
+/** What `rstwatch alerts` shows for one alert. */
+export interface AlertStateRow {
+  alarmId: number;
+  name: string;
+  chart: string;
+  context: string;
+  status: string;
+  value: number | null;
+  units: string;
+  lastStatusChange: number;
+  lastUpdated: number;
+  nextUpdate: number;
+  dbAfter: number;
+  dbBefore: number;
+  summary: string;
+}
+
+function nanToNull(v: number): number | null {
+  return Number.isFinite(v) ? v : null;
+}
+
+export class AlertDb implements HealthPersistence {
+  private readonly db: Db;
+  private readonly stmt?: {
+    insertId: Database.Statement;
+    selectId: Database.Statement;
+    upsertEntry: Database.Statement;
+    upsertState: Database.Statement;
+  };
+
+  constructor(db: Db, opts: { readonly?: boolean } = {}) {
+    this.db = db;
+    if (!opts.readonly)
+      db.exec(`
+      CREATE TABLE IF NOT EXISTS health_alarm_ids(
+        id INTEGER PRIMARY KEY, chart TEXT NOT NULL, name TEXT NOT NULL, UNIQUE(chart, name));
+      CREATE TABLE IF NOT EXISTS health_log(
+        unique_id INTEGER PRIMARY KEY, alarm_id INTEGER NOT NULL, alarm_event_id INTEGER NOT NULL,
+        when_t INTEGER NOT NULL, entry TEXT NOT NULL);
+      CREATE INDEX IF NOT EXISTS health_log_alarm ON health_log(alarm_id, unique_id);
+      CREATE INDEX IF NOT EXISTS health_log_when ON health_log(when_t);
+      CREATE TABLE IF NOT EXISTS health_state(alarm_id INTEGER PRIMARY KEY, state TEXT NOT NULL);
+    `);
+    // Readers (rstwatch alerts) only query: no statement that writes is prepared.
+    if (opts.readonly) return;
+    this.stmt = {
+      insertId: db.prepare('INSERT OR IGNORE INTO health_alarm_ids(chart, name) VALUES (?, ?)'),
+      selectId: db.prepare('SELECT id FROM health_alarm_ids WHERE chart = ? AND name = ?'),
+      upsertEntry: db.prepare(
+        'INSERT INTO health_log(unique_id, alarm_id, alarm_event_id, when_t, entry) VALUES (?, ?, ?, ?, ?) ' +
+          'ON CONFLICT(unique_id) DO UPDATE SET entry = excluded.entry',
+      ),
+      upsertState: db.prepare(
+        'INSERT INTO health_state(alarm_id, state) VALUES (?, ?) ON CONFLICT(alarm_id) DO UPDATE SET state = excluded.state',
+      ),
+    };
+  }
+
+  private writer(): NonNullable<AlertDb['stmt']> {
+    if (!this.stmt) throw new Error('AlertDb opened read-only');
+    return this.stmt;
+  }
+
+  /** Stable per chart and alert name, across restarts (Netdata's alarm_id). */
+  alarmId(chart: string, name: string): number {
+    this.writer().insertId.run(chart, name);
+    return (this.writer().selectId.get(chart, name) as { id: number }).id;
+  }
+
+  saveEntry(entry: AlarmEntry): void {
+    this.writer().upsertEntry.run(
+      entry.uniqueId,
+      entry.alarmId,
+      entry.alarmEventId,
+      entry.when,
+      JSON.stringify(entry),
+    );
+  }
+
+  saveState(rt: AlertRuntime): void {
+    const cfg = rt.compiled.config;
+    const row: AlertStateRow = {
+      alarmId: rt.alarmId,
+      name: cfg.name,
+      chart: rt.chartId,
+      context: rt.chart.instance.def.context,
+      status: statusName(rt.status),
+      value: nanToNull(rt.value),
+      units: cfg.units ?? rt.chart.instance.def.units,
+      lastStatusChange: rt.lastStatusChange,
+      lastUpdated: rt.lastUpdated,
+      nextUpdate: rt.nextUpdate,
+      dbAfter: rt.dbAfter,
+      dbBefore: rt.dbBefore,
+      summary: cfg.summary ?? cfg.name,
+    };
+    this.writer().upsertState.run(rt.alarmId, JSON.stringify(row));
+  }
+
+  /** The last unique id and each alarm's last event id, to continue the sequences after a restart. */
+  lastIds(): { uniqueId: number; eventIds: Map<number, number> } {
+    const u = this.db.prepare('SELECT MAX(unique_id) AS m FROM health_log').get() as { m: number | null };
+    const rows = this.db
+      .prepare('SELECT alarm_id, MAX(alarm_event_id) AS e FROM health_log GROUP BY alarm_id')
+      .all() as {
+      alarm_id: number;
+      e: number;
+    }[];
+    return { uniqueId: u.m ?? 0, eventIds: new Map(rows.map((r) => [r.alarm_id, r.e])) };
+  }
+
+  /** Entries with unique_id > after, newest first (Netdata's alarm_log?after=). */
+  entries(opts: { after?: number; limit?: number } = {}): AlarmEntry[] {
+    const rows = this.db
+      .prepare('SELECT entry FROM health_log WHERE unique_id > ? ORDER BY unique_id DESC LIMIT ?')
+      .all(opts.after ?? 0, opts.limit ?? 1000) as { entry: string }[];
+    return rows.map((r) => JSON.parse(r.entry, (_k, v) => (v === null ? Number.NaN : v)) as AlarmEntry);
+  }
+
+  states(): AlertStateRow[] {
+    const rows = this.db.prepare('SELECT state FROM health_state ORDER BY alarm_id').all() as {
+      state: string;
+    }[];
+    return rows.map((r) => JSON.parse(r.state) as AlertStateRow);
+  }
+
+  /** Drop log entries older than the retention (default 5 days, Netdata's `health log retention`). */
+  applyRetention(nowSec: number, seconds: number): number {
+    return this.db.prepare('DELETE FROM health_log WHERE when_t < ?').run(nowSec - seconds).changes;
+  }
+}

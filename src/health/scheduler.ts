@@ -1,0 +1,475 @@
+/**
+ * The health engine: binds alert configurations to charts, resolves variables, and runs Netdata's
+ * per-host iteration (§3.3): pass 1 lookups and calcs of every due alert, pass 2 warn/crit and
+ * transitions, pass 3 repeats, pass 4 notification decisions. One scheduler owns the timing: the agent calls
+ * `iterate(now)` every second after sampling; each alert runs when its `next_update` has come (anchored to
+ * its first run, §3.2).
+ */
+
+import type { Logger } from '../internal/log.js';
+import type { ChartEntry, Store } from '../store/store.js';
+import {
+  type AlarmEntry,
+  AlarmLog,
+  applyDelay,
+  type DelayState,
+  decideStatus,
+  type ExprOutcome,
+  FLAG,
+  initialDelayState,
+  newTransitionId,
+  notificationDecision,
+} from './engine.js';
+import { type EvalResult, type Expression, evaluate } from './expr/index.js';
+import { lookupRunnable, runLookup } from './lookup.js';
+import { labelFilterMatches } from './pattern.js';
+import { type AlertConfig, STATUS, type Status, statusName } from './types.js';
+
+export interface CompiledAlert {
+  config: AlertConfig;
+  calc?: Expression;
+  warn?: Expression;
+  crit?: Expression;
+  /** Identifies the configuration text (Netdata's config_hash_id). */
+  configHashId: string;
+}
+
+export interface AlertRuntime {
+  alarmId: number;
+  compiled: CompiledAlert;
+  chart: ChartEntry;
+  /** The chart id as shown to users (`ip.tcphandshake`). */
+  chartId: string;
+  status: Status;
+  oldStatus: Status;
+  value: number;
+  oldValue: number;
+  lastStatusChange: number;
+  lastStatusChangeValue: number;
+  lastUpdated: number;
+  nextUpdate: number;
+  dbAfter: number;
+  dbBefore: number;
+  delay: DelayState;
+  runnable: boolean;
+  dbError: boolean;
+  dbNan: boolean;
+  calcError: boolean;
+  warnResult?: EvalResult;
+  critResult?: EvalResult;
+  lastRepeat: number;
+  timesRepeat: number;
+  runOnce: boolean;
+}
+
+export interface HealthHost {
+  hostname: string;
+  /** Host labels: at least `_os` and `_hostname`. */
+  labels: Record<string, string>;
+}
+
+/** Receives the transitions whose notification is due and decided "send"; returns the exec code. */
+export type Notifier = (entry: AlarmEntry, alert: AlertRuntime) => number;
+
+/** Where the engine persists what it does (the agent's SQLite; tests pass nothing). */
+export interface HealthPersistence {
+  alarmId(chart: string, name: string): number;
+  saveEntry(entry: AlarmEntry): void;
+  saveState(alert: AlertRuntime): void;
+}
+
+export interface HealthEngineOptions {
+  store: Store;
+  host: HealthHost;
+  alerts: readonly CompiledAlert[];
+  log?: AlarmLog;
+  notifier?: Notifier;
+  persistence?: HealthPersistence;
+  logger?: Logger;
+}
+
+const STATUS_VARS: Record<string, number> = {
+  REMOVED: STATUS.REMOVED,
+  UNDEFINED: STATUS.UNDEFINED,
+  UNINITIALIZED: STATUS.UNINITIALIZED,
+  CLEAR: STATUS.CLEAR,
+  WARNING: STATUS.WARNING,
+  CRITICAL: STATUS.CRITICAL,
+};
+
+export class HealthEngine {
+  readonly log: AlarmLog;
+  private readonly store: Store;
+  private readonly host: HealthHost;
+  private readonly notifier: Notifier | undefined;
+  private readonly persistence: HealthPersistence | undefined;
+  private readonly logger: Logger | undefined;
+  private readonly runtimes: AlertRuntime[] = [];
+  /** Alert name → its instances (variables may name another alert). */
+  private readonly byName = new Map<string, AlertRuntime[]>();
+  private nextAlarmId = 1;
+
+  constructor(opts: HealthEngineOptions) {
+    this.store = opts.store;
+    this.host = opts.host;
+    this.log = opts.log ?? new AlarmLog();
+    this.notifier = opts.notifier;
+    this.persistence = opts.persistence;
+    this.logger = opts.logger;
+    for (const c of opts.alerts) this.bind(c);
+  }
+
+  get alerts(): readonly AlertRuntime[] {
+    return this.runtimes;
+  }
+
+  /**
+   * Attach one configuration to the charts it names (§2.2): `alarm` by chart id, name or alias; `template` by
+   * context, once per matching chart. Host labels must match; chart labels must match.
+   */
+  private bind(c: CompiledAlert, now = Math.floor(Date.now() / 1000)): void {
+    const cfg = c.config;
+    if (!labelFilterMatches(cfg.hostLabels, this.host.labels)) return;
+    const charts =
+      cfg.kind === 'alarm'
+        ? [this.store.chart(cfg.on)].filter((x): x is ChartEntry => x !== undefined)
+        : this.store.allCharts().filter((e) => e.instance.def.context === cfg.on);
+    for (const chart of charts) {
+      const labels = {
+        ...chart.instance.labels,
+        _collect_plugin: chart.instance.def.plugin,
+        _collect_module: chart.instance.def.module,
+      };
+      if (!labelFilterMatches(cfg.chartLabels, labels)) continue;
+      const chartId = chart.instance.fullId;
+      if (this.runtimes.some((r) => r.chartId === chartId && r.compiled.config.name === cfg.name)) continue;
+      const alarmId = this.persistence?.alarmId(chartId, cfg.name) ?? this.nextAlarmId++;
+      const rt: AlertRuntime = {
+        alarmId,
+        compiled: c,
+        chart,
+        chartId,
+        status: STATUS.UNINITIALIZED,
+        oldStatus: STATUS.UNINITIALIZED,
+        value: Number.NaN,
+        oldValue: Number.NaN,
+        lastStatusChange: now,
+        lastStatusChangeValue: Number.NaN,
+        lastUpdated: 0,
+        nextUpdate: 0,
+        dbAfter: 0,
+        dbBefore: 0,
+        delay: initialDelayState(cfg.delay),
+        runnable: false,
+        dbError: false,
+        dbNan: false,
+        calcError: false,
+        lastRepeat: 0,
+        timesRepeat: 0,
+        runOnce: false,
+      };
+      this.runtimes.push(rt);
+      const list = this.byName.get(cfg.name) ?? [];
+      list.push(rt);
+      this.byName.set(cfg.name, list);
+    }
+  }
+
+  /** Write the REMOVED→UNINITIALIZED entry Netdata logs when an alert is linked to its chart (§3.1). */
+  announce(now: number): void {
+    for (const rt of this.runtimes) {
+      rt.lastStatusChange = now;
+      this.addEntry(rt, STATUS.REMOVED, STATUS.UNINITIALIZED, now, 0, Number.NaN, Number.NaN);
+    }
+  }
+
+  /** §3.2: may this alert run now? */
+  private isRunnable(rt: AlertRuntime, now: number): boolean {
+    const cfg = rt.compiled.config;
+    if (rt.nextUpdate > now) return false;
+    if (!(cfg.every > 0)) return false;
+    if (rt.chart.collections < 2) return false;
+    const first = this.store.firstT(rt.chart);
+    if (Number.isNaN(first) || now + this.store.updateEvery < first) return false;
+    if (cfg.lookup && cfg.lookup.after !== 0 && !lookupRunnable(this.store, rt.chart, cfg.lookup, now))
+      return false;
+    return true;
+  }
+
+  /** §2.6: resolve a variable for an alert; undefined = unknown. */
+  private variable(rt: AlertRuntime, name: string, now: number): number | undefined {
+    switch (name) {
+      case 'this':
+        return rt.value;
+      case 'after':
+        return rt.dbAfter;
+      case 'before':
+        return rt.dbBefore;
+      case 'now':
+        return now;
+      case 'status':
+        return rt.status;
+      case 'last_collected_t':
+        return rt.chart.lastCollectedT;
+      case 'update_every':
+        return this.store.updateEvery;
+      case 'green':
+        return rt.compiled.config.green ?? Number.NaN;
+      case 'red':
+        return rt.compiled.config.red ?? Number.NaN;
+    }
+    const st = STATUS_VARS[name];
+    if (st !== undefined) return st;
+    // A dimension of the alert's own chart, by id or name; `_raw` and `_last_collected_t` suffixes.
+    const dim = this.dimensionValue(rt.chart, name);
+    if (dim !== undefined) return dim;
+    // Another alert with that name: the one on the chart sharing the most labels wins.
+    const others = this.byName.get(name);
+    if (others && others.length > 0) return this.closest(rt, others).value;
+    // chart_or_context.dimension, split at the last dot, then earlier dots.
+    for (let dot = name.lastIndexOf('.'); dot > 0; dot = name.lastIndexOf('.', dot - 1)) {
+      const chartName = name.slice(0, dot);
+      const dimName = name.slice(dot + 1);
+      const byId = this.store.chart(chartName);
+      const candidates = byId
+        ? [byId]
+        : this.store.allCharts().filter((e) => e.instance.def.context === chartName);
+      let best: { v: number; score: number } | undefined;
+      for (const c of candidates) {
+        const v = this.dimensionValue(c, dimName);
+        if (v === undefined) continue;
+        const score = sharedLabels(c, rt.chart);
+        if (!best || score > best.score) best = { v, score };
+      }
+      if (best) return best.v;
+    }
+    return undefined;
+  }
+
+  private dimensionValue(chart: ChartEntry, name: string): number | undefined {
+    for (const s of chart.series) {
+      if (s.dim.id === name || s.dim.name === name) return s.ring.get(s.ring.lastT);
+      if (`${s.dim.id}_raw` === name || `${s.dim.name}_raw` === name) return s.lastRaw;
+      if (`${s.dim.id}_last_collected_t` === name || `${s.dim.name}_last_collected_t` === name) {
+        return chart.lastCollectedT;
+      }
+    }
+    return undefined;
+  }
+
+  private closest(rt: AlertRuntime, others: AlertRuntime[]): AlertRuntime {
+    let best = others[0]!;
+    let bestScore = -1;
+    for (const o of others) {
+      const score = o.chart === rt.chart ? Number.POSITIVE_INFINITY : sharedLabels(o.chart, rt.chart);
+      if (score > bestScore) {
+        best = o;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  private evalExpr(rt: AlertRuntime, expr: Expression, now: number): EvalResult {
+    return evaluate(expr, (name) => this.variable(rt, name, now));
+  }
+
+  /** One iteration at wall-clock second `now`. Returns the entries added to the log. */
+  iterate(now: number): AlarmEntry[] {
+    const added: AlarmEntry[] = [];
+    const due: AlertRuntime[] = [];
+    // Pass 1: values.
+    for (const rt of this.runtimes) {
+      rt.runnable = this.isRunnable(rt, now);
+      if (!rt.runnable) continue;
+      due.push(rt);
+      const cfg = rt.compiled.config;
+      rt.oldValue = rt.value;
+      if (cfg.lookup && cfg.lookup.after !== 0) {
+        const r = runLookup(this.store, rt.chart, cfg.lookup, now);
+        rt.value = r.value;
+        rt.dbAfter = r.dbAfter;
+        rt.dbBefore = r.dbBefore;
+        rt.dbError = !r.ok;
+        rt.dbNan = r.isNull;
+        if (!r.ok || r.isNull) rt.value = Number.NaN;
+      }
+      if (rt.compiled.calc) {
+        const r = this.evalExpr(rt, rt.compiled.calc, now);
+        rt.calcError = !r.ok;
+        rt.value = r.ok ? r.value : Number.NaN;
+      }
+    }
+    // Pass 2: statuses and transitions.
+    for (const rt of due) {
+      const { warn, crit } = rt.compiled;
+      rt.warnResult = warn ? this.evalExpr(rt, warn, now) : undefined;
+      rt.critResult = crit ? this.evalExpr(rt, crit, now) : undefined;
+      const w: ExprOutcome = rt.warnResult && { ok: rt.warnResult.ok, value: rt.warnResult.value };
+      const c: ExprOutcome = rt.critResult && { ok: rt.critResult.ok, value: rt.critResult.value };
+      const status = decideStatus(w, c);
+      if (status !== rt.status) {
+        const delay = applyDelay(rt.delay, rt.compiled.config.delay, rt.status, status, now);
+        rt.delay = delay.state;
+        added.push(this.addEntry(rt, rt.status, status, now, delay.delay, rt.oldValue, rt.value));
+        rt.lastStatusChangeValue = rt.value;
+        rt.lastStatusChange = now;
+        rt.oldStatus = rt.status;
+        rt.status = status;
+        if (this.isRepeating(rt)) {
+          rt.lastRepeat = now;
+          rt.runOnce = status !== STATUS.CLEAR ? false : rt.runOnce;
+        }
+      }
+      rt.lastUpdated = now;
+      rt.nextUpdate = now + rt.compiled.config.every;
+      this.persistence?.saveState(rt);
+    }
+    // Pass 3: repeats (§3.6).
+    for (const rt of this.runtimes) this.repeat(rt, now);
+    // Pass 4: notifications.
+    this.processNotifications(now);
+    // Memory: superseded or processed entries are on disk; keep the newest per alarm and the pending ones.
+    if (this.log.all.length > 2000) {
+      const newest = new Map<number, number>();
+      for (const e of this.log.all) newest.set(e.alarmId, e.uniqueId);
+      this.log.prune((e) =>
+        newest.get(e.alarmId) === e.uniqueId ||
+        !(e.flags & (FLAG.PROCESSED | FLAG.UPDATED)) ||
+        e.flags & FLAG.EXEC_RUN
+          ? true
+          : false,
+      );
+    }
+    return added;
+  }
+
+  private isRepeating(rt: AlertRuntime): boolean {
+    const r = rt.compiled.config.repeat;
+    return r.warning > 0 || r.critical > 0;
+  }
+
+  private repeat(rt: AlertRuntime, now: number): void {
+    if (!this.isRepeating(rt) || rt.delay.upToTimestamp > now) return;
+    const r = rt.compiled.config.repeat;
+    let interval = 0;
+    if (rt.status === STATUS.WARNING) interval = r.warning;
+    else if (rt.status === STATUS.CRITICAL) interval = r.critical;
+    else if (rt.status === STATUS.CLEAR && rt.oldStatus >= STATUS.WARNING && !rt.runOnce) interval = 1;
+    if (interval <= 0 || rt.lastRepeat + interval > now) return;
+    rt.lastRepeat = now;
+    rt.timesRepeat++;
+    if (rt.status === STATUS.CLEAR) rt.runOnce = true;
+    // A fresh entry, notified at once and not inserted into the log list (§3.6).
+    const entry = this.makeEntry(rt, rt.oldStatus, rt.status, now, 0, rt.oldValue, rt.value);
+    entry.flags |= FLAG.IS_REPEATING;
+    if (rt.runOnce) entry.flags |= FLAG.RUN_ONCE;
+    this.send(entry, rt, now);
+  }
+
+  private makeEntry(
+    rt: AlertRuntime,
+    oldStatus: Status,
+    newStatus: Status,
+    now: number,
+    delay: number,
+    oldValue: number,
+    newValue: number,
+  ): AlarmEntry {
+    const cfg = rt.compiled.config;
+    const duration = now - rt.lastStatusChange;
+    const exprSrc = newStatus === STATUS.CRITICAL ? cfg.crit : cfg.warn;
+    const exprRes = newStatus === STATUS.CRITICAL ? rt.critResult : rt.warnResult;
+    let flags = 0;
+    if (cfg.noClearNotification) flags |= FLAG.NO_CLEAR_NOTIFICATION;
+    if (this.isRepeating(rt)) flags |= FLAG.IS_REPEATING;
+    return {
+      uniqueId: this.log.newUniqueId(),
+      alarmId: rt.alarmId,
+      alarmEventId: this.log.nextEventId(rt.alarmId),
+      globalId: now * 1_000_000,
+      configHashId: rt.compiled.configHashId,
+      transitionId: newTransitionId(),
+      when: now,
+      duration,
+      nonClearDuration: oldStatus > STATUS.CLEAR ? duration : 0,
+      name: cfg.name,
+      chart: rt.chartId,
+      context: rt.chart.instance.def.context,
+      classification: cfg.class ?? 'Unknown',
+      component: cfg.component ?? 'Unknown',
+      type: cfg.type ?? 'Unknown',
+      exec: cfg.exec ?? '',
+      recipient: cfg.to ?? 'root',
+      execRunTimestamp: 0,
+      execCode: 0,
+      source: `line=${cfg.source.line},file=${cfg.source.file}`,
+      units: cfg.units ?? rt.chart.instance.def.units,
+      summary: cfg.summary ?? cfg.name,
+      info: cfg.info ?? '',
+      oldValue,
+      newValue,
+      oldStatus,
+      newStatus,
+      flags,
+      delay,
+      delayUpToTimestamp: now + delay,
+      updatedById: 0,
+      updatesId: 0,
+      lastRepeat: rt.lastRepeat,
+      expression: exprSrc?.source ?? '',
+      trace: exprRes?.trace ?? '',
+    };
+  }
+
+  private addEntry(
+    rt: AlertRuntime,
+    oldStatus: Status,
+    newStatus: Status,
+    now: number,
+    delay: number,
+    oldValue: number,
+    newValue: number,
+  ): AlarmEntry {
+    const entry = this.makeEntry(rt, oldStatus, newStatus, now, delay, oldValue, newValue);
+    const superseded = this.log.add(entry);
+    this.persistence?.saveEntry(entry);
+    if (superseded) this.persistence?.saveEntry(superseded);
+    const level = newStatus < STATUS.CLEAR && oldStatus === STATUS.REMOVED ? 'debug' : 'info';
+    this.logger?.[level](
+      `ALERT '${entry.name}' of '${entry.chart}': ${statusName(oldStatus)} → ${statusName(newStatus)}`,
+      {
+        value: Number.isNaN(newValue) ? 'nan' : Number(newValue.toFixed(3)),
+        delay,
+        id: entry.uniqueId,
+      },
+    );
+    return entry;
+  }
+
+  /** §3.8: every entry neither PROCESSED nor UPDATED whose delay has expired. */
+  private processNotifications(now: number): void {
+    for (const entry of this.log.pending()) {
+      if (now < entry.delayUpToTimestamp) continue;
+      entry.flags |= FLAG.PROCESSED;
+      const rt = this.runtimes.find((r) => r.alarmId === entry.alarmId);
+      const decision = notificationDecision(entry, this.log.lastExecuted(entry.alarmId, entry));
+      if (decision.send && rt) this.send(entry, rt, now);
+      this.persistence?.saveEntry(entry);
+    }
+  }
+
+  private send(entry: AlarmEntry, rt: AlertRuntime, now: number): void {
+    entry.flags |= FLAG.EXEC_RUN;
+    entry.execRunTimestamp = now;
+    entry.execCode = this.notifier ? this.notifier(entry, rt) : 0;
+    if (entry.execCode !== 0) entry.flags |= FLAG.EXEC_FAILED;
+    this.persistence?.saveEntry(entry);
+  }
+}
+
+function sharedLabels(a: ChartEntry, b: ChartEntry): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(a.instance.labels)) if (b.instance.labels[k] === v) n++;
+  return n;
+}
