@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 #   iproute2   `ip netns` + veth: real kernel resets in namespaces the tests create
 #   util-linux nsenter, setpriv, mount: reading/entering a namespace, running as nobody, tmpfs faults
 #   procps     sysctl: the doctor/syncookies tests set values inside their own namespaces
+#   netdata-core  Netdata's stock health configurations, read in place by the compatibility test
 #   python3, make, g++: building better-sqlite3 from source (no prebuilt download here)
-PKGS=(iproute2 util-linux mount procps python3 make g++)
+PKGS=(iproute2 util-linux mount procps netdata-core python3 make g++)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

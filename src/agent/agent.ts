@@ -185,6 +185,8 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
   });
   health.announce(Math.floor(clock.wallMs() / 1000));
   let lastRetention = clock.monoMs();
+  let prevWall = clock.wallMs();
+  let prevMono = clock.monoMs();
 
   const sampler = new Sampler({
     clock,
@@ -194,6 +196,11 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     intervalSeconds: settings.interval,
     flushEverySeconds: settings.flushEvery,
     onTick: (wallMs) => {
+      // §3.2: realtime advancing more than twice as much as monotonic time is a resume from suspend.
+      const mono = clock.monoMs();
+      if (wallMs - prevWall > 2 * (mono - prevMono) + 1000) health.postpone(Math.floor(wallMs / 1000) + 60);
+      prevWall = wallMs;
+      prevMono = mono;
       health.iterate(Math.floor(wallMs / 1000));
       if (alertDb && clock.monoMs() - lastRetention > 3600_000) {
         lastRetention = clock.monoMs();

@@ -108,6 +108,7 @@ export class HealthEngine {
   /** Alert name → its instances (variables may name another alert). */
   private readonly byName = new Map<string, AlertRuntime[]>();
   private nextAlarmId = 1;
+  private postponedUntil = 0;
 
   constructor(opts: HealthEngineOptions) {
     this.store = opts.store;
@@ -274,9 +275,19 @@ export class HealthEngine {
     return evaluate(expr, (name) => this.variable(rt, name, now));
   }
 
+  /**
+   * After a resume from suspend Netdata postpones every health check (`postpone alarms during hibernation
+   * for`, 60 s, §3.2): the data around the suspend is gaps, and alerts should not flap on them.
+   */
+  postpone(until: number): void {
+    this.postponedUntil = Math.max(this.postponedUntil, until);
+    this.logger?.info('alert checks postponed after a suspend or clock jump', { until });
+  }
+
   /** One iteration at wall-clock second `now`. Returns the entries added to the log. */
   iterate(now: number): AlarmEntry[] {
     const added: AlarmEntry[] = [];
+    if (now < this.postponedUntil) return added;
     const due: AlertRuntime[] = [];
     // Pass 1: values.
     for (const rt of this.runtimes) {
