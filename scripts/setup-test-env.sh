@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 #   util-linux nsenter, setpriv, mount: reading/entering a namespace, running as nobody, tmpfs faults
 #   procps     sysctl: the doctor/syncookies tests set values inside their own namespaces
 #   netdata-core  Netdata's stock health configurations, read in place by the compatibility test
+#   tshark, tcpdump  oracles for the capture readers (editcap comes with wireshark-common)
 #   python3, make, g++: building better-sqlite3 from source (no prebuilt download here)
-PKGS=(iproute2 util-linux mount procps netdata-core python3 make g++)
+PKGS=(iproute2 util-linux mount procps netdata-core tshark tcpdump python3 make g++)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
