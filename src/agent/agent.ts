@@ -154,7 +154,7 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     try {
       alertDb = new AlertDb(db.connection);
       const last = alertDb.lastIds();
-      alarmLog.restore(last.uniqueId, last.eventIds);
+      alarmLog.restore(last.uniqueId, last.eventIds, last.executed);
       alertDb.applyRetention(Math.floor(clock.wallMs() / 1000), settings.healthLogRetention);
     } catch (err) {
       log.error(`cannot keep the alert log on disk: ${errorMessage(err)}`, { code: 'E_DB_OPEN' });

@@ -30,6 +30,13 @@ export interface AlertStateRow {
   summary: string;
 }
 
+const EXEC_RUN = 0x4;
+
+/** Entries are stored as JSON, where NaN values became null. */
+function parseEntry(text: string): AlarmEntry {
+  return JSON.parse(text, (_k, v) => (v === null ? Number.NaN : v)) as AlarmEntry;
+}
+
 function nanToNull(v: number): number | null {
   return Number.isFinite(v) ? v : null;
 }
@@ -112,8 +119,11 @@ export class AlertDb implements HealthPersistence {
     this.writer().upsertState.run(rt.alarmId, JSON.stringify(row));
   }
 
-  /** The last unique id and each alarm's last event id, to continue the sequences after a restart. */
-  lastIds(): { uniqueId: number; eventIds: Map<number, number> } {
+  /**
+   * The last unique id, each alarm's last event id, and each alarm's last executed entry (EXEC_RUN), to
+   * continue after a restart as if the agent had never stopped.
+   */
+  lastIds(): { uniqueId: number; eventIds: Map<number, number>; executed: AlarmEntry[] } {
     const u = this.db.prepare('SELECT MAX(unique_id) AS m FROM health_log').get() as { m: number | null };
     const rows = this.db
       .prepare('SELECT alarm_id, MAX(alarm_event_id) AS e FROM health_log GROUP BY alarm_id')
@@ -121,7 +131,20 @@ export class AlertDb implements HealthPersistence {
       alarm_id: number;
       e: number;
     }[];
-    return { uniqueId: u.m ?? 0, eventIds: new Map(rows.map((r) => [r.alarm_id, r.e])) };
+    const executed: AlarmEntry[] = [];
+    const recent = this.db.prepare(
+      'SELECT entry FROM health_log WHERE alarm_id = ? ORDER BY unique_id DESC LIMIT 200',
+    );
+    for (const r of rows) {
+      for (const row of recent.all(r.alarm_id) as { entry: string }[]) {
+        const e = parseEntry(row.entry);
+        if (e.flags & EXEC_RUN) {
+          executed.push(e);
+          break;
+        }
+      }
+    }
+    return { uniqueId: u.m ?? 0, eventIds: new Map(rows.map((r) => [r.alarm_id, r.e])), executed };
   }
 
   /** Entries with unique_id > after, newest first (Netdata's alarm_log?after=). */
@@ -129,7 +152,7 @@ export class AlertDb implements HealthPersistence {
     const rows = this.db
       .prepare('SELECT entry FROM health_log WHERE unique_id > ? ORDER BY unique_id DESC LIMIT ?')
       .all(opts.after ?? 0, opts.limit ?? 1000) as { entry: string }[];
-    return rows.map((r) => JSON.parse(r.entry, (_k, v) => (v === null ? Number.NaN : v)) as AlarmEntry);
+    return rows.map((r) => parseEntry(r.entry));
   }
 
   states(): AlertStateRow[] {

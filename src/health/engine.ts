@@ -161,10 +161,23 @@ export class AlarmLog {
     return this.nextUniqueId++;
   }
 
-  /** Restore ids after a restart (alarm_event_id continues per alarm). */
-  restore(lastUniqueId: number, lastEventIds: Map<number, number>): void {
+  /**
+   * Restore after a restart: ids continue (alarm_event_id per alarm), and the last executed entry of each
+   * alarm comes back into memory, because the "never the same status twice" and "never a first CLEAR" rules
+   * (§3.8 step 4) look at the last executed entry of the alarm, which Netdata reads from its database.
+   */
+  restore(
+    lastUniqueId: number,
+    lastEventIds: Map<number, number>,
+    lastExecuted: readonly AlarmEntry[] = [],
+  ): void {
     this.nextUniqueId = Math.max(this.nextUniqueId, lastUniqueId + 1);
     for (const [k, v] of lastEventIds) this.eventIds.set(k, v);
+    const known = new Set(this.entries.map((e) => e.uniqueId));
+    const restored = lastExecuted
+      .filter((e) => !known.has(e.uniqueId))
+      .map((e) => ({ ...e, flags: e.flags | FLAG.PROCESSED }));
+    this.entries = [...restored, ...this.entries].sort((a, b) => a.uniqueId - b.uniqueId);
   }
 
   nextEventId(alarmId: number): number {

@@ -1,0 +1,97 @@
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { AlertDb } from '../../src/health/alert-db.js';
+import { type AlarmEntry, AlarmLog, FLAG, notificationDecision } from '../../src/health/engine.js';
+import { STATUS } from '../../src/health/types.js';
+
+function entry(uniqueId: number, alarmId: number, over: Partial<AlarmEntry> = {}): AlarmEntry {
+  return {
+    uniqueId,
+    alarmId,
+    alarmEventId: uniqueId,
+    globalId: 0,
+    configHashId: 'h',
+    transitionId: `t${uniqueId}`,
+    when: 1000 + uniqueId,
+    duration: 0,
+    nonClearDuration: 0,
+    name: 'a',
+    chart: 'ip.tcphandshake',
+    context: 'ip.tcphandshake',
+    classification: 'Errors',
+    component: 'Network',
+    type: 'System',
+    exec: '',
+    recipient: 'sysadmin',
+    execRunTimestamp: 0,
+    execCode: 0,
+    source: 'line=1,file=x',
+    units: 'resets/s',
+    summary: 's',
+    info: 'i',
+    oldValue: Number.NaN,
+    newValue: 3.5,
+    oldStatus: STATUS.CLEAR,
+    newStatus: STATUS.WARNING,
+    flags: 0,
+    delay: 20,
+    delayUpToTimestamp: 1020 + uniqueId,
+    updatedById: 0,
+    updatesId: 0,
+    lastRepeat: 0,
+    expression: '$this > 1',
+    trace: '[ ${this} = 3.5 ] ',
+    ...over,
+  };
+}
+
+describe('AlertDb', () => {
+  it('keeps entries with NaN values, newest first, filtered by unique id', () => {
+    const adb = new AlertDb(new Database(':memory:'));
+    adb.saveEntry(entry(1, 1));
+    adb.saveEntry(entry(2, 1, { newStatus: STATUS.CLEAR, oldStatus: STATUS.WARNING, newValue: Number.NaN }));
+    const all = adb.entries();
+    expect(all.map((e) => e.uniqueId)).toEqual([2, 1]);
+    expect(all[0]!.newValue).toBeNaN();
+    expect(all[1]!.trace).toBe('[ ${this} = 3.5 ] ');
+    expect(adb.entries({ after: 1 }).map((e) => e.uniqueId)).toEqual([2]);
+  });
+
+  it('alarm ids are stable per chart and name', () => {
+    const adb = new AlertDb(new Database(':memory:'));
+    const a = adb.alarmId('ip.tcphandshake', 'x');
+    const b = adb.alarmId('ip.tcphandshake', 'y');
+    expect(adb.alarmId('ip.tcphandshake', 'x')).toBe(a);
+    expect(b).not.toBe(a);
+  });
+
+  it('after a restart the last executed entry per alarm comes back, so the same status is not sent twice', () => {
+    const adb = new AlertDb(new Database(':memory:'));
+    adb.saveEntry(entry(1, 7, { flags: FLAG.PROCESSED | FLAG.EXEC_RUN }));
+    adb.saveEntry(entry(2, 8, { flags: FLAG.PROCESSED }));
+    const last = adb.lastIds();
+    expect(last.uniqueId).toBe(2);
+    expect(last.executed.map((e) => e.uniqueId)).toEqual([1]);
+    const log = new AlarmLog();
+    log.restore(last.uniqueId, last.eventIds, last.executed);
+    expect(log.newUniqueId()).toBe(3);
+    const again = entry(3, 7);
+    log.add(again);
+    expect(notificationDecision(again, log.lastExecuted(7, again))).toEqual({
+      send: false,
+      reason: 'same-as-last-sent',
+    });
+    const clear = entry(4, 7, { oldStatus: STATUS.UNINITIALIZED, newStatus: STATUS.CLEAR });
+    log.add(clear);
+    // The last executed entry was a WARNING: this CLEAR is not a "first CLEAR" and is sent.
+    expect(notificationDecision(clear, log.lastExecuted(7, clear)).send).toBe(true);
+  });
+
+  it('retention drops old entries only', () => {
+    const adb = new AlertDb(new Database(':memory:'));
+    adb.saveEntry(entry(1, 1, { when: 100 }));
+    adb.saveEntry(entry(2, 1, { when: 10_000 }));
+    expect(adb.applyRetention(10_100, 5000)).toBe(1);
+    expect(adb.entries().map((e) => e.uniqueId)).toEqual([2]);
+  });
+});
