@@ -1,0 +1,138 @@
+/**
+ * What the pcap and pcapng parsers share: stable problem codes, the summary they fill, and the contract with
+ * the framer in reader.ts (which owns the chunks and the rare record that spans two of them).
+ */
+import type { PacketRecord, ReadSummary } from './types.js';
+
+/** Stable codes (docs/captures.md, docs/errors.md). */
+export const CAPTURE = {
+  EMPTY: 'E_CAPTURE_EMPTY',
+  MAGIC: 'E_CAPTURE_MAGIC',
+  VERSION: 'E_CAPTURE_VERSION',
+  TRUNCATED: 'E_CAPTURE_TRUNCATED',
+  CAPLEN: 'E_CAPTURE_CAPLEN',
+  BLOCK: 'E_CAPTURE_BLOCK',
+  INTERFACE: 'E_CAPTURE_INTERFACE',
+  GZIP: 'E_CAPTURE_GZIP',
+  READ: 'E_CAPTURE_READ',
+  LINKTYPE: 'W_CAPTURE_LINKTYPE',
+  DROPS: 'W_CAPTURE_DROPS',
+} as const;
+
+/** libpcap's MAXIMUM_SNAPLEN: the largest caplen most link types may have; larger means a corrupt file. */
+export const DEFAULT_MAX_PACKET_BYTES = 262_144;
+
+/** libpcap's initial pcapng block-size cap: a larger block is treated as corruption, not read. */
+export const MAX_BLOCK_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A format parser driven by the framer. The stream is cut into units (a file header, a record, a block):
+ * `need` says how many contiguous bytes the next unit takes given what is available (a header size when the
+ * length is not yet visible), or −1 after recording a problem that stops reading; `consume` gets exactly
+ * one whole unit.
+ */
+export interface UnitParser {
+  need(buf: Uint8Array, off: number, avail: number, absOffset: number): number;
+  consume(buf: Uint8Array, off: number, len: number, absOffset: number): void;
+  /** End of input with `pending` bytes of an unfinished unit at absOffset. */
+  finish(pending: number, absOffset: number): void;
+}
+
+/** State shared by a parser and readCapture. */
+export class ReadContext {
+  readonly rec: PacketRecord = {
+    frame: 0,
+    data: new Uint8Array(0),
+    caplen: 0,
+    origLen: 0,
+    tsSec: 0,
+    tsNsec: 0,
+    linkType: 0,
+    interfaceId: 0,
+    direction: 0,
+    offset: 0,
+  };
+  readonly summary: ReadSummary = {
+    format: 'pcap',
+    variant: 'unknown',
+    packets: 0,
+    bytes: 0,
+    interfaces: [],
+    partial: false,
+    problems: [],
+  };
+  /** Set once a structural error stops reading. */
+  stopped = false;
+  private readonly warnedLinkTypes = new Set<number>();
+
+  constructor(
+    readonly onPacket: (p: PacketRecord) => void,
+    readonly maxPacketBytes: number,
+  ) {}
+
+  /** Record a problem; an error also marks the result partial and stops reading. */
+  problem(code: string, message: string, offset: number, severity: 'error' | 'warning' = 'error'): void {
+    this.summary.problems.push({ code, message: `${message} (at byte offset ${offset})`, severity, offset });
+    if (severity === 'error') {
+      this.summary.partial = true;
+      this.stopped = true;
+    }
+  }
+
+  /** W_CAPTURE_LINKTYPE once per link type. */
+  warnLinkType(linkType: number, offset: number, supported: boolean): void {
+    if (supported || this.warnedLinkTypes.has(linkType)) return;
+    this.warnedLinkTypes.add(linkType);
+    this.problem(
+      CAPTURE.LINKTYPE,
+      `link type ${linkType} is not decoded: its frames are counted but their TCP resets are not seen`,
+      offset,
+      'warning',
+    );
+  }
+
+  /** Hand one record to the caller; `data` becomes a view of buf[off, off+caplen). */
+  emit(buf: Uint8Array, off: number, caplen: number): void {
+    const rec = this.rec;
+    rec.frame = ++this.summary.packets;
+    rec.caplen = caplen;
+    rec.data = buf.subarray(off, off + caplen);
+    this.summary.bytes += caplen;
+    this.onPacket(rec);
+  }
+}
+
+/** Byte-order aware readers for the header fields (no DataView: nothing to allocate per buffer). */
+export function u16(b: Uint8Array, o: number, le: boolean): number {
+  return le ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!;
+}
+
+export function u32(b: Uint8Array, o: number, le: boolean): number {
+  return le
+    ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0
+    : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+/** Unsigned 64-bit as a number (exact below 2^53, which every real counter is). */
+export function u64(b: Uint8Array, o: number, le: boolean): number {
+  const first = u32(b, o, le);
+  const second = u32(b, o + 4, le);
+  return le ? second * 4294967296 + first : first * 4294967296 + second;
+}
+
+/** Signed 64-bit (if_tsoffset) as a number. */
+export function i64(b: Uint8Array, o: number, le: boolean): number {
+  const first = u32(b, o, le);
+  const second = u32(b, o + 4, le);
+  const hi = le ? second | 0 : first | 0;
+  const lo = le ? first : second;
+  return hi * 4294967296 + lo;
+}
+
+export function hex(b: Uint8Array, off: number, n: number): string {
+  let s = '';
+  for (let i = 0; i < n && off + i < b.length; i++) {
+    s += (i ? ' ' : '') + b[off + i]!.toString(16).padStart(2, '0');
+  }
+  return s;
+}

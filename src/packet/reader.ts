@@ -1,0 +1,335 @@
+/**
+ * readCapture: stream a pcap or pcapng capture — from a path, a gzip-compressed file or any Readable (stdin
+ * for `tcpdump -w - | rstwatch analyze -`) — and hand every record to a callback.
+ *
+ * Speed: files are read in 1 MiB chunks into one reused buffer; records are handed out as views into it
+ * through one reused PacketRecord. Only a record that spans two chunks is copied (into a scratch buffer that
+ * grows to the largest such record, bounded by the per-record caps), so the per-packet cost is a header parse
+ * and a callback.
+ *
+ * Robustness: bad input never throws. The format is found from the first bytes (gzip by its magic, not by
+ * the file name), every length is bounded before use, and problems come back in the summary with stable
+ * codes and byte offsets; a structural error stops reading with `partial: true`, keeping what was read.
+ * Only programmer errors (a throwing callback, a non-binary stream) reject.
+ */
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { errorMessage, sysCode } from '../internal/errors.js';
+import { CAPTURE, DEFAULT_MAX_PACKET_BYTES, hex, ReadContext, type UnitParser, u32 } from './parser.js';
+import { PCAP_MAGIC, PcapParser, pcapMagicKind } from './pcap.js';
+import { BLOCK, PcapngParser } from './pcapng.js';
+import type { PacketRecord, ReadSummary } from './types.js';
+
+export { CAPTURE, DEFAULT_MAX_PACKET_BYTES } from './parser.js';
+
+export interface ReadOptions {
+  /** Largest captured length accepted (default 262144, libpcap's maximum for most link types). */
+  maxPacketBytes?: number;
+  /** Called after each chunk with the number of bytes read from the source (compressed bytes for .gz). */
+  onProgress?: (bytesRead: number) => void;
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * Cuts a byte stream into the units a parser asks for. A unit wholly inside the current chunk is passed
+ * as (chunk, offset); a unit cut by a chunk boundary is assembled in `carry`.
+ */
+class Framer {
+  private parser: UnitParser | undefined;
+  private carry = new Uint8Array(64 * 1024);
+  private carryLen = 0;
+  /** Absolute offset of the first byte not yet handed to the parser (start of the carried unit). */
+  private abs = 0;
+
+  private head: Uint8Array[] | undefined = [];
+  private headLen = 0;
+
+  constructor(private readonly ctx: ReadContext) {}
+
+  /** Choose the format from the first bytes (at least 4, or all of a shorter stream). */
+  private start(head: Uint8Array): boolean {
+    const ctx = this.ctx;
+    if (head.length === 0) {
+      ctx.summary.problems.push({
+        code: CAPTURE.EMPTY,
+        message: 'the capture is empty (0 bytes)',
+        severity: 'error',
+        offset: 0,
+      });
+      ctx.stopped = true;
+      return false;
+    }
+    if (pcapMagicKind(head)) this.parser = new PcapParser(ctx);
+    else if (head.length >= 4 && u32(head, 0, true) === BLOCK.SHB) this.parser = new PcapngParser(ctx);
+    else {
+      ctx.problem(CAPTURE.MAGIC, describeMagic(head), 0);
+      return false;
+    }
+    return true;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.head !== undefined) {
+      // Before the format is known: gather 4 bytes (a pipe may deliver them one at a time).
+      if (chunk.length === 0) return;
+      this.head.push(chunk.slice()); // the caller may reuse its buffer
+      this.headLen += chunk.length;
+      if (this.headLen < 4) return;
+      const first = concat(this.head, this.headLen);
+      this.head = undefined;
+      if (this.start(first)) this.feed(first);
+      return;
+    }
+    this.feed(chunk);
+  }
+
+  private feed(chunk: Uint8Array): void {
+    const parser = this.parser;
+    const ctx = this.ctx;
+    if (parser === undefined || ctx.stopped) return;
+    let pos = 0;
+    const n = chunk.length;
+    // First finish the unit carried over from the previous chunk(s).
+    while (this.carryLen > 0) {
+      const need = parser.need(this.carry, 0, this.carryLen, this.abs);
+      if (need < 0) return;
+      if (need <= this.carryLen) {
+        parser.consume(this.carry, 0, need, this.abs);
+        this.abs += need;
+        this.carryLen = 0;
+        if (ctx.stopped) return;
+        break;
+      }
+      if (need > this.carry.length) {
+        const bigger = new Uint8Array(Math.max(need, this.carry.length * 2));
+        bigger.set(this.carry.subarray(0, this.carryLen));
+        this.carry = bigger;
+      }
+      const take = Math.min(need - this.carryLen, n - pos);
+      this.carry.set(chunk.subarray(pos, pos + take), this.carryLen);
+      this.carryLen += take;
+      pos += take;
+      if (this.carryLen < need) return; // chunk exhausted
+    }
+    // Then every unit that lies wholly in this chunk, without copying.
+    for (;;) {
+      const avail = n - pos;
+      if (avail === 0) return;
+      const need = parser.need(chunk, pos, avail, this.abs);
+      if (need < 0) return;
+      if (need > avail) {
+        if (avail > this.carry.length) this.carry = new Uint8Array(Math.max(avail, this.carry.length * 2));
+        this.carry.set(chunk.subarray(pos, n), 0);
+        this.carryLen = avail;
+        return;
+      }
+      parser.consume(chunk, pos, need, this.abs);
+      pos += need;
+      this.abs += need;
+      if (ctx.stopped) return;
+    }
+  }
+
+  finish(): void {
+    if (this.head !== undefined && !this.ctx.stopped) {
+      const first = concat(this.head, this.headLen);
+      this.head = undefined;
+      if (this.start(first)) this.feed(first);
+    }
+    if (this.parser === undefined) return;
+    if (!this.ctx.stopped) this.parser.finish(this.carryLen, this.abs);
+    else this.parser.finish(0, this.abs);
+  }
+}
+
+function describeMagic(head: Uint8Array): string {
+  const first = hex(head, 0, 4);
+  let known = '';
+  if (head.length >= 4) {
+    const le = u32(head, 0, true);
+    const be = u32(head, 0, false);
+    if (le === PCAP_MAGIC.NAVTEL || be === PCAP_MAGIC.NAVTEL)
+      known = ' (Navtel pcap, which libpcap cannot read either)';
+    else if (head[0] === 0x73 && head[1] === 0x6e && head[2] === 0x6f && head[3] === 0x6f) known = ' (snoop)';
+  }
+  return `not a capture file we can read: first bytes ${first}${known}; supported are pcap (any byte order, µs or ns), pcapng and either one compressed with gzip`;
+}
+
+/**
+ * Read a capture and call `onPacket` for every record. The PacketRecord is reused: its `data` is a view that
+ * is only valid during the callback (copy what you keep).
+ */
+export async function readCapture(
+  source: string | NodeJS.ReadableStream,
+  onPacket: (p: PacketRecord) => void,
+  opts: ReadOptions = {},
+): Promise<ReadSummary> {
+  const max = opts.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
+  if (!Number.isInteger(max) || max < 1)
+    throw new RangeError(`maxPacketBytes must be a positive integer, not ${max}`);
+  if (typeof onPacket !== 'function') throw new TypeError('readCapture needs an onPacket callback');
+  const ctx = new ReadContext(onPacket, max);
+  const framer = new Framer(ctx);
+  if (typeof source === 'string') await readPath(source, framer, ctx, opts.onProgress);
+  else await readStream(source, framer, ctx, opts.onProgress, source.constructor?.name ?? 'stream');
+  framer.finish();
+  return ctx.summary;
+}
+
+async function readPath(
+  path: string,
+  framer: Framer,
+  ctx: ReadContext,
+  onProgress: ((n: number) => void) | undefined,
+): Promise<void> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    ctx.problem(CAPTURE.READ, `cannot open ${path}: ${describeIoError(err)}`, 0);
+    return;
+  }
+  const buf = new Uint8Array(CHUNK);
+  let total = 0;
+  let gzip = false;
+  try {
+    // The first bytes decide: gzip goes through a stream, anything else is read straight into `buf`.
+    let first = true;
+    while (!ctx.stopped) {
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await fh.read(buf, 0, CHUNK, null));
+      } catch (err) {
+        ctx.problem(CAPTURE.READ, `error reading ${path}: ${describeIoError(err)}`, total);
+        break;
+      }
+      if (bytesRead === 0) break;
+      if (first && bytesRead >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+        gzip = true;
+        break;
+      }
+      first = false;
+      total += bytesRead;
+      onProgress?.(total);
+      framer.push(bytesRead === CHUNK ? buf : buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+  if (gzip) await readStream(createReadStream(path, { highWaterMark: CHUNK }), framer, ctx, onProgress, path);
+}
+
+function describeIoError(err: unknown): string {
+  const code = sysCode(err);
+  return code !== undefined && !errorMessage(err).includes(code)
+    ? `${code}: ${errorMessage(err)}`
+    : errorMessage(err);
+}
+
+function asBytes(chunk: unknown): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  throw new TypeError(
+    'readCapture needs a binary stream (no encoding set); got a chunk of type ' + typeof chunk,
+  );
+}
+
+async function readStream(
+  source: NodeJS.ReadableStream,
+  framer: Framer,
+  ctx: ReadContext,
+  onProgress: ((n: number) => void) | undefined,
+  name: string,
+): Promise<void> {
+  const it = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  let total = 0;
+  let sourceFailed = false;
+  // Peek at 2 bytes for the gzip magic (a pipe may deliver a byte at a time).
+  const head: Uint8Array[] = [];
+  let headLen = 0;
+  try {
+    while (headLen < 2) {
+      const r = await it.next();
+      if (r.done) break;
+      const c = asBytes(r.value);
+      head.push(c);
+      headLen += c.length;
+      total += c.length;
+      onProgress?.(total);
+    }
+  } catch (err) {
+    if (err instanceof TypeError) throw err;
+    ctx.problem(CAPTURE.READ, `error reading ${name}: ${describeIoError(err)}`, total);
+    return;
+  }
+  const first = head.length === 1 ? head[0]! : concat(head, headLen);
+  // A throwing callback is a programmer error: it must reach the caller, not become E_CAPTURE_READ.
+  let userError: unknown;
+  const push = (c: Uint8Array) => {
+    try {
+      framer.push(c);
+    } catch (err) {
+      userError = err;
+      throw err;
+    }
+  };
+  const rest = async function* (): AsyncGenerator<Uint8Array> {
+    yield first;
+    try {
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        const c = asBytes(r.value);
+        total += c.length;
+        onProgress?.(total);
+        yield c;
+      }
+    } catch (err) {
+      if (!(err instanceof TypeError)) sourceFailed = true;
+      throw err;
+    } finally {
+      await it.return?.();
+    }
+  };
+
+  if (first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b) {
+    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+    const done = pipeline(Readable.from(rest(), { objectMode: false }), gunzip).catch(() => undefined);
+    try {
+      for await (const chunk of gunzip) {
+        push(chunk as Uint8Array);
+        if (ctx.stopped) break;
+      }
+    } catch (err) {
+      if (err === userError || err instanceof TypeError) throw err;
+      if (sourceFailed) ctx.problem(CAPTURE.READ, `error reading ${name}: ${describeIoError(err)}`, total);
+      else ctx.problem(CAPTURE.GZIP, `gzip data is corrupt or cut short: ${errorMessage(err)}`, total);
+    }
+    gunzip.destroy();
+    await done;
+    return;
+  }
+
+  try {
+    for await (const c of rest()) {
+      push(c);
+      if (ctx.stopped) break;
+    }
+  } catch (err) {
+    if (err === userError || err instanceof TypeError) throw err;
+    ctx.problem(CAPTURE.READ, `error reading ${name}: ${describeIoError(err)}`, total);
+  }
+}
+
+function concat(parts: Uint8Array[], len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
