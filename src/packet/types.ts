@@ -136,10 +136,4 @@ export function newDecodedTcp(): DecodedTcp {
 }
 
 /** Why a frame was not decoded as TCP (counted per reason in the report). */
-export type DecodeSkip =
-  | 'not-ip'
-  | 'not-tcp'
-  | 'fragment'
-  | 'truncated'
-  | 'unknown-linktype'
-  | 'malformed';
+export type DecodeSkip = 'not-ip' | 'not-tcp' | 'fragment' | 'truncated' | 'unknown-linktype' | 'malformed';
