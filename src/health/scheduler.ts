@@ -340,16 +340,20 @@ export class HealthEngine {
     for (const rt of this.runtimes) this.repeat(rt, now);
     // Pass 4: notifications.
     this.processNotifications(now);
-    // Memory: superseded or processed entries are on disk; keep the newest per alarm and the pending ones.
+    // Memory stays bounded: everything is on disk already; keep what the rules still look at — the pending
+    // entries, the newest entry of each alarm and its last executed one (§3.8 step 4).
     if (this.log.all.length > 2000) {
       const newest = new Map<number, number>();
-      for (const e of this.log.all) newest.set(e.alarmId, e.uniqueId);
-      this.log.prune((e) =>
-        newest.get(e.alarmId) === e.uniqueId ||
-        !(e.flags & (FLAG.PROCESSED | FLAG.UPDATED)) ||
-        e.flags & FLAG.EXEC_RUN
-          ? true
-          : false,
+      const lastExec = new Map<number, number>();
+      for (const e of this.log.all) {
+        newest.set(e.alarmId, e.uniqueId);
+        if (e.flags & FLAG.EXEC_RUN) lastExec.set(e.alarmId, e.uniqueId);
+      }
+      this.log.prune(
+        (e) =>
+          newest.get(e.alarmId) === e.uniqueId ||
+          lastExec.get(e.alarmId) === e.uniqueId ||
+          !(e.flags & (FLAG.PROCESSED | FLAG.UPDATED)),
       );
     }
     return added;

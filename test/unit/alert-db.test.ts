@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Netdata's evaluation traces are written `${name}`.
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { AlertDb } from '../../src/health/alert-db.js';
