@@ -6,16 +6,22 @@
 //   2. Agent cost over a window (default 300 s): `rstwatch agent` and Netdata (a fair peer, see
 //      bench/netdata.mjs and docs/benchmarks.md) side by side under a bounded reset load; CPU % of one
 //      core, peak RSS, RSS growth, per-second CPU pattern.
+//   3. Alert evaluation cost (bench/health-cost.mjs): every stock Netdata health file loaded (parse +
+//      compile time), µs per alert per iteration in a hot loop (the alerts that bind, and every stock
+//      alert rebound to ip.tcphandshake), per alert kind, and the same file in Netdata's health engine and
+//      ours over one window at the real once-a-second cadence (Netdata's HEALTH thread CPU per evaluation).
 //
 // Options (environment in brackets):
 //   --seconds N      window length [BENCH_SECONDS] (default 300)
 //   --quick          30-s window, fewer iterations
 //   --warmup N       seconds between start and the window (default 20; 10 with --quick)
-//   --rounds N       rounds of part 1 and sub-windows of part 2 (default 5)
+//   --rounds N       rounds of parts 1 and 3, sub-windows of part 2 (default 5)
 //   --iterations N   timed calls per round in part 1 (default 20000)
 //   --load netns|host  where the reset load runs [BENCH_LOAD] (default netns)
 //   --rate N         refused connects per second (default 50); --abort-rate N resets/s (default 10)
-//   --no-netdata     measure rstwatch alone; --sample-only / --window-only: one part only
+//   --no-netdata     measure rstwatch alone (and no peer in part 3)
+//   --sample-only / --window-only / --health-only: one part only; --no-health: skip part 3
+//   --health-seconds N  the window of part 3's peer comparison (default 60; 30 with --quick)
 // Prints a human-readable report, then one line `BENCH_JSON {...}`. Exit 0 unless the bench itself failed:
 // the targets are reported, not asserted.
 
@@ -25,11 +31,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runAgentCost } from './agent-cost.mjs';
+import { runHealthCost } from './health-cost.mjs';
 import { cleanupSync, fmt, installSignalCleanup, round, table } from './lib.mjs';
 import { runSampleCost } from './sample-cost.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const TARGETS = { cpuPct: 0.5, peakRssMb: 80, sampleUs: 200 };
+const TARGETS = { cpuPct: 0.5, peakRssMb: 80, sampleUs: 200, alertUs: 20 };
 
 function usage(msg) {
   process.stderr.write(`bench: ${msg}\n(see the header of bench/run.mjs for the options)\n`);
@@ -50,13 +57,16 @@ function options() {
       'no-netdata': { type: 'boolean', default: false },
       'sample-only': { type: 'boolean', default: false },
       'window-only': { type: 'boolean', default: false },
+      'health-only': { type: 'boolean', default: false },
+      'no-health': { type: 'boolean', default: false },
+      'health-seconds': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
     const head = readFileSync(fileURLToPath(import.meta.url), 'utf8')
       .split('\n')
-      .slice(1, 20);
+      .slice(1, 26);
     process.stdout.write(`${head.map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`);
     process.exit(0);
   }
@@ -85,8 +95,15 @@ function options() {
     rate: int(values.rate, '--rate', 0, 500),
     abortRate: int(values['abort-rate'], '--abort-rate', 0, 100),
     netdata: !values['no-netdata'],
-    sample: !values['window-only'],
-    window: !values['sample-only'],
+    sample: !values['window-only'] && !values['health-only'],
+    window: !values['sample-only'] && !values['health-only'],
+    health: !values['sample-only'] && !values['window-only'] && !values['no-health'],
+    healthSeconds:
+      values['health-seconds'] !== undefined
+        ? int(values['health-seconds'], '--health-seconds', 10, 600)
+        : values.quick
+          ? 30
+          : 60,
   };
 }
 
@@ -247,7 +264,118 @@ function printWindow(w) {
     console.log(`  rstwatch warnings:\n    ${w.rstwatchWarnings.join('\n    ')}`);
 }
 
-function jsonSummary(o, sample, window) {
+const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : '–');
+
+function printHealth(h) {
+  const l = h.loading;
+  console.log(
+    `\n## 3. Alert evaluation cost (in process; ${l.files} files: every stock Netdata health file + shipped)\n`,
+  );
+  const lrows = [['loading', 'first call (cold)', `median of ${h.loadRepeats} (warm)`]];
+  for (const c of Object.values(l.cases)) lrows.push([c.label, ms(c.coldMs), ms(c.medianMs)]);
+  console.log(table(lrows));
+  console.log(
+    `\n${l.parsed} alerts parsed, ${l.alerts} compiled (stock tcp_resets.conf replaces the shipped one of that name), ` +
+      `${l.errors} errors, ${l.warnings} warnings`,
+  );
+  const rows = [
+    [
+      'case',
+      'alerts',
+      'µs per alert (median)',
+      'p99',
+      `target ${TARGETS.alertUs} µs`,
+      'iterate() median',
+      'transitions / iteration',
+    ],
+  ];
+  for (const c of Object.values(h.cases)) {
+    rows.push([
+      c.label,
+      c.bound === c.loaded ? String(c.bound) : `${c.bound} of ${c.loaded}`,
+      us(c.medianUs),
+      us(c.p99Us),
+      c.medianUs <= TARGETS.alertUs ? 'within' : 'OVER',
+      us(c.iterationMedianUs),
+      fmt(c.transitionsPerIteration, 2),
+    ]);
+  }
+  console.log(
+    `\nHot loop: a store with 1 h of simulated per-second counters, now += the longest every (10 s) per ` +
+      `iteration so every bound alert runs each time; ${h.rounds} rounds (iterations per round: ` +
+      `${Object.values(h.cases)
+        .map((c) => c.iterations)
+        .join(', ')})\n`,
+  );
+  console.log(table(rows));
+  console.log(`bound in (a): ${h.boundNames.join(', ')}`);
+  const p = h.perAlert;
+  console.log(
+    `\nEach of the ${p.alerts} stress alerts alone in its engine (${p.iterations} iterations, median): ` +
+      `mean ${us(p.meanOfMediansUs)}, ${p.over20} over ${TARGETS.alertUs} µs, ${p.notEvaluated} not evaluated; ` +
+      `empty engine ${us(p.emptyEngineUs)}; ≈ ${fmt(p.nsPerPoint, 1)} ns per point a lookup reads ` +
+      `+ ${us(p.interceptUs)}\n`,
+  );
+  const brows = [['kind', 'alerts', 'median', 'slowest']];
+  for (const b of p.buckets) brows.push([b.label, String(b.alerts), us(b.medianUs), us(b.maxUs)]);
+  console.log(table(brows));
+  console.log(
+    `slowest: ${p.slowest.map((r) => `${r.name} (${r.lookup || 'calc'}: ${fmt(r.medianUs, 1)} µs)`).join('; ')}`,
+  );
+  const peer = h.peer;
+  if (!peer || peer.skipped) {
+    console.log(`\nPeer (Netdata's health engine): skipped — ${peer?.skipped ?? 'not run'}`);
+    return;
+  }
+  console.log(
+    `\nThe stress file in Netdata ${peer.netdataVersion ?? '?'} and in ours, once a second, over the same ` +
+      `${peer.seconds} s (after ${peer.warmupSeconds} s): Netdata's HEALTH thread CPU vs our iterate() time\n`,
+  );
+  const n = peer.netdata;
+  const prow = (label, m, alerts, withRatio) => [
+    label,
+    String(alerts),
+    `${m.evaluations} (${m.evaluatedAlarms})`,
+    us(m.us ?? m.cpuUs),
+    us((m.us ?? m.cpuUs) / peer.seconds),
+    us(m.usPerEvaluation),
+    withRatio ? x(ratio(m.usPerEvaluation, n.usPerEvaluation)) : '–',
+    m.idleCalls === undefined ? '–' : `${m.idleCalls} × ${fmt(m.idleUsPerCall, 1)} µs`,
+    us(m.usPerEvaluationBusy),
+    m.us === undefined ? '–' : us(m.cpuUs),
+  ];
+  const prows = [
+    [
+      'engine',
+      'alerts',
+      'evaluations (alerts)',
+      'time',
+      'per second',
+      'µs per evaluation',
+      'ratio to netdata',
+      'idle seconds',
+      'µs per evaluation, busy seconds',
+      'CPU (rusage)',
+    ],
+    prow('netdata HEALTH thread (stress file)', n, peer.netdataAlarms, false),
+    prow('rstwatch HealthEngine (stress file)', peer.engine, peer.engine.alerts, true),
+    prow('  + the agent’s SQLite persistence', peer.engineDb, peer.engineDb.alerts, true),
+    prow('rstwatch, (a) bound alerts', peer.agentSet, peer.agentSet.alerts, false),
+    prow('  + the agent’s SQLite persistence', peer.agentSetDb, peer.agentSetDb.alerts, false),
+  ];
+  console.log(table(prows));
+  const a = peer.statusAgreement;
+  console.log(
+    `statuses at the end: ${a.agree} of ${a.compared} alarms evaluated by both agree; ` +
+      `${a.differWithLookup} of the others have a lookup (the rest read the last second's values, ` +
+      `which the two engines read at different moments)` +
+      (a.differ.length > 0
+        ? ` (differ: ${a.differ.slice(0, 6).join('; ')}${a.differ.length > 6 ? '; …' : ''})`
+        : ''),
+  );
+}
+
+function jsonSummary(o, sample, window, health) {
   const pick = (m) =>
     m && {
       cpuPct: round(m.cpuPct, 4),
@@ -321,6 +449,79 @@ function jsonSummary(o, sample, window) {
       rstwatchStopCode: window.rstwatchStop.code,
     };
   }
+  if (health) {
+    const r2 = (v) => round(v, 2);
+    const peer = health.peer;
+    const pm = (m) =>
+      m && {
+        evaluations: m.evaluations,
+        alerts: m.evaluatedAlarms,
+        us: r2(m.us ?? m.cpuUs),
+        usPerEvaluation: r2(m.usPerEvaluation),
+        usPerEvaluationBusy: r2(m.usPerEvaluationBusy),
+        idleCalls: m.idleCalls,
+        idleUsPerCall: r2(m.idleUsPerCall),
+      };
+    out.healthCost = {
+      rounds: health.rounds,
+      loading: {
+        files: health.loading.files,
+        parsed: health.loading.parsed,
+        alerts: health.loading.alerts,
+        errors: health.loading.errors,
+        cases: Object.fromEntries(
+          Object.entries(health.loading.cases).map(([k, c]) => [
+            k,
+            { coldMs: r2(c.coldMs), medianMs: r2(c.medianMs) },
+          ]),
+        ),
+      },
+      cases: Object.fromEntries(
+        Object.entries(health.cases).map(([k, c]) => [
+          k,
+          {
+            alerts: c.bound,
+            loaded: c.loaded,
+            iterations: c.iterations,
+            medianUs: r2(c.medianUs),
+            p99Us: r2(c.p99Us),
+            iterationMedianUs: r2(c.iterationMedianUs),
+            transitionsPerIteration: r2(c.transitionsPerIteration),
+          },
+        ]),
+      ),
+      perAlert: {
+        meanUs: r2(health.perAlert.meanOfMediansUs),
+        over20: health.perAlert.over20,
+        nsPerPoint: r2(health.perAlert.nsPerPoint),
+        buckets: health.perAlert.buckets.map((b) => ({ ...b, medianUs: r2(b.medianUs), maxUs: r2(b.maxUs) })),
+        slowest: health.perAlert.slowest.map((r) => ({
+          name: r.name,
+          lookup: r.lookup,
+          medianUs: r2(r.medianUs),
+        })),
+      },
+      peer: peer.skipped
+        ? { skipped: peer.skipped }
+        : {
+            seconds: peer.seconds,
+            netdataVersion: peer.netdataVersion ?? null,
+            netdata: pm(peer.netdata),
+            rstwatch: pm(peer.engine),
+            rstwatchPersist: pm(peer.engineDb),
+            agentSet: pm(peer.agentSet),
+            agentSetPersist: pm(peer.agentSetDb),
+            ratio: r2(peer.ratio),
+            ratioPersist: r2(peer.ratioDb),
+            statusAgreement: {
+              compared: peer.statusAgreement.compared,
+              agree: peer.statusAgreement.agree,
+              differWithLookup: peer.statusAgreement.differWithLookup,
+            },
+          },
+      withinTarget: health.cases.agent.medianUs <= TARGETS.alertUs,
+    };
+  }
   return out;
 }
 
@@ -339,6 +540,7 @@ async function main() {
 
   let sample;
   let window;
+  let health;
   if (o.sample) {
     log('part 1: per-sample cost');
     sample = await runSampleCost({
@@ -364,8 +566,22 @@ async function main() {
     });
     printWindow(window);
   }
+  if (o.health) {
+    log('\npart 3: alert evaluation cost');
+    health = await runHealthCost({
+      rounds: o.rounds,
+      budgetMs: o.quick ? 40 : 120,
+      loadRepeats: o.quick ? 5 : 20,
+      perAlertIterations: o.quick ? 15 : 40,
+      peer: o.netdata,
+      seconds: o.healthSeconds,
+      warmup: o.quick ? 15 : 20,
+      log,
+    });
+    printHealth(health);
+  }
   cleanupSync();
-  console.log(`\nBENCH_JSON ${JSON.stringify(jsonSummary(o, sample, window))}`);
+  console.log(`\nBENCH_JSON ${JSON.stringify(jsonSummary(o, sample, window, health))}`);
 }
 
 main().catch((err) => {
