@@ -22,8 +22,14 @@ import type { Connection, EndpointFacts, ResetInfo } from './types.js';
  * ~40 MB, which leaves ~80 MB of a 256 MB budget for the reader's buffers and the reset records handed out.
  */
 export const DEFAULT_MAX_FLOWS = 100_000;
-/** Zeek's tcp_inactivity_timeout (5 min). */
+/** Zeek's tcp_inactivity_timeout (5 min): how long a connection without a completed handshake stays idle. */
 export const DEFAULT_IDLE_TIMEOUT_SEC = 300;
+/**
+ * How long an established connection (handshake seen) stays idle. Longer than Zeek's 5 min on purpose: Linux
+ * sends its keepalive RST after tcp_keepalive_time + probes × tcp_keepalive_intvl = 7200 + 9 × 75 = 7875 s by
+ * default, and that RST must be judged against the connection it ends, not start a new one.
+ */
+export const DEFAULT_ESTABLISHED_IDLE_TIMEOUT_SEC = 3 * 3600;
 /** How long a finished (FIN-FIN or RST) connection stays to collect late RSTs, retransmissions, challenge ACKs. */
 export const DEFAULT_CLOSED_TIMEOUT_SEC = 60;
 /** How soon after a RST the receiver's challenge ACK must appear (Linux answers at once). */
@@ -33,6 +39,7 @@ export interface FlowTableOptions {
   /** Most connections tracked at once (default DEFAULT_MAX_FLOWS). */
   maxFlows?: number;
   idleTimeoutSec?: number;
+  establishedIdleTimeoutSec?: number;
   closedTimeoutSec?: number;
   challengeAckSec?: number;
   /** Receives each connection as it leaves the table. Without it, they are kept and returned by finish(). */
@@ -152,6 +159,7 @@ export class FlowTable {
   onConnection: ((conn: Connection) => void) | undefined;
 
   private readonly idleTimeout: number;
+  private readonly establishedIdleTimeout: number;
   private readonly closedTimeout: number;
   private readonly challengeSec: number;
   private readonly flows: (Flow | undefined)[];
@@ -172,6 +180,10 @@ export class FlowTable {
     const max = Math.max(1, Math.floor(opts.maxFlows ?? DEFAULT_MAX_FLOWS));
     this.maxFlows = max;
     this.idleTimeout = opts.idleTimeoutSec ?? DEFAULT_IDLE_TIMEOUT_SEC;
+    this.establishedIdleTimeout = Math.max(
+      this.idleTimeout,
+      opts.establishedIdleTimeoutSec ?? DEFAULT_ESTABLISHED_IDLE_TIMEOUT_SEC,
+    );
     this.closedTimeout = opts.closedTimeoutSec ?? DEFAULT_CLOSED_TIMEOUT_SEC;
     this.challengeSec = opts.challengeAckSec ?? DEFAULT_CHALLENGE_ACK_SEC;
     this.onConnection = opts.onConnection;
@@ -501,13 +513,21 @@ export class FlowTable {
 
   /** Removes flows from the LRU end that are finished or idle for long enough. */
   private expire(now: number): void {
+    // An established connection idle longer than the short limit but within its own is moved to the head
+    // (at most once per flow and call, so the loop ends) and the flows behind it are looked at.
+    let bumps = this.stats.active;
     while (this.tail >= 0) {
       const f = this.flows[this.tail]!;
       const idle = now - f.lastTime;
-      const limit = f.isFinished() ? this.closedTimeout : this.idleTimeout;
-      if (idle <= limit) return;
+      const finished = f.isFinished();
+      if (idle <= (finished ? this.closedTimeout : this.idleTimeout)) return;
+      if (!finished && f.handshake && idle <= this.establishedIdleTimeout) {
+        if (bumps-- <= 0) return;
+        this.touch(f.slot);
+        continue;
+      }
       this.stats.expired++;
-      this.remove(f, f.isFinished() ? 'finished' : 'idle');
+      this.remove(f, finished ? 'finished' : 'idle');
     }
   }
 

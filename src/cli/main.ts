@@ -54,6 +54,10 @@ const COMMANDS: Record<string, CommandInfo> = {
     summary: 'what a TCP reset is, each cause in plain language, and what to do',
     load: () => import('./explain.js'),
   },
+  analyze: {
+    summary: 'read a pcap/pcapng capture, classify and explain every reset',
+    load: () => import('./analyze.js'),
+  },
 };
 
 function version(): string {

@@ -1,0 +1,330 @@
+/**
+ * Reset causes (src/analyze/causes.ts): one table row per cause, built from segment sequences through the
+ * real FlowTable (test/helpers/segments.ts), plus the capture-wide rules (scan fan-out, RST flood,
+ * backscatter) and a property: every reset gets exactly one classification, never "certain" without a rule.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  buildContext,
+  CAUSE_TOPIC,
+  CAUSES,
+  type ClassifiedReset,
+  classifyResets,
+  emptyContext,
+  THRESHOLDS,
+} from '../../src/analyze/causes.js';
+import { FlowTable } from '../../src/analyze/flows.js';
+import type { Connection } from '../../src/analyze/types.js';
+import { findTopic } from '../../src/model/explain.js';
+import { Feeder, type Hosts, one, run, type Seg, seg } from '../helpers/segments.js';
+
+const hs = () => [seg('o', 'S'), seg('r', 'SA'), seg('o', 'A')];
+
+function classifyAll(conns: Connection[]): ClassifiedReset[] {
+  return classifyResets(conns, buildContext(conns));
+}
+
+function classifyOne(segs: Seg[]): ClassifiedReset {
+  const c = one(segs);
+  const out = classifyAll([c]);
+  expect(out).toHaveLength(1);
+  return out[0]!;
+}
+
+/** Several connections, each with its own hosts, through one table. */
+function many(list: { hosts: Partial<Hosts>; segs: Seg[]; t0?: number }[]): Connection[] {
+  const table = new FlowTable();
+  for (const { hosts, segs, t0 } of list) {
+    const f = new Feeder({ hosts, ...(t0 === undefined ? {} : { t0 }) });
+    for (const s of segs) f.feed(table, s);
+  }
+  return table.finish();
+}
+
+describe('every cause names an explain topic', () => {
+  it.each(CAUSES.map((c) => [c, CAUSE_TOPIC[c]]))('%s → %s', (_cause, topic) => {
+    expect(findTopic(topic)?.id).toBe(topic);
+  });
+});
+
+describe('per-connection causes', () => {
+  it.each<[string, Seg[], string, string, RegExp]>([
+    [
+      'refused: SYN answered by RST+ACK acknowledging it',
+      [seg('o', 'S'), seg('r', 'RA', { seq: 0, ack: 1001 })],
+      'refused',
+      'certain',
+      /nothing listens/,
+    ],
+    [
+      'refused, but the RST does not acknowledge the SYN',
+      [seg('o', 'S'), seg('r', 'RA', { seq: 0, ack: 77 })],
+      'refused',
+      'likely',
+      /answered by RST\+ACK/,
+    ],
+    [
+      'single half-open probe: SYN, SYN-ACK, RST from the originator',
+      [seg('o', 'S'), seg('r', 'SA'), seg('o', 'R')],
+      'scan',
+      'possible',
+      /half-open probe/,
+    ],
+    [
+      'application abort: RST+ACK with the current seq in place of a FIN',
+      [...hs(), seg('o', 'PA', { len: 100 }), seg('r', 'A'), seg('r', 'RA')],
+      'abort',
+      'likely',
+      /instead of a FIN/,
+    ],
+    [
+      'abort after close: FIN, then RST+ACK',
+      [...hs(), seg('o', 'PA', { len: 100 }), seg('r', 'FA'), seg('o', 'PA', { len: 10 }), seg('r', 'RA')],
+      'abort',
+      'likely',
+      /data arrived after close/,
+    ],
+    [
+      'idle timeout (possible): RST+ACK after 2 minutes of silence',
+      [...hs(), seg('o', 'PA', { len: 100 }), seg('r', 'A'), seg('r', 'RA', { gapSec: 120 })],
+      'idle-timeout',
+      'possible',
+      /silent for 120 s/,
+    ],
+    [
+      'idle timeout (likely): RST+ACK after 2 hours of silence',
+      [...hs(), seg('o', 'PA', { len: 100 }), seg('r', 'A'), seg('r', 'RA', { gapSec: 7200 })],
+      'idle-timeout',
+      'likely',
+      /silent for 7200 s/,
+    ],
+    [
+      'queue overflow: handshake done by the client, SYN-ACK retransmitted, then RST',
+      [
+        seg('o', 'S'),
+        seg('r', 'SA'),
+        seg('o', 'A'),
+        seg('r', 'SA', { seq: 5000, gapSec: 1 }),
+        seg('r', 'SA', { seq: 5000, gapSec: 2 }),
+        seg('r', 'R'),
+      ],
+      'queue-overflow',
+      'likely',
+      /2 SYN-ACK retransmission/,
+    ],
+    [
+      'TIME-WAIT assassination: RST after both FINs',
+      [...hs(), seg('o', 'FA'), seg('r', 'FA'), seg('o', 'A'), seg('r', 'R', { gapSec: 1 })],
+      'time-wait-assassination',
+      'likely',
+      /both sides had sent FIN/,
+    ],
+    [
+      'half-open: bare RST answering data',
+      [
+        ...hs(),
+        seg('r', 'PA', { len: 10 }),
+        seg('o', 'A'),
+        seg('o', 'PA', { len: 100, gapSec: 30 }),
+        seg('r', 'R'),
+      ],
+      'half-open',
+      'likely',
+      /bare RST/,
+    ],
+    [
+      'injection: in-window RST answered by a challenge ACK',
+      [
+        ...hs(),
+        seg('o', 'PA', { len: 100 }),
+        seg('r', 'A', { win: 512 }),
+        seg('o', 'R', { seq: 1101 + 300, noAdvance: true }),
+        seg('r', 'A', { ack: 1101, gapSec: 0.0002 }),
+      ],
+      'injection',
+      'likely',
+      /challenge ACK \(frame 7/,
+    ],
+    [
+      'injection: exact RST whose TTL differs from the sender’s other packets',
+      [...hs(), seg('o', 'PA', { len: 100 }), seg('r', 'A'), seg('r', 'RA', { ttl: 51 })],
+      'injection',
+      'possible',
+      /TTL 51 unlike/,
+    ],
+    [
+      'injection (possible): in-window RST, no challenge ACK seen',
+      [
+        ...hs(),
+        seg('o', 'PA', { len: 100 }),
+        seg('r', 'A', { win: 512 }),
+        seg('o', 'R', { seq: 1101 + 300, noAdvance: true }),
+      ],
+      'injection',
+      'possible',
+      /not the one the receiver expected \(in-window\)/,
+    ],
+    [
+      'unsolicited SYN-ACK answered by RST: backscatter (possible, one only)',
+      [seg('r', 'SA'), seg('o', 'R', { seq: 1000 })],
+      'backscatter',
+      'possible',
+      /sent a SYN-ACK although/,
+    ],
+    [
+      'a lone RST stays unexplained, with its facts',
+      [seg('r', 'RA', { seq: 123, ack: 456 })],
+      'unexplained',
+      'possible',
+      /no other packet of this connection/,
+    ],
+  ])('%s', (_name, segs, cause, confidence, why) => {
+    const r = classifyOne(segs);
+    expect([r.cause, r.confidence]).toEqual([cause, confidence]);
+    expect(r.topic).toBe(CAUSE_TOPIC[r.cause as keyof typeof CAUSE_TOPIC]);
+    expect(r.evidence.join('\n')).toMatch(why);
+    // The facts of the RST itself are always there.
+    expect(r.evidence.join('\n')).toMatch(new RegExp(`frame ${r.reset.frame}: RST`));
+  });
+
+  it('refused evidence names the endpoints, the delay and the ack', () => {
+    const r = classifyOne([seg('o', 'S'), seg('r', 'RA', { seq: 0, ack: 1001, gapSec: 0.0005 })]);
+    expect(r.evidence[0]).toBe(
+      'SYN to 10.0.0.2:80 answered by RST+ACK 0.50 ms after the SYN, no SYN-ACK: nothing listens there (the RST acknowledges the SYN)',
+    );
+    expect(r.evidence[1]).toBe(
+      'frame 2: RST+ACK from 10.0.0.2:80 to 10.0.0.1:40000, seq 0, ack 1001: acknowledges the SYN (exact)',
+    );
+    expect([r.sender, r.senderPort, r.receiver, r.receiverPort]).toEqual(['10.0.0.2', 80, '10.0.0.1', 40000]);
+  });
+});
+
+describe('capture-wide causes', () => {
+  it('scan: one source refused on many ports within a minute', () => {
+    const conns = many(
+      Array.from({ length: THRESHOLDS.scanMinTargets }, (_, i) => ({
+        hosts: { serverPort: 1000 + i, clientPort: 50000 + i },
+        t0: 1_700_000_000 + i * 0.01,
+        segs: [seg('o', 'S'), seg('r', 'RA', { seq: 0, ack: 1001 })],
+      })),
+    );
+    const ctx = buildContext(conns);
+    expect(ctx.scanners.get('10.0.0.1')).toMatchObject({ targets: 10, ports: 10, hosts: 1 });
+    const out = classifyResets(conns, ctx);
+    expect(out.map((r) => r.cause)).toEqual(new Array(10).fill('scan'));
+    expect(out[0]!.evidence[0]).toMatch(/failed attempts to 10 targets \(10 port\(s\) on 1 host\(s\)\)/);
+  });
+
+  it('SYN scan (SYN, SYN-ACK, RST) on many ports counts as a scan too', () => {
+    const conns = many(
+      Array.from({ length: 12 }, (_, i) => ({
+        hosts: { serverPort: 2000 + i, clientPort: 50000 + i },
+        t0: 1_700_000_000 + i * 0.01,
+        segs: [seg('o', 'S'), seg('r', 'SA'), seg('o', 'R')],
+      })),
+    );
+    const out = classifyAll(conns);
+    expect(new Set(out.map((r) => `${r.cause}/${r.confidence}`))).toEqual(new Set(['scan/likely']));
+  });
+
+  it('not a scan: the same target refused many times (one target), or targets spread over hours', () => {
+    const same = many(
+      Array.from({ length: 20 }, (_, i) => ({
+        hosts: { serverPort: 9001, clientPort: 50000 + i },
+        t0: 1_700_000_000 + i,
+        segs: [seg('o', 'S'), seg('r', 'RA', { seq: 0, ack: 1001 })],
+      })),
+    );
+    expect(new Set(classifyAll(same).map((r) => r.cause))).toEqual(new Set(['refused']));
+    const slow = many(
+      Array.from({ length: 12 }, (_, i) => ({
+        hosts: { serverPort: 3000 + i, clientPort: 50000 + i },
+        t0: 1_700_000_000 + i * 600,
+        segs: [seg('o', 'S'), seg('r', 'RA', { seq: 0, ack: 1001 })],
+      })),
+    );
+    expect(buildContext(slow).scanners.size).toBe(0);
+  });
+
+  it('RST flood: many RST-only flows to one receiver', () => {
+    const conns = many(
+      Array.from({ length: THRESHOLDS.floodMinRsts }, (_, i) => ({
+        hosts: { client: `198.51.100.${i + 1}`, clientPort: 1024 + i },
+        segs: [seg('o', 'R', { seq: (i * 7919) >>> 0 })],
+      })),
+    );
+    const out = classifyAll(conns);
+    expect(new Set(out.map((r) => `${r.cause}/${r.confidence}`))).toEqual(new Set(['rst-flood/likely']));
+    expect(out[0]!.evidence[0]).toMatch(/^50 RSTs to 10\.0\.0\.2 from 50 source\(s\)/);
+    // Below the threshold: unexplained.
+    expect(classifyAll(conns.slice(0, 5)).every((r) => r.cause === 'unexplained')).toBe(true);
+  });
+
+  it('backscatter: unsolicited SYN-ACKs from one host to another, each answered by a RST', () => {
+    const conns = many(
+      Array.from({ length: THRESHOLDS.backscatterMin }, (_, i) => ({
+        hosts: { clientPort: 30000 + i * 17 },
+        segs: [seg('r', 'SA'), seg('o', 'R', { seq: 1000 })],
+      })),
+    );
+    const out = classifyAll(conns);
+    expect(new Set(out.map((r) => `${r.cause}/${r.confidence}`))).toEqual(new Set(['backscatter/likely']));
+    expect(out[0]!.topic).toBe('syn-flood');
+  });
+
+  it('backscatter: lone RST+ACKs from one sender to one receiver on many ports', () => {
+    const conns = many(
+      Array.from({ length: 6 }, (_, i) => ({
+        hosts: { clientPort: 40000 + i },
+        segs: [seg('r', 'RA', { seq: 0, ack: 99 + i })],
+      })),
+    );
+    const out = classifyAll(conns);
+    expect(new Set(out.map((r) => `${r.cause}/${r.confidence}`))).toEqual(new Set(['backscatter/possible']));
+  });
+});
+
+describe('properties', () => {
+  const flags = ['S', 'SA', 'A', 'PA', 'FA', 'R', 'RA'];
+  const arbSeg = fc.record({
+    dir: fc.constantFrom<'o' | 'r'>('o', 'r'),
+    f: fc.constantFrom(...flags),
+    len: fc.integer({ min: 0, max: 2000 }),
+    gap: fc.constantFrom(0.0001, 0.01, 1, 90, 400),
+    ttl: fc.constantFrom(64, 64, 64, 50),
+    off: fc.option(fc.integer({ min: -70000, max: 70000 }), { nil: undefined }),
+  });
+
+  it('one classification per reset; unexplained is never certain; every cause has evidence', () => {
+    fc.assert(
+      fc.property(fc.array(arbSeg, { minLength: 1, maxLength: 14 }), (raw) => {
+        const segs = raw.map((s) =>
+          seg(s.dir, s.f, {
+            len: s.f === 'PA' ? s.len : 0,
+            gapSec: s.gap,
+            ttl: s.ttl,
+            ...(s.off !== undefined && s.f.includes('R')
+              ? { seq: (1000 + s.off) >>> 0, noAdvance: true }
+              : {}),
+          }),
+        );
+        const { conns } = run(segs);
+        const out = classifyResets(conns, buildContext(conns));
+        const total = conns.reduce((n, c) => n + c.resets.length, 0);
+        expect(out).toHaveLength(total);
+        for (const r of out) {
+          expect(CAUSES).toContain(r.cause);
+          expect(r.evidence.length).toBeGreaterThan(0);
+          if (r.cause === 'unexplained') expect(r.confidence).not.toBe('certain');
+        }
+        // Pure: same input, same output; an empty context only changes capture-wide causes.
+        expect(classifyResets(conns, buildContext(conns)).map((r) => r.cause)).toEqual(
+          out.map((r) => r.cause),
+        );
+        classifyResets(conns, emptyContext());
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
