@@ -11,7 +11,7 @@
 
 import { decodeFrame } from '../packet/decode.js';
 import { readCapture } from '../packet/reader.js';
-import { newDecodedTcp, type ReadProblem, TCP } from '../packet/types.js';
+import { newDecodedTcp, type PacketRecord, type ReadProblem, TCP } from '../packet/types.js';
 import { formatIpv4, formatIpv6, word } from './addr.js';
 import {
   CAUSE_TITLE,
@@ -38,6 +38,8 @@ export interface AnalyzeOptions {
   maxBuckets?: number;
   /** Name of the source in the report (default: the path, or "-" for a stream). */
   name?: string;
+  /** Bytes read from the source so far (compressed bytes for .gz), at most once per chunk (progress bar). */
+  onProgress?: (bytesRead: number) => void;
 }
 
 export interface Counted {
@@ -126,9 +128,13 @@ export interface AnalysisReport {
     rstInbound: number;
     rstOutbound: number;
     rstDirectionUnknown: number;
+    /** RSTs sent by the connection's originator (client) and by its responder (server). */
+    rstFromOrig: number;
+    rstFromResp: number;
   };
   causes: CauseSummary[];
-  top: { senders: Counted[]; receivers: Counted[]; ports: Counted[] };
+  /** `pairs`: who sent RSTs to whom, keyed "sender → receiver" (addresses). */
+  top: { senders: Counted[]; receivers: Counted[]; ports: Counted[]; pairs: Counted[] };
   timeline: { startSec: number; bucketSec: number; counts: number[] };
   findings: Finding[];
   connections: ReportedConnection[];
@@ -169,6 +175,7 @@ export async function analyzeCapture(
   const skips: Record<string, number> = {};
   const senders = new Map<string, number>();
   const receivers = new Map<string, number>();
+  const pairs = new Map<string, number>();
   const perSecond = new Map<number, number>();
   let tcp = 0;
   let first = Number.POSITIVE_INFINITY;
@@ -184,7 +191,7 @@ export async function analyzeCapture(
     rstDirectionUnknown: 0,
   };
 
-  const summary = await readCapture(source, (rec) => {
+  const onPacket = (rec: PacketRecord): void => {
     const t = rec.tsSec + rec.tsNsec / 1e9;
     if (t < first) first = t;
     if (t > last) last = t;
@@ -205,10 +212,14 @@ export async function analyzeCapture(
     if (dir === 1) s.rstInbound++;
     else if (dir === 2) s.rstOutbound++;
     else s.rstDirectionUnknown++;
-    bump(senders, addrText(pkt.ipVersion, pkt.src));
-    bump(receivers, addrText(pkt.ipVersion, pkt.dst));
+    const from = addrText(pkt.ipVersion, pkt.src);
+    const to = addrText(pkt.ipVersion, pkt.dst);
+    bump(senders, from);
+    bump(receivers, to);
+    bump(pairs, `${from} → ${to}`);
     perSecond.set(rec.tsSec, (perSecond.get(rec.tsSec) ?? 0) + 1);
-  });
+  };
+  const summary = await readCapture(source, onPacket, { onProgress: opts.onProgress });
   for (const c of table.finish()) onConnection(c);
   withResets.sort((a, b) => a.id - b.id);
 
@@ -217,7 +228,11 @@ export async function analyzeCapture(
 
   // Ports: the responder's (service) port of connections with resets, per reset.
   const ports = new Map<string, number>();
-  for (const r of classified) bump(ports, String(r.conn.respPort));
+  let rstFromOrig = 0;
+  for (const r of classified) {
+    bump(ports, String(r.conn.respPort));
+    if (r.reset.side === 'orig') rstFromOrig++;
+  }
 
   let drops: number | null = null;
   for (const i of summary.interfaces) {
@@ -248,9 +263,16 @@ export async function analyzeCapture(
       connectionsWithResets: withResets.length,
       flowsEvicted: table.stats.evicted,
       ...s,
+      rstFromOrig,
+      rstFromResp: classified.length - rstFromOrig,
     },
     causes: summarizeCauses(classified),
-    top: { senders: topOf(senders, top), receivers: topOf(receivers, top), ports: topOf(ports, top) },
+    top: {
+      senders: topOf(senders, top),
+      receivers: topOf(receivers, top),
+      ports: topOf(ports, top),
+      pairs: topOf(pairs, top),
+    },
     timeline: timeline(perSecond, opts.maxBuckets ?? 600),
     findings: findings(classified, ctx, top),
     ...reportConnections(withResets, classified, opts.maxConnections ?? 1000),
