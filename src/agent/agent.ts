@@ -9,15 +9,15 @@ import { join } from 'node:path';
 import { createCollectors } from '../collect/factory.js';
 import type { Collector } from '../collect/types.js';
 import { AlertDb } from '../health/alert-db.js';
-import { type AlarmEntry, AlarmLog } from '../health/engine.js';
+import { AlarmLog } from '../health/engine.js';
 import { loadHealth } from '../health/load.js';
-import { type AlertRuntime, HealthEngine } from '../health/scheduler.js';
-import { statusName } from '../health/types.js';
+import { HealthEngine } from '../health/scheduler.js';
 import { type Clock, systemClock } from '../internal/clock.js';
 import type { Settings } from '../internal/config.js';
 import { errorMessage, formatProblem, RstwatchError, sysCode } from '../internal/errors.js';
 import type { Logger } from '../internal/log.js';
 import type { Os } from '../model/charts.js';
+import { type Dispatcher, readNotifyConfig, startNotifications } from '../notify/index.js';
 import { HistoryDb } from '../store/history-db.js';
 import { Store } from '../store/store.js';
 import { Sampler } from './sampler.js';
@@ -75,6 +75,8 @@ function takePidFile(path: string): void {
 export async function startAgent(settings: Settings, deps: AgentDeps): Promise<RunningAgent> {
   const clock = deps.clock ?? systemClock;
   const { log } = deps;
+  // A broken notification configuration stops the agent before it takes anything (like rstwatch.conf).
+  const notifyConfig = readNotifyConfig(settings.notifyConfig, log);
   const cannot: string[] = [];
   try {
     mkdirSync(settings.dataDir, { recursive: true, mode: 0o750 });
@@ -162,18 +164,18 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     }
   }
   const host = hostname();
-  // Notifications are decided here (Netdata's rules); delivery (exec, webhooks, e-mail) is the notify module's.
-  const notifier = (entry: AlarmEntry, _rt: AlertRuntime): number => {
-    log.info('notification', {
-      alert: entry.name,
-      chart: entry.chart,
-      status: statusName(entry.newStatus),
-      old: statusName(entry.oldStatus),
-      to: entry.recipient,
-      id: entry.uniqueId,
-    });
-    return 0;
-  };
+  // Notifications are decided by the engine (Netdata's rules) and delivered by src/notify through a
+  // persistent queue in the same database: routes by role, retries, never blocking this tick.
+  let healthRef: HealthEngine | undefined;
+  const notify: Dispatcher = startNotifications({
+    config: notifyConfig,
+    db: db?.connection,
+    clock,
+    log,
+    host,
+    alerts: () => healthRef?.alerts ?? [],
+  });
+  const notifier = notify.notifier;
   const health = new HealthEngine({
     store,
     host: { hostname: host, labels: { _os: deps.os, _hostname: host } },
@@ -183,6 +185,7 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     logger: log,
     ...(alertDb ? { persistence: alertDb } : {}),
   });
+  healthRef = health;
   health.announce(Math.floor(clock.wallMs() / 1000));
   let lastRetention = clock.monoMs();
   let prevWall = clock.wallMs();
@@ -229,6 +232,7 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
       if (stopped) return;
       stopped = true;
       await sampler.stop();
+      await notify.stop();
       await Promise.all(collectors.map((c) => c.close()));
       db?.close();
       try {

@@ -38,6 +38,10 @@ const COMMANDS: Record<string, CommandInfo> = {
     summary: "the agent's alert states and alert log",
     load: () => import('./alerts.js'),
   },
+  notify: {
+    summary: 'check notification routes, send a test through a role, show the notification queue',
+    load: () => import('./notify.js'),
+  },
   health: {
     summary: 'check alert configuration files (Netdata health format): every problem with file:line',
     load: () => import('./health.js'),

@@ -35,6 +35,8 @@ export interface Settings {
   healthDir: string;
   /** Seconds of alert log kept (Netdata's `health log retention`, 5 days). */
   healthLogRetention: number;
+  /** Notification routes and methods (docs/notifications.md); a missing default file means none. */
+  notifyConfig: string;
 }
 
 type Kind = 'number' | 'string' | 'list' | 'level';
@@ -90,6 +92,7 @@ const KEYS: Record<string, KeyDef> = {
     max: 3650 * 86400,
     env: 'RSTWATCH_HEALTH_LOG_RETENTION',
   },
+  notify_config: { key: 'notifyConfig', kind: 'string', env: 'RSTWATCH_NOTIFY_CONFIG' },
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/rstwatch/rstwatch.conf';
@@ -116,6 +119,7 @@ export function defaults(env: NodeJS.ProcessEnv = process.env): Settings {
     logLevel: 'info',
     healthDir: '/etc/rstwatch/health.d',
     healthLogRetention: 5 * 86400,
+    notifyConfig: '/etc/rstwatch/notify.conf',
   };
 }
 
