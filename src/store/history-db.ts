@@ -62,6 +62,7 @@ export class HistoryDb {
     blocksSince: Database.Statement;
     minutesBetween: Database.Statement;
     blocksBetween: Database.Statement;
+    firstBlock: Database.Statement;
   };
   /** Set when the file was unusable and moved aside at open. */
   readonly recoveredFrom?: string;
@@ -87,6 +88,7 @@ export class HistoryDb {
       blocksBetween: db.prepare(
         'SELECT block, every, vals FROM tier0 WHERE series = ? AND block >= ? AND block <= ? ORDER BY block',
       ),
+      firstBlock: db.prepare('SELECT MIN(block) AS b FROM tier0 WHERE series = ?'),
       minutesBetween: db.prepare(
         'SELECT t, mn, avg, mx, n FROM tier1 WHERE series = ? AND t >= ? AND t <= ? ORDER BY t',
       ),
@@ -263,7 +265,9 @@ export class HistoryDb {
   }
 
   blocksSince(key: SeriesKey, since: number): BlockRow[] {
-    const rows = this.stmt.blocksSince.all(this.seriesId(key), since) as {
+    const id = this.existingSeriesId(key);
+    if (id === undefined) return [];
+    const rows = this.stmt.blocksSince.all(id, since) as {
       block: number;
       every: number;
       vals: Buffer;
@@ -280,6 +284,14 @@ export class HistoryDb {
       vals: Buffer;
     }[];
     return this.decodeBlocks(rows);
+  }
+
+  /** Start of the oldest per-slot block kept for a series (tier 0), NaN when none. */
+  firstBlockT(key: SeriesKey): number {
+    const id = this.existingSeriesId(key);
+    if (id === undefined) return Number.NaN;
+    const row = this.stmt.firstBlock.get(id) as { b: number | null } | undefined;
+    return row?.b ?? Number.NaN;
   }
 
   minutesBetween(key: SeriesKey, after: number, before: number): MinuteRow[] {

@@ -87,6 +87,14 @@ export interface QueryResult {
   dimensions: string[];
 }
 
+/** Which per-minute aggregate stands for a minute when a window reaches into tier 1. */
+function minuteValueFor(method: string): 'avg' | 'min' | 'max' | 'sum' {
+  if (method === 'min') return 'min';
+  if (method === 'max') return 'max';
+  if (method === 'sum' || method === 'incremental-sum') return 'sum';
+  return 'avg';
+}
+
 export class Store {
   readonly updateEvery: number;
   readonly ringSeconds: number;
@@ -215,13 +223,51 @@ export class Store {
     return first;
   }
 
-  /** The slot values of one series over [after, before] (inclusive), from memory and, if older, from disk. */
-  points(s: Series, after: number, before: number): { t: number; v: number }[] {
+  /**
+   * The slot values of one series over [after, before] (inclusive), from memory and, if older, from disk:
+   * per-slot blocks (tier 0) where they are kept, and before them the per-minute rows (tier 1), one point
+   * per minute at the minute's end — Netdata answers windows beyond tier 0 from its higher tiers the same way.
+   * `minuteValue` picks the aggregate a minute contributes: min and max keep the extremes, `sum` gives the
+   * minute's total (avg × slots), anything else the average.
+   */
+  points(
+    s: Series,
+    after: number,
+    before: number,
+    minuteValue: 'avg' | 'min' | 'max' | 'sum' = 'avg',
+  ): { t: number; v: number }[] {
     const out: { t: number; v: number }[] = [];
     const ringFirst = s.ring.firstT;
     if (this.db && (Number.isNaN(ringFirst) || after < ringFirst)) {
       const until = Number.isNaN(ringFirst) ? before : Math.min(before, ringFirst - this.updateEvery);
       const span = BLOCK_SLOTS * this.updateEvery;
+      let tier0First = Number.NaN;
+      try {
+        tier0First = this.db.firstBlockT(s.key);
+      } catch (err) {
+        this.errors.set('E_DB_READ', (this.errors.get('E_DB_READ') ?? 0) + 1);
+        this.log?.once('points-read', 'error', `cannot read history: ${(err as Error).message}`, {
+          code: 'E_DB_READ',
+        });
+        s.ring.forEach(after, before, (t, v) => out.push({ t, v }));
+        return out;
+      }
+      // Minutes up to the first per-slot block (or the ring, with no blocks at all); the minute ending at
+      // that slot shares one slot with it, which weighs nothing against the 59 others it brings.
+      const minutesUntil = Number.isNaN(tier0First) ? until : Math.min(until, tier0First);
+      if (after <= minutesUntil) {
+        for (const m of this.db.minutesBetween(s.key, after, minutesUntil)) {
+          const v =
+            minuteValue === 'min'
+              ? m.min
+              : minuteValue === 'max'
+                ? m.max
+                : minuteValue === 'sum'
+                  ? m.avg * m.count
+                  : m.avg;
+          out.push({ t: m.t, v });
+        }
+      }
       for (const b of this.db.blocksBetween(s.key, Math.floor(after / span) * span, until)) {
         for (let i = 0; i < BLOCK_SLOTS; i++) {
           const t = b.block + i * b.every;
@@ -248,7 +294,7 @@ export class Store {
     const used: string[] = [];
     for (const s of entry.series) {
       if (wanted && !wanted.includes(s.dim.id) && !wanted.includes(s.dim.name)) continue;
-      const pts = this.points(s, opts.after, opts.before);
+      const pts = this.points(s, opts.after, opts.before, minuteValueFor(method));
       const v = groupValues(
         method,
         pts.map((p) => p.v),

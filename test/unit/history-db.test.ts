@@ -368,6 +368,54 @@ describe('Store with history on disk', () => {
     expect(db.minutesBetween(key('AttemptFails'), 0, T0 * 2).map((r) => r.t - T0)).toEqual([-2 * 86400, 60]);
   });
 
+  it('windows older than the per-second history are answered from the minute rows (tier 1)', () => {
+    const db = open();
+    const id = db.seriesId(key('AttemptFails'));
+    // Two days ago: three complete minutes on disk with nothing per second left for them (retention took it).
+    const old = T0 - 2 * 86400;
+    const rows = [
+      { t: old + 60, min: 1, avg: 2, max: 4, count: 60 },
+      { t: old + 120, min: 0, avg: 5, max: 9, count: 60 },
+      { t: old + 180, min: 3, avg: 3, max: 3, count: 30 },
+    ];
+    for (const r of rows) db.putMinute(id, r);
+    const { store, hs } = hostStore(db, { ringSeconds: 120 });
+    run(store, 0, 120, 60);
+    const q = (method: string) => afQuery(store, hs, -2 * 86400, -2 * 86400 + 180, method);
+    expect(q('average')).toMatchObject({ value: (2 + 5 + 3) / 3, points: 3 });
+    expect(q('max').value).toBe(9);
+    expect(q('min').value).toBe(0);
+    expect(q('sum').value).toBe(2 * 60 + 5 * 60 + 3 * 30);
+    // A window from two days ago to now: the minutes, then the per-second slots of today.
+    const all = afQuery(store, hs, -2 * 86400, 120);
+    expect(all.points).toBe(3 + 120);
+    expect(all.value).toBeCloseTo(
+      (2 +
+        5 +
+        3 +
+        range(1, 120)
+          .map(inc.AttemptFails)
+          .reduce((a, b) => a + b)) /
+        123,
+      12,
+    );
+    // Where per-second blocks exist, they are used and the minute rows of the same time are not added.
+    const today = afQuery(store, hs, 1, 120);
+    expect(today.points).toBe(120);
+  });
+
+  it('reading history never writes: loading a series never seen adds no row', () => {
+    const db = open();
+    const { store } = hostStore(db);
+    expect(store.load(T0)).toBe(0);
+    expect(db.firstBlockT(key('AttemptFails'))).toBeNaN();
+    expect(db.blocksSince(key('AttemptFails'), 0)).toEqual([]);
+    const n = (db as unknown as { db: { prepare(q: string): { get(): { n: number } } } }).db
+      .prepare('SELECT COUNT(*) AS n FROM series')
+      .get().n;
+    expect(n).toBe(0);
+  });
+
   it('after the wall clock went back, the newest data wins on disk too', () => {
     const db = open();
     const { store } = hostStore(db);
