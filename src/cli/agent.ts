@@ -34,7 +34,7 @@ Options:
   --health-log-retention N   seconds of alert log kept (default 432000 = 5 days)
   --os linux|freebsd         collector to use (default: this machine's)
   --netstat PATH, --sysctl PATH
-                             FreeBSD programs to run (default netstat, sysctl)
+                             FreeBSD programs to run (default /usr/bin/netstat, /sbin/sysctl)
   -h, --help                 this text
 `;
 

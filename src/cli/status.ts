@@ -27,8 +27,8 @@ Options:
                         yours lives in it)
   --proc-root DIR       read DIR/net/snmp and DIR/net/netstat instead of /proc (default /proc)
   --os linux|freebsd    which collector to use (default: this machine's)
-  --netstat PATH        FreeBSD: the netstat program (default netstat)
-  --sysctl PATH         FreeBSD: the sysctl program (default sysctl)
+  --netstat PATH        FreeBSD: the netstat program (default /usr/bin/netstat)
+  --sysctl PATH         FreeBSD: the sysctl program (default /sbin/sysctl)
   -h, --help            this text
 
 Exit status: 0 all namespaces read; 3 one of them could not be read at all; 2 usage error.

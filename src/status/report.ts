@@ -39,7 +39,8 @@ export function buildNamespaceStatus(
   const rates: Record<string, number | null> = {};
   for (const [k, v] of Object.entries(second.counters)) {
     const before = first.counters[k];
-    if (before === undefined || intervalSeconds <= 0) rates[k] = before === undefined ? null : 0;
+    // --interval 0 reads once: totals only, no rate (docs/status.md).
+    if (before === undefined || intervalSeconds <= 0) rates[k] = null;
     else if (v < before)
       rates[k] = null; // went backwards: a reset, never a negative rate
     else rates[k] = (v - before) / intervalSeconds;
@@ -97,7 +98,7 @@ function fmtRate(r: number | null): string {
 export function renderText(all: NamespaceStatus[], time: Date): string {
   let out = '';
   for (const ns of all) {
-    out += `rstwatch status — namespace ${ns.netns} (${ns.source}), rates over ${ns.intervalSeconds.toFixed(2)} s, ${time.toISOString()}\n`;
+    out += `rstwatch status — namespace ${ns.netns} (${ns.source}), ${ns.intervalSeconds > 0 ? `rates over ${ns.intervalSeconds.toFixed(2)} s` : 'totals only'}, ${time.toISOString()}\n`;
     for (const p of ns.problems) {
       const where = p.file ? `${p.file}${p.line ? `:${p.line}` : ''}${p.column ? `:${p.column}` : ''}: ` : '';
       out += `  ! ${where}${p.severity} ${p.code}: ${p.message}\n`;
