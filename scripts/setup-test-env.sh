@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 #   netdata-core  Netdata's stock health configurations, read in place by the compatibility test
 #   tshark, tcpdump  oracles for the capture readers (editcap comes with wireshark-common)
 #   python3, make, g++: building better-sqlite3 from source (no prebuilt download here)
-PKGS=(iproute2 util-linux mount procps netdata-core tshark tcpdump python3 make g++)
+#   prometheus-alertmanager, python3-aiosmtpd: real receivers for the notification tests
+#   prometheus  promtool and a real Prometheus for the fleet rules (contrib/prometheus)
+PKGS=(iproute2 util-linux mount procps netdata-core tshark tcpdump python3 make g++ prometheus-alertmanager python3-aiosmtpd prometheus)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -56,7 +56,9 @@ interface RawKey {
   key: string;
   value: string;
   line: number;
+  /** Column of the value (value problems) and of the key (unknown keys). */
   column: number;
+  keyColumn: number;
 }
 interface RawSection {
   kind: 'notify' | 'role' | 'method';
@@ -124,6 +126,7 @@ function tokenize(text: string, file: string, problems: Problem[]): RawSection[]
       value: rawValue.trim(),
       line,
       column: eq + 2 + (rawValue.length - rawValue.trimStart().length),
+      keyColumn: indent + 1,
     });
   }
   return sections;
@@ -184,7 +187,7 @@ export function parseNotifyConfig(text: string, file: string): { config: NotifyC
       severity: 'error',
       file,
       line: k.line,
-      column: k.column,
+      column: k.keyColumn,
     });
   const duration = (k: RawKey, minMs: number, maxMs: number): number | undefined => {
     const ms = parseDurationMs(k.value);
@@ -372,7 +375,7 @@ function parseMethod(
     return value;
   };
   const keyOf = (key: string): RawKey =>
-    sec.keys.find((k) => k.key === key) ?? { key, value: '', line: sec.line, column: 1 };
+    sec.keys.find((k) => k.key === key) ?? { key, value: '', line: sec.line, column: 1, keyColumn: 1 };
   const url = (): string | undefined => {
     const u = need('url');
     if (u !== undefined && !validUrl(u)) {

@@ -94,6 +94,16 @@ export function extractTop(entry: AlarmEntry): NotifyTop | undefined {
   return undefined;
 }
 
+/** `[ ${name} = value ]` pairs of an evaluation trace (src/health/expr); `nan` and the like become null. */
+export function traceValues(trace: string): Map<string, number | null> {
+  const out = new Map<string, number | null>();
+  for (const m of trace.matchAll(/\[ \$\{([^}]+)\} = ([^\]]*?) \]/g)) {
+    const n = Number(m[2]);
+    out.set(m[1]!, Number.isFinite(n) ? n : null);
+  }
+  return out;
+}
+
 export interface EventContext {
   host: string;
   machineGuid: string;
@@ -108,11 +118,20 @@ export function buildEvent(entry: AlarmEntry, rt: AlertRuntime | undefined, ctx:
   const list = (status: number) =>
     others.filter((a) => a.status === status).map((a) => `${a.compiled.config.name}=${a.lastStatusChange}`);
   const byName = (name: string) => ctx.alerts.find((a) => a.compiled.config.name === name);
+  // Values as they were when the status changed (the evaluation trace), not when the notification is due:
+  // 20 s later the 1-minute baseline already contains the storm that raised the alert.
+  const traced = traceValues(entry.trace);
+  const valueOf = (name: string): number | null => {
+    const t = traced.get(name);
+    if (t !== undefined) return t;
+    const ref = byName(name);
+    return ref ? finite(ref.value) : null;
+  };
   const references: NotifyEvent['references'] = [];
   for (const m of entry.expression.matchAll(/\$\{?([A-Za-z0-9_.]+)\}?/g)) {
-    const ref = byName(m[1]!);
-    if (ref && !references.some((r) => r.name === m[1]))
-      references.push({ name: m[1]!, value: finite(ref.value) });
+    const name = m[1]!;
+    if (byName(name) && !references.some((r) => r.name === name))
+      references.push({ name, value: valueOf(name) });
   }
   const topic = findTopic(topicFor(entry.name, entry.info));
   const value = finite(entry.newValue);
@@ -164,7 +183,7 @@ export function buildEvent(entry: AlarmEntry, rt: AlertRuntime | undefined, ctx:
   const bAlert = bName ? byName(bName) : undefined;
   if (bName && bAlert) {
     // The shipped warn line: B = max(5, $1m_…); raise above 10·B, stay raised while above 1·B.
-    const b = finite(bAlert.value);
+    const b = valueOf(bName);
     const eff = Math.max(5, b ?? 0);
     event.baseline = { name: bName, value: b, floor: 5, raiseAbove: 10 * eff, holdAbove: eff };
   }
