@@ -41,6 +41,10 @@ export const LINUX_EXPECTED: readonly string[] = [
   'SyncookiesSent',
   'SyncookiesRecv',
   'SyncookiesFailed',
+  'TCPChallengeACK',
+  'TCPSYNChallenge',
+  'TCPReqQFullDrop',
+  'TCPReqQFullDoCookies',
 ];
 
 /** Pure: the counters of one namespace from the text of its snmp and netstat files. */
