@@ -70,6 +70,18 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const settings = resolved.settings;
   const log = createLogger({ level: settings.logLevel });
   const os = osFlag === undefined ? detectOs() : parseOs(osFlag);
+  // Signals are taken before the agent starts: a SIGTERM that lands while it is still starting (opening the
+  // database, binding the API) must stop it cleanly too, not kill it with the default action.
+  let signalled: string | undefined;
+  let onSignal: ((signal: string) => void) | undefined;
+  const handler = (signal: string) => {
+    process.removeAllListeners('SIGTERM');
+    process.removeAllListeners('SIGINT');
+    signalled = signal;
+    onSignal?.(signal);
+  };
+  process.once('SIGTERM', () => handler('SIGTERM'));
+  process.once('SIGINT', () => handler('SIGINT'));
   const agent = await startAgent(settings, {
     log,
     os,
@@ -78,17 +90,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
   });
   log.info('settings', { from: resolved.source, dataDir: settings.dataDir });
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
+    onSignal = (signal: string) => {
       log.info('stopping', { signal });
-      process.removeAllListeners('SIGTERM');
-      process.removeAllListeners('SIGINT');
       void agent.stop().then(resolve, (err) => {
         log.error(`stop failed: ${String(err)}`);
         resolve();
       });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    if (signalled !== undefined) onSignal(signalled);
   });
   return 0;
 }

@@ -3,7 +3,7 @@
  * exits cleanly on SIGTERM, and reads its history back after a restart.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -126,6 +126,39 @@ describe.skipIf(!netnsAvailable())('rstwatch agent', () => {
     expect(await stop(a.child)).toBe(0);
     const aside = /movedTo=(\S+)/.exec(a.log())?.[1];
     expect(aside && existsSync(aside)).toBe(true);
+  }, 20_000);
+
+  it('a database that cannot be opened leaves the agent sampling in memory, and says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rw-agent-noopen-'));
+    // A folder where the database file should be: SQLite cannot open it, for root too.
+    mkdirSync(join(dir, 'history.db'));
+    const a = startAgent(dir, []);
+    await waitFor(() => a.log().includes('rstwatch agent started'), 10_000, 'the start line');
+    expect(a.log()).toMatch(/E_DB_OPEN/);
+    expect(a.log()).toMatch(/running with in-memory history only/);
+    expect(a.log()).toMatch(/stores="?memory only/);
+    expect(a.log()).toMatch(/cannot=.*keep history on disk \(E_DB_OPEN\)/);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await stop(a.child)).toBe(0);
+    expect(a.log()).toMatch(/rstwatch agent stopped.*samples=[1-9]/);
+  }, 20_000);
+
+  it('SIGINT flushes the history and exits 0, like SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rw-agent-int-'));
+    // Flushes every 60 s: only the shutdown flush can have written the samples.
+    const a = startAgent(dir, ['--netns', ns, '--flush-every', '60']);
+    await waitFor(() => a.log().includes('rstwatch agent started'), 10_000, 'the start line');
+    await new Promise((r) => setTimeout(r, 2200));
+    refusedConnects(ns, 7);
+    await new Promise((r) => setTimeout(r, 2200));
+    const code = await new Promise<number | null>((resolve) => {
+      a.child.on('close', (c) => resolve(c));
+      a.child.kill('SIGINT');
+    });
+    expect(code).toBe(0);
+    expect(existsSync(join(dir, 'agent.pid'))).toBe(false);
+    const chart = `netns_${ns.replace(/[^A-Za-z0-9_]/g, '_')}.tcphandshake`;
+    expect(storedSum(join(dir, 'history.db'), chart, 'AttemptFails').sum).toBeCloseTo(7, 6);
   }, 20_000);
 
   it('a broken config file stops the agent before it starts, with file:line:column', () => {
