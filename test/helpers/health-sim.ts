@@ -23,7 +23,12 @@ import { fileURLToPath } from 'node:url';
 import { parseHealthConfig } from '../../src/health/config.js';
 import { type AlarmEntry, AlarmLog, FLAG } from '../../src/health/engine.js';
 import { compileAlerts } from '../../src/health/load.js';
-import { type AlertRuntime, type CompiledAlert, HealthEngine } from '../../src/health/scheduler.js';
+import {
+  type AlertRuntime,
+  type CompiledAlert,
+  HealthEngine,
+  type HealthPersistence,
+} from '../../src/health/scheduler.js';
 import { type Status, statusName } from '../../src/health/types.js';
 import { chartDefs, type Os } from '../../src/model/charts.js';
 import { Store } from '../../src/store/store.js';
@@ -39,9 +44,24 @@ export function shippedResetAlerts(): string {
   return readFileSync(TCP_RESETS_CONF, 'utf8');
 }
 
+/** Our own alerts (listen queue, challenge ACKs, SYN cookies, aborts, FreeBSD in-window resets). */
+export const RSTWATCH_RESETS_CONF = fileURLToPath(
+  new URL('../../defaults/health.d/rstwatch_resets.conf', import.meta.url),
+);
+
+export function shippedOwnAlerts(): string {
+  return readFileSync(RSTWATCH_RESETS_CONF, 'utf8');
+}
+
 /** The dimensions of ip.tcphandshake (Linux), by counter name. */
 export const HANDSHAKE_COUNTERS = ['EstabResets', 'OutRsts', 'AttemptFails', 'TCPSynRetrans'] as const;
 export type HandshakeCounter = (typeof HANDSHAKE_COUNTERS)[number];
+/**
+ * A collector counter by the name the collectors report it under (src/collect/{linux,freebsd}.ts): the
+ * handshake counters, or any counter a chart of the simulated OS is built from (`ListenOverflows`,
+ * `TCPChallengeACK`, FreeBSD's `ignored-in-window-resets`, …). Unknown names are refused (typos).
+ */
+export type Counter = HandshakeCounter | (string & {});
 
 /** Events in one second; null = not collected that second. */
 export type Rate = number | null;
@@ -92,6 +112,8 @@ export interface SimOptions {
   phaseUs?: number;
   /** Exec code the notifier returns for an entry; default 0. */
   execCode?: (entry: AlarmEntry) => number;
+  /** Where the engine persists entries and states (e.g. an AlertDb on a temporary file); default none. */
+  persistence?: HealthPersistence;
 }
 
 export interface Notification {
@@ -136,7 +158,10 @@ export class HealthSim {
   readonly notifications: Notification[] = [];
   readonly evaluations: Evaluation[] = [];
   private readonly counters: Record<string, number> = {};
+  /** Every counter name `run` and `second` accept (the simulated OS's chart counters, the handshake ones). */
+  readonly counterNames: ReadonlySet<string>;
   private readonly execCode: (entry: AlarmEntry) => number;
+  private readonly persistence: HealthPersistence | undefined;
 
   constructor(opts: SimOptions = {}) {
     const text = opts.config ?? shippedResetAlerts();
@@ -151,9 +176,11 @@ export class HealthSim {
     this.os = opts.os ?? 'linux';
     this.phaseUs = opts.phaseUs ?? 200_000;
     this.execCode = opts.execCode ?? (() => 0);
+    this.persistence = opts.persistence;
     for (const def of chartDefs(this.os))
       for (const dim of def.dimensions) for (const c of dim.counters) this.counters[c] = 0;
     for (const c of HANDSHAKE_COUNTERS) this.counters[c] = 1000;
+    this.counterNames = new Set(Object.keys(this.counters));
     this.store = new Store();
     this.store.addNamespace('host', this.os);
     this.t = this.start;
@@ -167,6 +194,7 @@ export class HealthSim {
       host: { hostname: 'sim', labels: { _os: this.os, _hostname: 'sim' } },
       alerts: this.alerts,
       log,
+      ...(this.persistence ? { persistence: this.persistence } : {}),
       notifier: (entry, rt) => {
         this.notifications.push({
           t: this.t,
@@ -186,23 +214,22 @@ export class HealthSim {
   }
 
   /** Simulate one second: collect (unless every given rate is null), record uptime, iterate. */
-  second(rates: Partial<Record<HandshakeCounter, Rate>>): AlarmEntry[] {
+  second(rates: Partial<Record<Counter, Rate>>): AlarmEntry[] {
     const t = this.t;
     const tUs = t * 1e6 + this.phaseUs;
-    const given = HANDSHAKE_COUNTERS.filter((c) => rates[c] !== undefined);
+    const given = Object.keys(rates).filter((c) => rates[c] !== undefined);
+    for (const c of given)
+      if (!this.counterNames.has(c)) throw new Error(`no counter ${c} on ${this.os} (a typo?)`);
     const missing = given.length > 0 && given.every((c) => rates[c] === null);
     const counters: Record<string, number> = {};
     if (!missing) {
-      for (const c of HANDSHAKE_COUNTERS) {
+      for (const c of new Set([...HANDSHAKE_COUNTERS, ...given])) {
         const r = rates[c] ?? 0;
         if (r === null) continue;
         this.counters[c] = (this.counters[c] ?? 0) + r;
       }
-      for (const [k, v] of Object.entries(this.counters)) {
-        if ((HANDSHAKE_COUNTERS as readonly string[]).includes(k) && rates[k as HandshakeCounter] === null)
-          continue;
-        counters[k] = v;
-      }
+      // A counter whose rate is `_` this second is left out of the set: a gap for its dimension only.
+      for (const [k, v] of Object.entries(this.counters)) if (rates[k] !== null) counters[k] = v;
     }
     // What the sampler does for a namespace whose read failed: an empty counter set (no chart collected).
     this.store.ingest('host', counters, tUs);
@@ -231,27 +258,27 @@ export class HealthSim {
 
   /**
    * Simulate the rates in the notation: a string is the AttemptFails series (the `_received` alerts'
-   * dimension); an object gives several counters (shorter series are padded with 0/s). A second at which
-   * every given series has `_` is a missing collection; otherwise `_` omits that counter only.
-   * `onSecond(t)` runs after each iteration.
+   * dimension); an object gives several counters, by collector name (shorter series are padded with 0/s).
+   * A second at which every given series has `_` is a missing collection; otherwise `_` omits that counter
+   * only. `onSecond(t)` runs after each iteration.
    */
   run(
-    series: string | Partial<Record<HandshakeCounter, string>>,
+    series: string | Partial<Record<Counter, string>>,
     onSecond?: (t: number, added: AlarmEntry[]) => void,
   ): this {
-    const specs: Partial<Record<HandshakeCounter, string>> =
+    const specs: Partial<Record<Counter, string>> =
       typeof series === 'string' ? { AttemptFails: series } : series;
-    const expanded = new Map<HandshakeCounter, Rate[]>();
+    const expanded = new Map<string, Rate[]>();
     let len = 0;
-    for (const c of HANDSHAKE_COUNTERS) {
-      const s = specs[c];
+    for (const [c, s] of Object.entries(specs)) {
       if (s === undefined) continue;
+      if (!this.counterNames.has(c)) throw new Error(`no counter ${c} on ${this.os} (a typo?)`);
       const r = parseRates(s);
       expanded.set(c, r);
       len = Math.max(len, r.length);
     }
     for (let i = 0; i < len; i++) {
-      const rates: Partial<Record<HandshakeCounter, Rate>> = {};
+      const rates: Partial<Record<Counter, Rate>> = {};
       for (const [c, r] of expanded) rates[c] = i < r.length ? (r[i] ?? null) : 0;
       const t = this.t;
       const added = this.second(rates);
