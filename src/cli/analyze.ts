@@ -1,19 +1,25 @@
 /**
  * rstwatch analyze FILE|- — read a pcap/pcapng capture (gzip too), track every TCP connection, give every
- * reset a cause with its evidence, and print a report (text, or `--json`: schema in docs/analyze.md).
+ * reset a cause with its evidence, and print a report: text, `--json` (schema in docs/analyze.md), and/or a
+ * self-contained HTML page with `--html OUT`.
  *
- * Bad input never crashes: the reader's problems are printed with byte offsets, whatever was read is
- * reported and marked partial; exit 3 only when nothing at all could be read.
+ * Bad input never crashes: the reader's problems are printed with their code and byte offset, whatever was
+ * read is reported and marked PARTIAL; exit 3 only when nothing at all could be read.
  */
 
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { analyzeCapture } from '../analyze/analyze.js';
 import { DEFAULT_MAX_FLOWS } from '../analyze/flows.js';
-import { RstwatchError } from '../internal/errors.js';
-import { renderJson } from '../report/json.js';
+import { errorMessage, RstwatchError } from '../internal/errors.js';
+import { renderHtml } from '../report/html.js';
+import { writeJson } from '../report/json.js';
+import { createProgress } from '../report/progress.js';
 import { renderText } from '../report/text.js';
 import { parse } from './args.js';
 import type { Io } from './main.js';
+
+const DEFAULT_MAX_CONNECTIONS = 1000;
 
 const HELP = `Usage: rstwatch analyze FILE|- [options]
 
@@ -24,13 +30,21 @@ assassination, half-open, SYN-flood backscatter, injection, RST flood — with i
 a confidence (certain, likely, possible). What the capture cannot explain stays "unexplained".
 
 Options:
-  --json             print JSON (schemaVersion 1, docs/analyze.md)
-  --top N            length of the top-talker and findings lists (default 10)
-  --max-flows N      most connections tracked at once (default ${DEFAULT_MAX_FLOWS})
-  -h, --help         this text
+  --json                 print JSON instead of text (schemaVersion 1, docs/analyze.md)
+  --html OUT             also write a self-contained HTML report (charts, tables) to OUT
+  --top N                length of the top-talker and findings lists (default 10)
+  --max-connections N    connections listed with their evidence in --json/--html
+                         (default ${DEFAULT_MAX_CONNECTIONS}; "all" lists every one)
+  --max-flows N          most connections tracked at once (default ${DEFAULT_MAX_FLOWS})
+  -q, --quiet            no progress bar
+  -h, --help             this text
+
+Colour only when standard output is a terminal and NO_COLOR is unset. A progress bar goes to
+standard error when it is a terminal and the input is a file of 8 MiB or more.
 
 Exit status: 0 report printed (also for a partial capture: see the PARTIAL marker);
-3 nothing could be read (E_CAPTURE_*); 2 usage error.
+3 nothing could be read (E_CAPTURE_*) or the HTML file could not be written (E_ANALYZE_OUTPUT);
+2 usage error.
 `;
 
 function version(): string {
@@ -51,13 +65,45 @@ function positiveInt(text: string | undefined, what: string, dflt: number): numb
   return v;
 }
 
+/** Size of the input when it is a regular file (a path, or stdin redirected from one); else 0 (no bar). */
+function inputSize(file: string): number {
+  try {
+    const st = file === '-' ? fstatSync(0) : statSync(file);
+    return st.isFile() ? st.size : 0;
+  } catch {
+    return 0; // the reader reports why it cannot open it
+  }
+}
+
+/** Writes through a temporary file in the same folder and renames: a reader never sees half a page. */
+function writeAtomically(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, text, { mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created
+    }
+    throw new RstwatchError(
+      'E_ANALYZE_OUTPUT',
+      `cannot write the HTML report to ${path}: ${errorMessage(err)}`,
+    );
+  }
+}
+
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(
     argv,
     {
       json: { type: 'boolean', default: false },
+      html: { type: 'string' },
       top: { type: 'string' },
+      'max-connections': { type: 'string' },
       'max-flows': { type: 'string' },
+      quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     true,
@@ -77,15 +123,54 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const file = positionals[0]!;
   const top = positiveInt(values.top, '--top', 10);
   const maxFlows = positiveInt(values['max-flows'], '--max-flows', DEFAULT_MAX_FLOWS);
+  const maxConnections =
+    values['max-connections'] === 'all'
+      ? Number.MAX_SAFE_INTEGER
+      : positiveInt(values['max-connections'], '--max-connections', DEFAULT_MAX_CONNECTIONS);
+  if (values.html === '') throw new RstwatchError('E_USAGE', '--html: give the file to write');
+  if (file === '-' && process.stdin.isTTY)
+    throw new RstwatchError('E_USAGE', 'standard input is a terminal, not a capture', {
+      hint: 'pipe one in: tcpdump -w - | rstwatch analyze -',
+    });
 
-  const report = await analyzeCapture(file === '-' ? process.stdin : file, { top, maxFlows, name: file });
+  const progress = createProgress({
+    totalBytes: values.quiet ? 0 : inputSize(file),
+    write: (s) => process.stderr.write(s),
+    isTty: Boolean(process.stderr.isTTY),
+    columns: process.stderr.columns,
+  });
+  let report: Awaited<ReturnType<typeof analyzeCapture>>;
+  try {
+    report = await analyzeCapture(file === '-' ? process.stdin : file, {
+      top,
+      maxFlows,
+      maxConnections,
+      name: file,
+      onProgress: (n) => progress.update(n),
+    });
+  } finally {
+    progress.done();
+  }
+
   const problems = report.capture.problems;
+  // The offset once, at the end, whether or not the reader's message already carries it.
   for (const p of problems)
-    io.err(`rstwatch analyze: ${file}: byte ${p.offset}: ${p.severity}: ${p.code}: ${p.message}\n`);
+    io.err(
+      `rstwatch analyze: ${file}: ${p.severity}: ${p.code}: ${p.message.replace(/ \(at byte offset \d+\)$/, '')} (at byte offset ${p.offset})\n`,
+    );
   const fatal = report.summary.packets === 0 && problems.some((p) => p.severity === 'error');
   if (fatal) return 3;
   if (report.capture.partial)
     io.err(`rstwatch analyze: ${file}: PARTIAL: reading stopped early; the report covers what was read\n`);
-  io.out(values.json ? renderJson(report, version()) : renderText(report, { color: io.isTty }));
+
+  if (values.html !== undefined) {
+    writeAtomically(values.html, renderHtml(report, { version: version() }));
+    io.err(`rstwatch analyze: wrote ${values.html}\n`);
+  }
+  if (values.json) writeJson(report, version(), io.out);
+  else {
+    const color = io.isTty && !process.env.NO_COLOR;
+    io.out(renderText(report, { color, width: io.isTty ? process.stdout.columns : undefined }));
+  }
   return 0;
 }

@@ -1,8 +1,14 @@
 /**
- * `rstwatch analyze --json`: a versioned, documented schema (docs/analyze.md, "JSON schema").
+ * `rstwatch analyze --json`: a versioned, documented schema (docs/analyze.md, "JSON output";
+ * docs/analyze.schema.json is the machine-readable JSON Schema, checked against real outputs by
+ * test/unit/report-json.test.ts).
  *
  * schemaVersion 1. Additive changes (new fields) keep the version; renaming, removing or changing the meaning
  * of a field bumps it. Key order is fixed here, so the output is stable for goldens and diffs.
+ *
+ * The connections list can be long (`--max-connections all` on a capture with 100,000 refused connects), so
+ * `writeJson` hands the text out piece by piece — one piece per connection — instead of building one string
+ * of hundreds of megabytes; the bytes are exactly `JSON.stringify(analysisJson(r), null, 2)`.
  */
 
 import type { AnalysisReport } from '../analyze/analyze.js';
@@ -44,7 +50,7 @@ export function analysisJson(r: AnalysisReport, version: string): AnalysisJson {
     },
     summary: { ...r.summary },
     causes: r.causes,
-    top: r.top,
+    top: { senders: r.top.senders, receivers: r.top.receivers, ports: r.top.ports, pairs: r.top.pairs },
     timeline: r.timeline,
     findings: r.findings,
     connections: r.connections,
@@ -52,6 +58,34 @@ export function analysisJson(r: AnalysisReport, version: string): AnalysisJson {
   };
 }
 
+/** JSON.stringify(value, null, 2) as it appears nested `depth` levels deep (continuation lines indented). */
+function nested(value: unknown, depth: number): string {
+  return JSON.stringify(value, null, 2).replace(/\n/g, `\n${'  '.repeat(depth)}`);
+}
+
+/** Writes the report as pretty-printed JSON in pieces (one per connection), ending with a newline. */
+export function writeJson(r: AnalysisReport, version: string, write: (s: string) => void): void {
+  const j = analysisJson(r, version);
+  const entries = Object.entries(j);
+  let head = '{\n';
+  entries.forEach(([key, value], i) => {
+    const comma = i < entries.length - 1 ? ',' : '';
+    if (key !== 'connections' || r.connections.length === 0) {
+      head += `  ${JSON.stringify(key)}: ${nested(value, 1)}${comma}\n`;
+      return;
+    }
+    write(`${head}  "connections": [\n`);
+    head = '';
+    const list = r.connections;
+    for (let c = 0; c < list.length; c++)
+      write(`    ${nested(list[c], 2)}${c < list.length - 1 ? ',' : ''}\n`);
+    head = `  ]${comma}\n`;
+  });
+  write(`${head}}\n`);
+}
+
 export function renderJson(r: AnalysisReport, version: string): string {
-  return `${JSON.stringify(analysisJson(r, version), null, 2)}\n`;
+  const parts: string[] = [];
+  writeJson(r, version, (s) => parts.push(s));
+  return parts.join('');
 }
