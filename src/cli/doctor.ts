@@ -1,11 +1,13 @@
 /**
- * rstwatch doctor — reads the reset-related sysctls and samples the counters over --interval (default 3 s;
- * the agent has no API yet), then reports findings with severity, evidence and the exact command to fix.
+ * rstwatch doctor — reads the reset-related sysctls and the counters' recent movement — from the running
+ * agent's history when there is one (the last --window, default 60 s), else by sampling for --interval
+ * (default 3 s) — then reports findings with severity, evidence and the exact command to fix.
  * Exit status: 0 ok/info, 1 a warning, 4 a critical finding, 2 usage, 3 runtime error (docs/doctor.md).
  */
 
 import { detectOs, parseOs } from '../collect/factory.js';
 import { parseNetnsSpec } from '../collect/netns.js';
+import { defaultDataDir } from '../internal/config.js';
 import { formatProblem, type Problem, RstwatchError } from '../internal/errors.js';
 import { runInNetns } from '../internal/netns-exec.js';
 import type { Os } from '../model/charts.js';
@@ -17,21 +19,32 @@ import {
   THRESHOLDS,
   worstSeverity,
 } from '../remedy/doctor.js';
+import { beforeFromMovement, readAgentMovement } from '../remedy/doctor-agent.js';
 import { gatherDoctorInput, type Settings } from '../remedy/doctor-inputs.js';
 import { parse, parseSeconds } from './args.js';
 import type { Io } from './main.js';
 
 const HELP = `Usage: rstwatch doctor [options]
 
-Reads the sysctls that decide how TCP resets are sent and accepted, samples the kernel counters for
---interval, and reports findings worst first: severity, evidence (values and rates) and the exact
-command that fixes each one. \`rstwatch explain <topic>\` tells more about a finding's topic.
+Reads the sysctls that decide how TCP resets are sent and accepted and how the kernel counters moved
+recently — from the running agent's history (the last --window) when an agent runs on the data folder,
+else by sampling them for --interval — and reports findings worst first: severity, evidence (values and
+rates) and the exact command that fixes each one. \`rstwatch explain <topic>\` tells more about a topic.
 
 Options:
-  --interval DURATION   how long to sample the counters (default 3s; 0 checks the settings only)
-  --json                print JSON: {os, netns, intervalSeconds, settings, findings, worst, problems}
+  --source auto|agent|sample
+                        where counter movements come from (default auto: the agent when one runs on
+                        --data-dir, else a fresh sample); agent fails when no agent data is there
+  --window DURATION     agent source: how much history to look at (default 60s, at most 24h)
+  --data-dir DIR        the agent's data folder (default /var/lib/rstwatch as root, else
+                        $XDG_STATE_HOME/rstwatch; or RSTWATCH_DATA_DIR)
+  --interval DURATION   sample source: how long to sample the counters (default 3s; 0 checks the
+                        settings only)
+  --json                print JSON: {os, netns, source, intervalSeconds, settings, findings, worst,
+                        problems}
   --netns NAME          diagnose this network namespace (an \`ip netns\` NAME, /path or pid:N); doctor
-                        re-runs itself inside it, since sysctls are per namespace (needs root)
+                        re-runs itself inside it, since sysctls are per namespace (needs root); the
+                        counters are then sampled
   --os linux|freebsd    which kernel's checks to run (default: this machine's)
   --proc-root DIR       Linux: read DIR/net/{snmp,netstat} and DIR/sys/net/... (default /proc)
   --netstat PATH        FreeBSD: the netstat program (default /usr/bin/netstat)
@@ -47,6 +60,8 @@ export const MAX_INTERVAL_SECONDS = 3600;
 export interface DoctorReport {
   os: Os;
   netns: string;
+  /** Where the counter movements came from: the agent's history (with its file) or a fresh sample. */
+  source: { kind: 'agent'; db: string; windowSeconds: number } | { kind: 'sample'; note?: string };
   intervalSeconds: number;
   /** Unknown settings are null. */
   settings: Record<string, number | string | null>;
@@ -58,6 +73,9 @@ export interface DoctorReport {
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {
     interval: { type: 'string', default: '3s' },
+    source: { type: 'string', default: 'auto' },
+    window: { type: 'string', default: '60s' },
+    'data-dir': { type: 'string' },
     json: { type: 'boolean', default: false },
     netns: { type: 'string' },
     os: { type: 'string' },
@@ -75,6 +93,15 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const interval = parseSeconds(values.interval, '--interval');
   if (interval > MAX_INTERVAL_SECONDS) throw new RstwatchError('E_USAGE', '--interval: at most 1h');
   const os = values.os === undefined ? detectOs() : parseOs(values.os);
+  const source = values.source;
+  if (source !== 'auto' && source !== 'agent' && source !== 'sample')
+    throw new RstwatchError(
+      'E_USAGE',
+      `--source: expected auto, agent or sample, got ${JSON.stringify(source)}`,
+    );
+  const windowSeconds = parseSeconds(values.window, '--window');
+  if (windowSeconds < 1 || windowSeconds > 86400)
+    throw new RstwatchError('E_USAGE', '--window: between 1s and 24h');
 
   if (values.netns !== undefined) {
     const spec = parseNetnsSpec(values.netns);
@@ -95,11 +122,40 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (values['proc-root'] !== undefined) gopts.procRoot = values['proc-root'];
   if (values.netstat !== undefined) gopts.netstatPath = values.netstat;
   if (values.sysctl !== undefined) gopts.sysctlPath = values.sysctl;
+  // The agent's history speaks for the host namespace; a --netns run (re-executed inside the namespace)
+  // samples for itself.
+  let reportSource: DoctorReport['source'] = { kind: 'sample' };
+  let movement: ReturnType<typeof readAgentMovement> | undefined;
+  const agentUsable = values['in-netns'] === undefined;
+  if (source === 'agent' && !agentUsable)
+    throw new RstwatchError(
+      'E_USAGE',
+      '--source agent reads the host namespace only (not with --netns)',
+    );
+  if (source !== 'sample' && agentUsable) {
+    const dataDir = values['data-dir'] ?? process.env.RSTWATCH_DATA_DIR ?? defaultDataDir();
+    movement = readAgentMovement(dataDir, os, windowSeconds, Math.floor(Date.now() / 1000));
+    if (!movement.ok) {
+      if (source === 'agent')
+        throw new RstwatchError(movement.code, movement.why, {
+          hint: 'start the agent (rstwatch agent), give its --data-dir, or use --source sample',
+        });
+      reportSource = { kind: 'sample', note: movement.why };
+    }
+  }
+  if (movement?.ok) gopts.intervalSeconds = 0;
   const gathered = await gatherDoctorInput(gopts);
+  if (movement?.ok) {
+    const m = movement.movement;
+    gathered.input.before = beforeFromMovement(gathered.input.after, m.delta);
+    gathered.input.intervalSeconds = m.seconds;
+    reportSource = { kind: 'agent', db: m.db, windowSeconds: m.seconds };
+  }
   const findings = diagnose(gathered.input);
   const report: DoctorReport = {
     os,
     netns: values['in-netns'] ?? 'host',
+    source: reportSource,
     intervalSeconds: round(gathered.input.intervalSeconds, 4),
     settings: nullable(gathered.settings),
     findings,
@@ -145,9 +201,11 @@ export function renderDoctorText(r: DoctorReport): string {
   const lines: string[] = [];
   const where = r.netns === 'host' ? 'host namespace' : `namespace ${r.netns}`;
   const sampled =
-    r.intervalSeconds > 0
-      ? `counters sampled for ${r.intervalSeconds.toFixed(1)} s`
-      : 'settings only (no sampling)';
+    r.source.kind === 'agent'
+      ? `counters from the agent's history, last ${r.intervalSeconds.toFixed(0)} s`
+      : r.intervalSeconds > 0
+        ? `counters sampled for ${r.intervalSeconds.toFixed(1)} s`
+        : 'settings only (no sampling)';
   lines.push(`rstwatch doctor — ${r.os}, ${where}, ${sampled}`, '');
   const shown = r.findings.filter((f) => f.severity !== 'ok' && f.unknown !== true);
   for (const f of shown) {

@@ -691,6 +691,7 @@ describe('text report', () => {
     const report: DoctorReport = {
       os: 'linux',
       netns: 'web',
+      source: { kind: 'sample' },
       intervalSeconds: 10,
       settings: {},
       findings,
