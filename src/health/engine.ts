@@ -7,6 +7,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import type { AlertContextExtra } from '../attribute/alert-context.js';
 import { STATUS, type Status } from './types.js';
 
 /** §3.5 alarm-log entry flags (health.h). */
@@ -136,8 +137,11 @@ export interface AlarmEntry {
   /** The warn (or crit, when CRITICAL) expression and its evaluation trace (alarm-notify.sh $20, $21). */
   expression: string;
   trace: string;
-  /** Who and why behind the transition (filled by attribution when available). */
-  context_extra?: Record<string, unknown>;
+  /**
+   * Who and why behind a reset alert's transition: attribution's top peers, ports and reasons over the
+   * lookup window (src/attribute/alert-context.ts). Not named `context`: that is Netdata's chart context.
+   */
+  context_extra?: AlertContextExtra;
 }
 
 /**
@@ -148,6 +152,8 @@ export class AlarmLog {
   private entries: AlarmEntry[] = [];
   private nextUniqueId: number;
   private readonly eventIds = new Map<number, number>();
+  /** Called with every new entry before it is stored (the agent adds attribution context here). */
+  decorate: ((entry: AlarmEntry) => void) | undefined;
 
   constructor(firstUniqueId = 1) {
     this.nextUniqueId = firstUniqueId;
@@ -188,6 +194,7 @@ export class AlarmLog {
 
   /** Add an entry; returns the entry it superseded, if any (now UPDATED). */
   add(entry: AlarmEntry): AlarmEntry | undefined {
+    this.decorate?.(entry);
     this.entries.push(entry);
     for (let i = this.entries.length - 2; i >= 0; i--) {
       const old = this.entries[i]!;
@@ -261,4 +268,147 @@ export function notificationDecision(entry: AlarmEntry, lastExec: AlarmEntry | u
 
 export function newTransitionId(): string {
   return randomUUID();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The pure core of one alert: state in, transitions out (§3.3 pass 2 and §3.6 pass 3). The scheduler
+// (scheduler.ts) does everything with side effects around it: lookups and calcs (pass 1), evaluating
+// warn/crit with the variables, writing the log, persisting, notifying.
+
+/** What the transition rules of one alert read and write; AlertRuntime (scheduler.ts) carries these fields. */
+export interface AlertState {
+  status: Status;
+  /** The status before the last change (`rc->old_status`). */
+  oldStatus: Status;
+  /** `$this` after this iteration's lookup and calc (pass 1). */
+  value: number;
+  /** `$this` before this iteration's pass 1 (`rc->old_value`). */
+  oldValue: number;
+  lastStatusChange: number;
+  lastStatusChangeValue: number;
+  delay: DelayState;
+  lastRepeat: number;
+  timesRepeat: number;
+  /** RRDCALC_FLAG_RUN_ONCE: the CLEAR after a raise has been dealt with (§3.6). */
+  runOnce: boolean;
+}
+
+/** The configuration the rules need. */
+export interface AlertRules {
+  delay: DelayConfig;
+  /** Seconds; 0 = no repeat for that status. */
+  repeat: { warning: number; critical: number };
+}
+
+/** One status change, as the log entry will record it. */
+export interface Transition {
+  when: number;
+  oldStatus: Status;
+  newStatus: Status;
+  oldValue: number;
+  newValue: number;
+  /** Seconds in the previous status. */
+  duration: number;
+  delay: number;
+}
+
+/** A repeat notification due now: a fresh entry, sent at once, never put in the log list (§3.6). */
+export interface Repeat {
+  when: number;
+  oldStatus: Status;
+  newStatus: Status;
+  oldValue: number;
+  newValue: number;
+  duration: number;
+  /** `rc->delay_last`, copied into the entry. */
+  delay: number;
+  /** The entry gets RUN_ONCE: the one CLEAR repeat after a raise. */
+  runOnce: boolean;
+}
+
+export function isRepeating(rules: AlertRules): boolean {
+  return rules.repeat.warning > 0 || rules.repeat.critical > 0;
+}
+
+/**
+ * §3.3 pass 2 for one alert that ran this iteration: the status from the warn/crit outcomes, and on a change
+ * the delay (§3.4) and the transition to log. Netdata's do_rc_status_change: the status flips at once; for
+ * a repeating alert the repeat clock restarts at the change, and a change to CLEAR sets RUN_ONCE — so the
+ * CLEAR is told through its log entry (after the down delay), not by a repeat.
+ */
+export function step(
+  state: AlertState,
+  rules: AlertRules,
+  outcome: { warn: ExprOutcome; crit: ExprOutcome },
+  now: number,
+): { state: AlertState; transition?: Transition } {
+  const status = decideStatus(outcome.warn, outcome.crit);
+  if (status === state.status) return { state };
+  const d = applyDelay(state.delay, rules.delay, state.status, status, now);
+  const transition: Transition = {
+    when: now,
+    oldStatus: state.status,
+    newStatus: status,
+    oldValue: state.oldValue,
+    newValue: state.value,
+    duration: now - state.lastStatusChange,
+    delay: d.delay,
+  };
+  const next: AlertState = {
+    ...state,
+    delay: d.state,
+    lastStatusChangeValue: state.value,
+    lastStatusChange: now,
+    oldStatus: state.status,
+    status,
+  };
+  if (isRepeating(rules)) {
+    next.lastRepeat = now;
+    if (status === STATUS.CLEAR) next.runOnce = true;
+  }
+  return { state: next, transition };
+}
+
+/**
+ * §3.6 pass 3 for one alert, every iteration (process_repeating_alarms): once the delay of the last change
+ * has passed, WARNING repeats every `repeat.warning` s and CRITICAL every `repeat.critical` s (each clears
+ * RUN_ONCE); a CLEAR that follows WARNING/CRITICAL without RUN_ONCE repeats once (1 s). Since every change
+ * to CLEAR sets RUN_ONCE (step), that branch only fires for state carried over from elsewhere.
+ */
+export function repeatStep(
+  state: AlertState,
+  rules: AlertRules,
+  now: number,
+): { state: AlertState; repeat?: Repeat } {
+  if (!isRepeating(rules) || state.delay.upToTimestamp > now) return { state };
+  let next = state;
+  let every = 0;
+  if (state.status === STATUS.WARNING) {
+    next = { ...state, runOnce: false };
+    every = rules.repeat.warning;
+  } else if (state.status === STATUS.CRITICAL) {
+    next = { ...state, runOnce: false };
+    every = rules.repeat.critical;
+  } else if (
+    state.status === STATUS.CLEAR &&
+    !state.runOnce &&
+    (state.oldStatus === STATUS.WARNING || state.oldStatus === STATUS.CRITICAL)
+  ) {
+    every = 1;
+  }
+  if (every <= 0 || next.lastRepeat + every > now) return { state: next };
+  const repeat: Repeat = {
+    when: now,
+    oldStatus: next.oldStatus,
+    newStatus: next.status,
+    oldValue: next.oldValue,
+    newValue: next.value,
+    duration: now - next.lastStatusChange,
+    delay: next.delay.last,
+    runOnce: !next.runOnce && next.status === STATUS.CLEAR,
+  };
+  return {
+    state: { ...next, lastRepeat: now, timesRepeat: next.timesRepeat + 1, runOnce: true },
+    repeat,
+  };
 }

@@ -11,14 +11,17 @@ import type { ChartEntry, Store } from '../store/store.js';
 import {
   type AlarmEntry,
   AlarmLog,
-  applyDelay,
+  type AlertState,
   type DelayState,
-  decideStatus,
   type ExprOutcome,
   FLAG,
   initialDelayState,
+  isRepeating,
   newTransitionId,
   notificationDecision,
+  repeatStep,
+  step,
+  type Transition,
 } from './engine.js';
 import { type EvalResult, type Expression, evaluate } from './expr/index.js';
 import { lookupRunnable, runLookup } from './lookup.js';
@@ -34,7 +37,8 @@ export interface CompiledAlert {
   configHashId: string;
 }
 
-export interface AlertRuntime {
+/** One alert bound to one chart: the pure state of engine.ts (AlertState) plus what the scheduler tracks. */
+export interface AlertRuntime extends AlertState {
   alarmId: number;
   compiled: CompiledAlert;
   chart: ChartEntry;
@@ -180,7 +184,15 @@ export class HealthEngine {
   announce(now: number): void {
     for (const rt of this.runtimes) {
       rt.lastStatusChange = now;
-      this.addEntry(rt, STATUS.REMOVED, STATUS.UNINITIALIZED, now, 0, Number.NaN, Number.NaN);
+      this.addEntry(rt, {
+        when: now,
+        oldStatus: STATUS.REMOVED,
+        newStatus: STATUS.UNINITIALIZED,
+        oldValue: Number.NaN,
+        newValue: Number.NaN,
+        duration: 0,
+        delay: 0,
+      });
     }
   }
 
@@ -311,33 +323,33 @@ export class HealthEngine {
         rt.value = r.ok ? r.value : Number.NaN;
       }
     }
-    // Pass 2: statuses and transitions.
+    // Pass 2: statuses and transitions (engine.ts step: pure).
     for (const rt of due) {
       const { warn, crit } = rt.compiled;
       rt.warnResult = warn ? this.evalExpr(rt, warn, now) : undefined;
       rt.critResult = crit ? this.evalExpr(rt, crit, now) : undefined;
       const w: ExprOutcome = rt.warnResult && { ok: rt.warnResult.ok, value: rt.warnResult.value };
       const c: ExprOutcome = rt.critResult && { ok: rt.critResult.ok, value: rt.critResult.value };
-      const status = decideStatus(w, c);
-      if (status !== rt.status) {
-        const delay = applyDelay(rt.delay, rt.compiled.config.delay, rt.status, status, now);
-        rt.delay = delay.state;
-        added.push(this.addEntry(rt, rt.status, status, now, delay.delay, rt.oldValue, rt.value));
-        rt.lastStatusChangeValue = rt.value;
-        rt.lastStatusChange = now;
-        rt.oldStatus = rt.status;
-        rt.status = status;
-        if (this.isRepeating(rt)) {
-          rt.lastRepeat = now;
-          rt.runOnce = status !== STATUS.CLEAR ? false : rt.runOnce;
-        }
-      }
+      const r = step(rt, rt.compiled.config, { warn: w, crit: c }, now);
+      Object.assign(rt, r.state);
+      if (r.transition) added.push(this.addEntry(rt, r.transition));
       rt.lastUpdated = now;
       rt.nextUpdate = now + rt.compiled.config.every;
       this.persistence?.saveState(rt);
     }
-    // Pass 3: repeats (§3.6).
-    for (const rt of this.runtimes) this.repeat(rt, now);
+    // Pass 3: repeats (§3.6; engine.ts repeatStep: pure).
+    for (const rt of this.runtimes) {
+      const r = repeatStep(rt, rt.compiled.config, now);
+      Object.assign(rt, r.state);
+      if (!r.repeat) continue;
+      // A fresh entry, decided and sent at once and not inserted into the log list (§3.6).
+      const entry = this.makeEntry(rt, r.repeat);
+      if (r.repeat.runOnce) entry.flags |= FLAG.RUN_ONCE;
+      entry.flags |= FLAG.PROCESSED;
+      const decision = notificationDecision(entry, this.log.lastExecuted(entry.alarmId, entry));
+      if (decision.send) this.send(entry, rt, now);
+      else this.persistence?.saveEntry(entry);
+    }
     // Pass 4: notifications.
     this.processNotifications(now);
     // Memory stays bounded: everything is on disk already; keep what the rules still look at — the pending
@@ -359,45 +371,14 @@ export class HealthEngine {
     return added;
   }
 
-  private isRepeating(rt: AlertRuntime): boolean {
-    const r = rt.compiled.config.repeat;
-    return r.warning > 0 || r.critical > 0;
-  }
-
-  private repeat(rt: AlertRuntime, now: number): void {
-    if (!this.isRepeating(rt) || rt.delay.upToTimestamp > now) return;
-    const r = rt.compiled.config.repeat;
-    let interval = 0;
-    if (rt.status === STATUS.WARNING) interval = r.warning;
-    else if (rt.status === STATUS.CRITICAL) interval = r.critical;
-    else if (rt.status === STATUS.CLEAR && rt.oldStatus >= STATUS.WARNING && !rt.runOnce) interval = 1;
-    if (interval <= 0 || rt.lastRepeat + interval > now) return;
-    rt.lastRepeat = now;
-    rt.timesRepeat++;
-    if (rt.status === STATUS.CLEAR) rt.runOnce = true;
-    // A fresh entry, notified at once and not inserted into the log list (§3.6).
-    const entry = this.makeEntry(rt, rt.oldStatus, rt.status, now, 0, rt.oldValue, rt.value);
-    entry.flags |= FLAG.IS_REPEATING;
-    if (rt.runOnce) entry.flags |= FLAG.RUN_ONCE;
-    this.send(entry, rt, now);
-  }
-
-  private makeEntry(
-    rt: AlertRuntime,
-    oldStatus: Status,
-    newStatus: Status,
-    now: number,
-    delay: number,
-    oldValue: number,
-    newValue: number,
-  ): AlarmEntry {
+  private makeEntry(rt: AlertRuntime, t: Transition): AlarmEntry {
+    const { when: now, oldStatus, newStatus, delay, oldValue, newValue, duration } = t;
     const cfg = rt.compiled.config;
-    const duration = now - rt.lastStatusChange;
     const exprSrc = newStatus === STATUS.CRITICAL ? cfg.crit : cfg.warn;
     const exprRes = newStatus === STATUS.CRITICAL ? rt.critResult : rt.warnResult;
     let flags = 0;
     if (cfg.noClearNotification) flags |= FLAG.NO_CLEAR_NOTIFICATION;
-    if (this.isRepeating(rt)) flags |= FLAG.IS_REPEATING;
+    if (isRepeating(cfg)) flags |= FLAG.IS_REPEATING;
     return {
       uniqueId: this.log.newUniqueId(),
       alarmId: rt.alarmId,
@@ -437,16 +418,9 @@ export class HealthEngine {
     };
   }
 
-  private addEntry(
-    rt: AlertRuntime,
-    oldStatus: Status,
-    newStatus: Status,
-    now: number,
-    delay: number,
-    oldValue: number,
-    newValue: number,
-  ): AlarmEntry {
-    const entry = this.makeEntry(rt, oldStatus, newStatus, now, delay, oldValue, newValue);
+  private addEntry(rt: AlertRuntime, t: Transition): AlarmEntry {
+    const { oldStatus, newStatus, delay, newValue } = t;
+    const entry = this.makeEntry(rt, t);
     const superseded = this.log.add(entry);
     this.persistence?.saveEntry(entry);
     if (superseded) this.persistence?.saveEntry(superseded);
