@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 #   python3, make, g++: building better-sqlite3 from source (no prebuilt download here)
 #   prometheus-alertmanager, python3-aiosmtpd: real receivers for the notification tests
 #   prometheus  promtool and a real Prometheus for the fleet rules (contrib/prometheus)
-PKGS=(iproute2 util-linux mount procps netdata-core tshark tcpdump python3 make g++ prometheus-alertmanager python3-aiosmtpd prometheus)
+#   patch      applies doctor/syncookies --dry-run diffs in a property test (the diff must be a real patch)
+#   chromium   opens the analyze HTML report offline (test/e2e/report-html.test.ts, via playwright-core)
+PKGS=(iproute2 util-linux mount procps patch netdata-core tshark tcpdump python3 make g++ prometheus-alertmanager python3-aiosmtpd prometheus chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
