@@ -24,6 +24,8 @@ const CORPUS = join(SHARED, 'corpus/tcpdump-tests');
 const CENSUS = join(SHARED, 'corpus/tcpdump-tests.census.tsv');
 const TCP_FRAMES = fileURLToPath(new URL('../fixtures/pcap/corpus-tcp-frames.tsv', import.meta.url));
 const haveCorpus = existsSync(CENSUS) && existsSync(CORPUS);
+// CI clones the project with ../shared beside it: there a missing corpus is a failure, not a skip.
+requireCapability(haveCorpus, `the capture corpus at ${CORPUS}`);
 
 /**
  * Files where tshark sees TCP headers that we deliberately do not decode. None of them holds a reset (their
