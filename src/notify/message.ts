@@ -121,7 +121,7 @@ export function buildEvent(entry: AlarmEntry, rt: AlertRuntime | undefined, ctx:
   // Values as they were when the status changed (the evaluation trace), not when the notification is due:
   // 20 s later the 1-minute baseline already contains the storm that raised the alert.
   const traced = traceValues(entry.trace);
-  const valueOf = (name: string): number | null => {
+  const valueAt = (name: string): number | null => {
     const t = traced.get(name);
     if (t !== undefined) return t;
     const ref = byName(name);
@@ -131,7 +131,7 @@ export function buildEvent(entry: AlarmEntry, rt: AlertRuntime | undefined, ctx:
   for (const m of entry.expression.matchAll(/\$\{?([A-Za-z0-9_.]+)\}?/g)) {
     const name = m[1]!;
     if (byName(name) && !references.some((r) => r.name === name))
-      references.push({ name, value: valueOf(name) });
+      references.push({ name, value: valueAt(name) });
   }
   const topic = findTopic(topicFor(entry.name, entry.info));
   const value = finite(entry.newValue);
@@ -183,7 +183,7 @@ export function buildEvent(entry: AlarmEntry, rt: AlertRuntime | undefined, ctx:
   const bAlert = bName ? byName(bName) : undefined;
   if (bName && bAlert) {
     // The shipped warn line: B = max(5, $1m_…); raise above 10·B, stay raised while above 1·B.
-    const b = valueOf(bName);
+    const b = valueAt(bName);
     const eff = Math.max(5, b ?? 0);
     event.baseline = { name: bName, value: b, floor: 5, raiseAbove: 10 * eff, holdAbove: eff };
   }
