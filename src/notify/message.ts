@@ -189,6 +189,9 @@ export function buildEvent(entry: AlarmEntry, rt: AlertRuntime | undefined, ctx:
   }
   const top = extractTop(entry);
   if (top) event.top = top;
+  const extra = (entry as unknown as { context_extra?: { attribution?: unknown } }).context_extra;
+  if (typeof extra?.attribution === 'string' && extra.attribution !== '')
+    event.attributionNote = extra.attribution;
   event.nextSteps = nextSteps(ctx.command, event.explain?.topic ?? 'reset');
   return event;
 }
@@ -252,6 +255,8 @@ export function render(e: NotifyEvent): Rendered {
     if (tl.length > 0)
       paragraphs.push([`Top over the last ${t.windowSeconds}s (${t.total} resets):`, ...tl].join('\n'));
   }
+  if (e.attributionNote && !(e.top && e.top.total > 0))
+    paragraphs.push(`Who and why: not known here (${e.attributionNote}).`);
   paragraphs.push(['Next steps:', ...e.nextSteps.map((s) => `  ${s}`)].join('\n'));
   return { title, body: paragraphs.join('\n\n') };
 }

@@ -80,6 +80,8 @@ export interface NotifyEvent {
   /** Values of other alerts the expression refers to (`$1m_ipv4_tcp_resets_received`). */
   references: { name: string; value: number | null }[];
   top?: NotifyTop;
+  /** Why attribution could not say who and why (no tracefs, an old kernel), when it says so. */
+  attributionNote?: string;
   /** The exact commands to run next. */
   nextSteps: string[];
 }

@@ -206,6 +206,23 @@ describe('without attribution', () => {
     expect(event.top).toBeUndefined();
     expect(render(event).body).not.toContain('Peers:');
   });
+
+  it('says why attribution could not tell, when the transition says so', () => {
+    const { entry, sim } = stormEvent(false);
+    const extra = {
+      top: { ...TOP, total: 0, peers: [], remotePorts: [], reasons: [] },
+      attribution: 'tracefs is not mounted',
+    };
+    (entry as unknown as { context_extra: unknown }).context_extra = extra;
+    const event = buildEvent(entry, sim.alert(NAME), {
+      host: 'h',
+      machineGuid: 'g',
+      alerts: sim.engine.alerts,
+      command: 'rstwatch',
+    });
+    expect(event.attributionNote).toBe('tracefs is not mounted');
+    expect(render(event).body).toContain('Who and why: not known here (tracefs is not mounted).');
+  });
 });
 
 describe('topicFor', () => {
