@@ -1,0 +1,260 @@
+/**
+ * Per-second aggregates of resets with bounded memory, and top-N over any window within the retention.
+ *
+ * Each second keeps, per dimension (peer, local port, remote port, reason, state, whole tuple) and per
+ * direction, at most K keys once the second is closed; whatever does not fit is counted in that dimension's
+ * "other" bucket, so totals stay exact. While a second is open, a dimension that reaches its working limit
+ * (16·K keys) folds its smaller half into "other" (the "frequent items" pruning of Misra & Gries): a key
+ * that is heavy within the second survives, a scan of distinct keys cannot grow memory. Dimensions are kept
+ * separately — not only whole tuples — so that a scan from one peer over many ports still shows that peer.
+ *
+ * A window's top-N is the sum of the per-second top-K lists: a key that is never in any second's top K is
+ * under-counted (its events are in "other"); `other` says how many events that is for peers.
+ */
+
+import type { AttributionTop, RstDirection, RstEvent, TopEntry } from './types.js';
+
+export const DIMENSIONS = ['peers', 'localPorts', 'remotePorts', 'reasons', 'states', 'tuples'] as const;
+export type Dimension = (typeof DIMENSIONS)[number];
+const D_PEERS = 0;
+const D_LPORT = 1;
+const D_RPORT = 2;
+const D_REASON = 3;
+const D_STATE = 4;
+const D_TUPLE = 5;
+const NDIM = DIMENSIONS.length;
+
+/** Seconds a second stays open for events read late (CPUs are read one after another). */
+const OPEN_SECONDS = 3;
+
+const DIR = { sent: 's', received: 'r' } as const;
+const dirIndex = (prefix: string): number => (prefix === 's' ? 0 : 1);
+
+interface Bucket {
+  sec: number;
+  open: boolean;
+  totals: [number, number];
+  /** other[dim][dir] */
+  other: number[][];
+  /** Open: live maps. Closed: parallel arrays (keys with the direction prefix, counts). */
+  live: Map<string, number>[] | undefined;
+  keys: string[][] | undefined;
+  counts: number[][] | undefined;
+}
+
+export interface AggregatorOptions {
+  /** Keys kept per second, per dimension and direction. */
+  topK: number;
+  /** Seconds of per-second aggregates kept (≥ 3600 in the agent). */
+  retentionSeconds: number;
+}
+
+export interface AggregatorStats {
+  events: number;
+  /** Events for a second no longer in the ring (clock jumped, or read more than the retention late). */
+  dropped: number;
+  buckets: number;
+}
+
+function hostPort(addr: string, port: number): string {
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+/** The key of a whole tuple, as shown to people. */
+export function tupleKey(ev: RstEvent): string {
+  const arrow = ev.direction === 'sent' ? '->' : '<-';
+  return `${ev.direction} ${ev.family} ${hostPort(ev.localAddr, ev.localPort)} ${arrow} ${hostPort(ev.remoteAddr, ev.remotePort)} ${ev.reason} ${ev.state}`;
+}
+
+export class Aggregator {
+  readonly topK: number;
+  readonly retentionSeconds: number;
+  private readonly ring: (Bucket | undefined)[];
+  private readonly workLimit: number;
+  private newest = 0;
+  private readonly stats: AggregatorStats = { events: 0, dropped: 0, buckets: 0 };
+
+  constructor(opts: AggregatorOptions) {
+    if (!Number.isInteger(opts.topK) || opts.topK < 1)
+      throw new RangeError('topK must be a positive integer');
+    this.topK = opts.topK;
+    this.retentionSeconds = Math.max(60, Math.floor(opts.retentionSeconds));
+    this.ring = new Array(this.retentionSeconds + OPEN_SECONDS + 1);
+    this.workLimit = Math.max(64, 16 * this.topK);
+  }
+
+  get counters(): Readonly<AggregatorStats> {
+    return this.stats;
+  }
+
+  private newBucket(sec: number): Bucket {
+    this.stats.buckets++;
+    return {
+      sec,
+      open: true,
+      totals: [0, 0],
+      other: Array.from({ length: NDIM }, () => [0, 0]),
+      live: Array.from({ length: NDIM }, () => new Map<string, number>()),
+      keys: undefined,
+      counts: undefined,
+    };
+  }
+
+  /** Count one event in second `sec` (epoch seconds). */
+  add(ev: RstEvent, sec: number): void {
+    this.stats.events++;
+    if (sec > this.newest) {
+      const prev = this.newest;
+      this.newest = sec;
+      if (prev > 0) this.closeUpTo(sec - OPEN_SECONDS, prev);
+    }
+    if (sec <= this.newest - this.retentionSeconds) {
+      this.stats.dropped++;
+      return;
+    }
+    const slot = sec % this.ring.length;
+    let b = this.ring[slot];
+    if (!b || b.sec !== sec) {
+      if (b && b.sec > sec) {
+        this.stats.dropped++;
+        return;
+      }
+      b = this.newBucket(sec);
+      this.ring[slot] = b;
+    }
+    const d = DIR[ev.direction];
+    const di = dirIndex(d);
+    b.totals[di] = b.totals[di]! + 1;
+    if (!b.live) {
+      // A closed second: the event is counted, in "other" of every dimension.
+      for (let i = 0; i < NDIM; i++) b.other[i]![di] = b.other[i]![di]! + 1;
+      return;
+    }
+    this.bump(b, D_PEERS, d + ev.remoteAddr);
+    this.bump(b, D_LPORT, d + ev.localPort);
+    this.bump(b, D_RPORT, d + ev.remotePort);
+    this.bump(b, D_REASON, d + ev.reason);
+    this.bump(b, D_STATE, d + ev.state);
+    this.bump(b, D_TUPLE, d + tupleKey(ev));
+    // A second first seen after its neighbours were closed is closed at once, or nothing would close it.
+    if (sec <= this.newest - OPEN_SECONDS) this.close(b);
+  }
+
+  private bump(b: Bucket, dim: number, key: string): void {
+    const m = b.live![dim]!;
+    m.set(key, (m.get(key) ?? 0) + 1);
+    if (m.size > this.workLimit) this.fold(b, dim, this.workLimit >> 1);
+  }
+
+  /** Keep the `keep` largest keys per direction of one live dimension, the rest into "other". */
+  private fold(b: Bucket, dim: number, keep: number): void {
+    const m = b.live![dim]!;
+    for (const prefix of ['s', 'r']) {
+      const entries = [...m].filter(([k]) => k[0] === prefix);
+      if (entries.length <= keep) continue;
+      entries.sort((x, y) => y[1] - x[1]);
+      for (let i = keep; i < entries.length; i++) {
+        const [k, c] = entries[i]!;
+        b.other[dim]![dirIndex(prefix)]! += c;
+        m.delete(k);
+      }
+    }
+  }
+
+  private close(b: Bucket): void {
+    if (!b.live) return;
+    b.keys = [];
+    b.counts = [];
+    for (let dim = 0; dim < NDIM; dim++) {
+      this.fold(b, dim, this.topK);
+      const m = b.live[dim]!;
+      b.keys.push([...m.keys()]);
+      b.counts.push([...m.values()]);
+    }
+    b.live = undefined;
+    b.open = false;
+  }
+
+  private closeUpTo(lastToClose: number, prevNewest: number): void {
+    const from = Math.max(prevNewest - OPEN_SECONDS - 1, lastToClose - this.ring.length + 1);
+    for (let s = from; s <= lastToClose; s++) {
+      const b = this.ring[s % this.ring.length];
+      if (b && b.sec === s && b.open) this.close(b);
+    }
+  }
+
+  /** Close every second older than `nowSec - 3`, so memory is bounded even when events stop. */
+  tick(nowSec: number): void {
+    if (nowSec > this.newest) {
+      const prev = this.newest;
+      this.newest = nowSec;
+      if (prev > 0) this.closeUpTo(nowSec - OPEN_SECONDS, prev);
+    }
+  }
+
+  /** Top `limit` per dimension over the seconds (nowSec − windowSeconds, nowSec]. */
+  top(opts: {
+    nowSec: number;
+    windowSeconds: number;
+    direction?: RstDirection;
+    limit?: number;
+  }): AttributionTop & { tuples: TopEntry[] } {
+    const limit = Math.max(1, Math.floor(opts.limit ?? 10));
+    const windowSeconds = Math.max(1, Math.min(Math.floor(opts.windowSeconds), this.retentionSeconds));
+    const want = opts.direction === undefined ? undefined : DIR[opts.direction];
+    const sums: Map<string, number>[] = Array.from({ length: NDIM }, () => new Map());
+    let total = 0;
+    let other = 0;
+    const from = opts.nowSec - windowSeconds + 1;
+    for (let s = from; s <= opts.nowSec; s++) {
+      const b = this.ring[((s % this.ring.length) + this.ring.length) % this.ring.length];
+      if (!b || b.sec !== s) continue;
+      for (const di of [0, 1]) {
+        if (want !== undefined && dirIndex(want) !== di) continue;
+        total += b.totals[di]!;
+        other += b.other[D_PEERS]![di]!;
+      }
+      for (let dim = 0; dim < NDIM; dim++) {
+        const into = sums[dim]!;
+        const add = (k: string, c: number) => {
+          if (want !== undefined && k[0] !== want) return;
+          const key = k.slice(1);
+          into.set(key, (into.get(key) ?? 0) + c);
+        };
+        if (b.live) for (const [k, c] of b.live[dim]!) add(k, c);
+        else {
+          const keys = b.keys![dim]!;
+          const counts = b.counts![dim]!;
+          for (let i = 0; i < keys.length; i++) add(keys[i]!, counts[i]!);
+        }
+      }
+    }
+    const best = (m: Map<string, number>): TopEntry[] =>
+      [...m]
+        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+        .slice(0, limit)
+        .map(([key, count]) => ({ key, count }));
+    return {
+      windowSeconds,
+      total,
+      other,
+      peers: best(sums[D_PEERS]!),
+      localPorts: best(sums[D_LPORT]!),
+      remotePorts: best(sums[D_RPORT]!),
+      reasons: best(sums[D_REASON]!),
+      states: best(sums[D_STATE]!),
+      tuples: best(sums[D_TUPLE]!),
+      scope: 'all-namespaces',
+    };
+  }
+
+  /** For tests and status: keys held by one second (all dimensions), or undefined if not in the ring. */
+  secondSize(
+    sec: number,
+  ): { open: boolean; keys: number[]; other: number[][]; totals: number[] } | undefined {
+    const b = this.ring[sec % this.ring.length];
+    if (!b || b.sec !== sec || sec <= this.newest - this.retentionSeconds) return undefined;
+    const keys = b.live ? b.live.map((m) => m.size) : b.keys!.map((k) => k.length);
+    return { open: b.open, keys, other: b.other.map((o) => [...o]), totals: [...b.totals] };
+  }
+}

@@ -1,0 +1,365 @@
+/**
+ * Live attribution: the agent's tracefs instance, read through the per-CPU binary ring buffers.
+ *
+ * Why `trace_pipe_raw` and not the text `trace_pipe`: the text pipe makes the kernel format every event
+ * (`%pISpc`, symbolic names) inside the reader's read(2), merges the CPUs one event at a time, and hands
+ * ~200 bytes per event to a regex; the raw pipe hands over whole pages of ~90-byte records that a few
+ * DataView reads decode with offsets taken from the `format` files. docs/attribution.md has the numbers.
+ *
+ * Files are opened O_NONBLOCK and drained on a timer (every `pollMs`, sooner while pages keep coming), so
+ * no libuv thread is parked in a blocking read and an idle agent costs a few failed reads a second.
+ */
+
+import { closeSync, constants, openSync, readFileSync, readSync } from 'node:fs';
+import { cpus as osCpus } from 'node:os';
+import { join } from 'node:path';
+import { errorMessage, RstwatchError, sysCode } from '../internal/errors.js';
+import type { Logger } from '../internal/log.js';
+import { Aggregator } from './aggregate.js';
+import { makeDecoder, type ResetDecoder } from './decode.js';
+import { type EventFormat, type PageHeader, parseEventFormat, parseHeaderPage } from './format.js';
+import { ProcessMap } from './procmap.js';
+import { walkPage } from './ringbuf.js';
+import {
+  defaultBufferKiB,
+  type FindOptions,
+  findTracefs,
+  INSTANCE_PREFIX,
+  permissionError,
+  removeStaleInstances,
+  TraceInstance,
+} from './tracefs.js';
+import type { Attribution, AttributionQuery, AttributionStatus, AttributionTop, RstEvent } from './types.js';
+
+export interface AttributionOptions {
+  log: Logger;
+  /** 'linux' or 'freebsd' (the agent's Os). */
+  os: string;
+  /** Keys kept per second and dimension (setting `attribution top k`). */
+  topK?: number;
+  retentionSeconds?: number;
+  tracefs?: FindOptions;
+  /** For the process map (listening ports). */
+  procRoot?: string;
+  pollMs?: number;
+  /** Seconds between checks that the instance is still there and switched on. */
+  checkEverySeconds?: number;
+  bufferKiB?: number;
+  instanceName?: string;
+  /** Wall clock in ms (the agent's clock). */
+  wallMs?: () => number;
+  /** Every decoded event, after it is counted (tests, benchmarks). */
+  onEvent?: (ev: RstEvent, sec: number) => void;
+}
+
+const MAX_PAGES_PER_CPU_PER_DRAIN = 64;
+
+/** Attribution that could not start: answers every query with nothing and says why. */
+class Unavailable implements Attribution {
+  constructor(
+    private readonly why: string,
+    private readonly layout: AttributionStatus['layout'] = null,
+  ) {}
+  status(): AttributionStatus {
+    return { enabled: false, layout: this.layout, reason: this.why, events: 0, lost: 0 };
+  }
+  top(q: AttributionQuery): AttributionTop {
+    return emptyTop(q.windowSeconds);
+  }
+  async close(): Promise<void> {}
+}
+
+export function emptyTop(windowSeconds: number): AttributionTop {
+  return {
+    windowSeconds,
+    total: 0,
+    other: 0,
+    peers: [],
+    localPorts: [],
+    remotePorts: [],
+    reasons: [],
+    states: [],
+    tuples: [],
+    scope: 'all-namespaces',
+  };
+}
+
+/** A disabled attribution (setting `attribution = no`). */
+export function disabledAttribution(): Attribution {
+  return new Unavailable('disabled by the setting attribution = no');
+}
+
+/** One sentence on what a working attribution sees, per layout. */
+export function coverageSentence(layout: ResetDecoder['layout']): string {
+  return layout === 'sockaddr-reason'
+    ? 'sees every RST the kernel sends (with its reason) and every RST a full socket accepts, in all network namespaces together (events carry no namespace)'
+    : 'kernel before 6.10: RSTs sent without a full socket (closed ports, TIME_WAIT, half-open) are not traced and no reason is given (OutRsts still counts them); all network namespaces together';
+}
+
+function readFormat(root: string, event: string): EventFormat {
+  const file = join(root, 'events', 'tcp', event, 'format');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = sysCode(err);
+    if (code === 'EACCES' || code === 'EPERM') throw permissionError(`read ${file}`, err);
+    throw new RstwatchError(
+      'E_ATTR_NO_EVENTS',
+      `this kernel has no tcp:${event} tracepoint (${file}: ${code ?? errorMessage(err)}); Linux 4.15 and later have it`,
+    );
+  }
+  return parseEventFormat(text, file);
+}
+
+class LiveAttribution implements Attribution {
+  private readonly agg: Aggregator;
+  private readonly procs: ProcessMap;
+  private fds: number[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private events = 0;
+  private missedInPages = 0;
+  private lostBase = 0;
+  private lostCache = { atMs: Number.NEGATIVE_INFINITY, value: 0 };
+  private stoppedReason: string | undefined;
+  private lastCheckMs: number;
+  private readonly page: Buffer;
+  private readonly wallMs: () => number;
+
+  constructor(
+    private readonly opts: AttributionOptions,
+    private readonly instance: TraceInstance,
+    private readonly decoder: ResetDecoder,
+    private readonly header: PageHeader,
+    private readonly bufferKiB: number,
+  ) {
+    this.wallMs = opts.wallMs ?? Date.now;
+    this.agg = new Aggregator({
+      topK: opts.topK ?? 10,
+      retentionSeconds: Math.max(3600, opts.retentionSeconds ?? 3600),
+    });
+    this.procs = new ProcessMap(opts.procRoot !== undefined ? { procRoot: opts.procRoot } : {});
+    this.page = Buffer.alloc(Math.max(4096, header.dataOffset + header.dataSize));
+    this.lastCheckMs = performance.now();
+  }
+
+  open(): void {
+    for (const c of this.instance.cpus()) {
+      const file = join(this.instance.dir, 'per_cpu', `cpu${c}`, 'trace_pipe_raw');
+      try {
+        this.fds.push(openSync(file, constants.O_RDONLY | constants.O_NONBLOCK));
+      } catch (err) {
+        const code = sysCode(err);
+        if (code === 'EACCES' || code === 'EPERM') throw permissionError(`open ${file}`, err);
+        throw new RstwatchError('E_ATTR_INSTANCE', `cannot open ${file}: ${errorMessage(err)}`);
+      }
+    }
+    if (this.fds.length === 0)
+      throw new RstwatchError('E_ATTR_INSTANCE', `no per-CPU buffers in ${this.instance.dir}`);
+  }
+
+  start(): void {
+    this.schedule(this.opts.pollMs ?? 200);
+  }
+
+  private schedule(ms: number): void {
+    if (this.closed || this.stoppedReason !== undefined) return;
+    this.timer = setTimeout(() => this.cycle(), ms);
+    this.timer.unref();
+  }
+
+  private cycle(): void {
+    let more = false;
+    try {
+      more = this.drain();
+      this.maybeCheck();
+    } catch (err) {
+      this.stop(`reading the trace buffers failed: ${errorMessage(err)}`, 'E_ATTR_READ');
+      return;
+    }
+    // While pages keep coming, come back at once (after other callbacks), else at the normal pace.
+    this.schedule(more ? 0 : (this.opts.pollMs ?? 200));
+  }
+
+  /** Read every CPU's available pages (bounded per call); true when some CPU had more. */
+  drain(): boolean {
+    const wallNow = this.wallMs();
+    // Event times are CLOCK_MONOTONIC ns (trace_clock mono); hrtime is the same clock (libuv uv_hrtime).
+    const offsetMs = wallNow - Number(process.hrtime.bigint()) / 1e6;
+    const readSec = Math.floor(wallNow / 1000);
+    const mono = this.instance.monoClock;
+    let more = false;
+    const sink = (page: Buffer, off: number, len: number, tsNs: number) => {
+      const ev = this.decoder.decode(page, off, len);
+      if (!ev) return;
+      const sec = mono ? Math.floor((tsNs / 1e6 + offsetMs) / 1000) : readSec;
+      this.events++;
+      this.agg.add(ev, sec);
+      this.opts.onEvent?.(ev, sec);
+    };
+    for (const fd of this.fds) {
+      let pages = 0;
+      for (; pages < MAX_PAGES_PER_CPU_PER_DRAIN; pages++) {
+        let n: number;
+        try {
+          n = readSync(fd, this.page, 0, this.page.length, null);
+        } catch (err) {
+          if (sysCode(err) === 'EAGAIN') break;
+          throw err;
+        }
+        if (n === 0) break;
+        const r = walkPage(this.page, n, this.header, sink);
+        this.missedInPages += r.missed;
+        if (r.problem)
+          this.opts.log.once('attr-page', 'warn', `a trace page could not be read in full: ${r.problem}`, {
+            code: 'E_TRACE_PAGE',
+          });
+      }
+      if (pages === MAX_PAGES_PER_CPU_PER_DRAIN) more = true;
+    }
+    this.agg.tick(readSec);
+    return more;
+  }
+
+  private maybeCheck(): void {
+    const every = (this.opts.checkEverySeconds ?? 5) * 1000;
+    if (performance.now() - this.lastCheckMs < every) return;
+    this.lastCheckMs = performance.now();
+    const wrong = this.instance.check();
+    if (wrong === undefined) return;
+    this.opts.log.warn(`attribution: ${wrong}; setting it up again`, {
+      code: 'E_ATTR_INSTANCE_GONE',
+      instance: this.instance.dir,
+    });
+    try {
+      if (!this.instance.exists()) {
+        // The kernel refuses rmdir while our files are open, so only an unmount or a fake tree gets here.
+        this.closeFds();
+        this.lostBase += this.lostCache.value;
+        this.instance.create({ bufferKiB: this.bufferKiB });
+        this.open();
+      } else {
+        this.instance.configure({ bufferKiB: this.bufferKiB });
+      }
+      this.opts.log.info('attribution: tracefs instance restored', { instance: this.instance.dir });
+    } catch (err) {
+      this.stop(`${wrong}, and restoring it failed: ${errorMessage(err)}`, 'E_ATTR_INSTANCE_GONE');
+    }
+  }
+
+  private stop(why: string, code: string): void {
+    this.stoppedReason = why;
+    if (this.timer) clearTimeout(this.timer);
+    this.closeFds();
+    this.opts.log.error(`attribution stopped: ${why}`, { code });
+  }
+
+  private closeFds(): void {
+    for (const fd of this.fds) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+    this.fds = [];
+  }
+
+  status(): AttributionStatus {
+    const now = performance.now();
+    if (this.stoppedReason === undefined && now - this.lostCache.atMs > 1000) {
+      this.lostCache = { atMs: now, value: this.instance.lostEvents() };
+    }
+    const s: AttributionStatus = {
+      enabled: this.stoppedReason === undefined && !this.closed,
+      layout: this.decoder.layout,
+      reason: this.stoppedReason ?? (this.closed ? 'closed' : coverageSentence(this.decoder.layout)),
+      events: this.events,
+      lost: this.lostBase + Math.max(this.lostCache.value, this.missedInPages),
+    };
+    return s;
+  }
+
+  top(q: AttributionQuery): AttributionTop {
+    this.agg.tick(q.nowSec);
+    const t = this.agg.top(q);
+    for (const e of t.localPorts) {
+      const p = this.procs.lookup(Number(e.key));
+      if (p) e.process = p;
+    }
+    return t;
+  }
+
+  /** Drain what is left, for tests that need every event up to now. */
+  flush(): void {
+    if (this.stoppedReason === undefined && !this.closed) while (this.drain()) {}
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.closeFds();
+    const problem = this.instance.remove();
+    if (problem !== undefined) {
+      this.opts.log.warn(`cannot remove the tracefs instance ${this.instance.dir}: ${problem}`, {
+        code: 'E_ATTR_INSTANCE',
+      });
+    }
+  }
+}
+
+export type RunningAttribution = Attribution & { flush(): void };
+
+/**
+ * Start attribution. Never throws: when it cannot run (not Linux, not root, no tracefs, no events) it says
+ * why once in the log and returns an Attribution whose status carries the same sentence.
+ */
+export async function startAttribution(opts: AttributionOptions): Promise<RunningAttribution> {
+  const unavailable = (why: string, code: string, layout: AttributionStatus['layout'] = null) => {
+    opts.log.once('attribution-unavailable', 'warn', `attribution unavailable: ${why}`, { code });
+    const u = new Unavailable(why, layout);
+    return Object.assign(u, { flush() {} });
+  };
+  if (opts.os !== 'linux') {
+    return unavailable(
+      `reset attribution reads Linux tracepoints (tcp:tcp_send_reset); on ${opts.os} only the counters are watched`,
+      'E_ATTR_UNSUPPORTED_OS',
+    );
+  }
+  let instance: TraceInstance | undefined;
+  try {
+    const { root, mounted } = await findTracefs(opts.tracefs ?? {});
+    if (mounted) opts.log.info('mounted tracefs for attribution', { at: root });
+    const send = readFormat(root, 'tcp_send_reset');
+    const receive = readFormat(root, 'tcp_receive_reset');
+    const decoder = makeDecoder(send, receive);
+    const header = parseHeaderPage(
+      readFileSync(join(root, 'events', 'header_page'), 'utf8'),
+      join(root, 'events', 'header_page'),
+    );
+    for (const name of removeStaleInstances(root)) {
+      opts.log.info('removed the tracefs instance of an agent that is no longer running', { instance: name });
+    }
+    instance = new TraceInstance(root, opts.instanceName ?? `${INSTANCE_PREFIX}${process.pid}`);
+    const bufferKiB = opts.bufferKiB ?? defaultBufferKiB(osCpus().length);
+    instance.create({ bufferKiB });
+    const live = new LiveAttribution(opts, instance, decoder, header, bufferKiB);
+    live.open();
+    live.start();
+    opts.log.info('attribution started', {
+      instance: instance.dir,
+      layout: decoder.layout,
+      cpus: instance.cpus().length,
+      bufferKiB,
+      clock: instance.monoClock ? 'mono' : 'read time',
+      sees: coverageSentence(decoder.layout),
+    });
+    return live;
+  } catch (err) {
+    if (instance) instance.remove();
+    const e = err instanceof RstwatchError ? err : new RstwatchError('E_ATTR_START', errorMessage(err));
+    return unavailable(e.message, e.code);
+  }
+}

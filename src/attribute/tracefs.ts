@@ -1,0 +1,290 @@
+/**
+ * tracefs: find it (mount it when absent), and manage the agent's own instance.
+ *
+ * An instance (`instances/<name>`, Documentation/trace/ftrace.rst "Instances") has its own ring buffers and
+ * its own event switches, so the agent never touches the global buffer that perf, trace-cmd or an
+ * administrator's tracing may be using. Its name carries the agent's pid, which is how a stale one left by a
+ * killed agent is recognised and removed at the next start. The kernel refuses `rmdir` of an instance while
+ * one of its files is open (EBUSY, `__remove_instance`), so while the agent reads, nobody can remove it.
+ */
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorMessage, RstwatchError, sysCode } from '../internal/errors.js';
+
+export const DEFAULT_TRACEFS_CANDIDATES = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+export const INSTANCE_PREFIX = 'rstwatch-';
+export const RESET_EVENTS = ['tcp_send_reset', 'tcp_receive_reset'] as const;
+
+export interface FindOptions {
+  /** Use this tracefs root and nothing else (tests; also `attribution tracefs` if ever needed). */
+  root?: string;
+  candidates?: string[];
+  mountsFile?: string;
+  filesystemsFile?: string;
+  /** Mount tracefs at the first candidate when none is mounted (default true). */
+  mount?: boolean;
+}
+
+const isTracefs = (dir: string) => existsSync(join(dir, 'instances')) && existsSync(join(dir, 'events'));
+
+function permission(err: unknown): boolean {
+  const c = sysCode(err);
+  return c === 'EACCES' || c === 'EPERM';
+}
+
+export function permissionError(what: string, err: unknown): RstwatchError {
+  const uid = process.getuid?.();
+  return new RstwatchError(
+    'E_ATTR_PERMISSION',
+    `attribution needs root to use tracefs (${what}: ${sysCode(err) ?? errorMessage(err)}${uid !== undefined ? `, running as uid ${uid}` : ''})`,
+    { hint: 'run the agent as root, or set attribution = no' },
+  );
+}
+
+/** Mount points of tracefs from /proc/self/mounts. */
+export function tracefsMounts(mountsText: string): string[] {
+  return mountsText
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter((f) => f[2] === 'tracefs' && f[1] !== undefined)
+    .map((f) => f[1]!.replace(/\\040/g, ' '));
+}
+
+function runMount(target: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let stderr = '';
+    const child = spawn('mount', ['-t', 'tracefs', 'nodev', target], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve(e.message);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve(code === 0 ? undefined : stderr.trim() || `mount exited with ${code}`);
+    });
+  });
+}
+
+/** Where tracefs is, mounting it if allowed and needed. Throws E_ATTR_NO_TRACEFS / E_ATTR_PERMISSION. */
+export async function findTracefs(opts: FindOptions = {}): Promise<{ root: string; mounted: boolean }> {
+  if (opts.root !== undefined) {
+    if (!existsSync(join(opts.root, 'events'))) {
+      throw new RstwatchError('E_ATTR_NO_TRACEFS', `no tracefs at ${opts.root} (no events folder)`);
+    }
+    return { root: opts.root, mounted: false };
+  }
+  let mounts: string[] = [];
+  try {
+    mounts = tracefsMounts(readFileSync(opts.mountsFile ?? '/proc/self/mounts', 'utf8'));
+  } catch {
+    // no /proc: fall back to the usual places
+  }
+  const candidates = opts.candidates ?? DEFAULT_TRACEFS_CANDIDATES;
+  for (const dir of [...mounts, ...candidates]) if (isTracefs(dir)) return { root: dir, mounted: false };
+  let supported = true;
+  try {
+    supported = /\btracefs\b/.test(readFileSync(opts.filesystemsFile ?? '/proc/filesystems', 'utf8'));
+  } catch {
+    // unknown: try anyway
+  }
+  if (!supported) {
+    throw new RstwatchError('E_ATTR_NO_TRACEFS', 'this kernel has no tracefs (not in /proc/filesystems)', {
+      hint: 'a kernel built with CONFIG_FTRACE and CONFIG_EVENT_TRACING is needed',
+    });
+  }
+  const target = candidates[0];
+  if (opts.mount === false || target === undefined || !existsSync(target)) {
+    throw new RstwatchError(
+      'E_ATTR_NO_TRACEFS',
+      `tracefs is not mounted (looked in ${candidates.join(', ')})`,
+      {
+        hint: 'mount -t tracefs nodev /sys/kernel/tracing',
+      },
+    );
+  }
+  if (process.getuid?.() !== 0) {
+    throw permissionError(
+      `mount tracefs on ${target}`,
+      Object.assign(new Error('not root'), { code: 'EPERM' }),
+    );
+  }
+  const problem = await runMount(target);
+  if (problem !== undefined || !isTracefs(target)) {
+    throw new RstwatchError(
+      'E_ATTR_NO_TRACEFS',
+      `tracefs is not mounted and mounting it on ${target} failed: ${problem ?? 'no instances folder after mount'}`,
+      { hint: 'mount -t tracefs nodev /sys/kernel/tracing' },
+    );
+  }
+  return { root: target, mounted: true };
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return sysCode(err) === 'EPERM';
+  }
+}
+
+/** Disable the events of an instance and remove it; returns an error text or undefined. */
+export function removeInstance(dir: string): string | undefined {
+  try {
+    writeFileSync(join(dir, 'events', 'tcp', 'enable'), '0');
+  } catch {
+    // no tcp events there, or already gone
+  }
+  try {
+    rmdirSync(dir);
+    return undefined;
+  } catch (err) {
+    if (sysCode(err) === 'ENOENT') return undefined;
+    return `${sysCode(err) ?? ''} ${errorMessage(err)}`.trim();
+  }
+}
+
+/** Remove `rstwatch-<pid>` instances whose agent is dead; returns the names removed. */
+export function removeStaleInstances(root: string, alive: (pid: number) => boolean = pidAlive): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(join(root, 'instances'));
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = /^rstwatch-(\d+)$/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || alive(pid)) continue;
+    if (removeInstance(join(root, 'instances', name)) === undefined) removed.push(name);
+  }
+  return removed;
+}
+
+export interface InstanceSettings {
+  /** Per-CPU ring buffer size in KiB. */
+  bufferKiB: number;
+}
+
+/** A sensible per-CPU buffer: room for > 1 s of a 100k/s storm on one CPU, at most 64 MiB over all CPUs. */
+export function defaultBufferKiB(cpus: number): number {
+  return Math.max(512, Math.min(8192, Math.floor(65536 / Math.max(1, cpus))));
+}
+
+export class TraceInstance {
+  readonly dir: string;
+  /** trace_clock is CLOCK_MONOTONIC ("mono"), so event times convert to wall time exactly. */
+  monoClock = false;
+
+  constructor(
+    readonly root: string,
+    readonly name: string,
+  ) {
+    this.dir = join(root, 'instances', name);
+  }
+
+  exists(): boolean {
+    return existsSync(join(this.dir, 'events'));
+  }
+
+  /** mkdir the instance (a leftover of our own pid is reused), then configure it. */
+  create(settings: InstanceSettings): void {
+    try {
+      // tracefs creates the instance's files on mkdir (instance_mkdir); a plain folder would be wrong.
+      mkdirSync(this.dir);
+    } catch (err) {
+      if (sysCode(err) !== 'EEXIST') {
+        if (permission(err)) throw permissionError(`mkdir ${this.dir}`, err);
+        throw new RstwatchError('E_ATTR_INSTANCE', `cannot create ${this.dir}: ${errorMessage(err)}`);
+      }
+    }
+    this.configure(settings);
+  }
+
+  private write(rel: string, value: string): void {
+    try {
+      writeFileSync(join(this.dir, rel), value);
+    } catch (err) {
+      if (permission(err)) throw permissionError(`write ${rel}`, err);
+      throw new RstwatchError(
+        'E_ATTR_INSTANCE',
+        `cannot write ${value} to ${join(this.dir, rel)}: ${errorMessage(err)}`,
+      );
+    }
+  }
+
+  configure(settings: InstanceSettings): void {
+    this.write('tracing_on', '0');
+    this.write('buffer_size_kb', String(settings.bufferKiB));
+    // Drop new events rather than overwrite unread ones when the buffer is full: what was read is then a
+    // clean prefix, and the loss is counted exactly in per_cpu/cpuN/stats "dropped events".
+    try {
+      this.write('options/overwrite', '0');
+    } catch {
+      // older kernels without the per-instance option: overruns are still counted
+    }
+    try {
+      this.write('trace_clock', 'mono');
+      this.monoClock = true;
+    } catch {
+      this.monoClock = false;
+    }
+    for (const e of RESET_EVENTS) this.write(`events/tcp/${e}/enable`, '1');
+    this.write('tracing_on', '1');
+  }
+
+  /** What is wrong with a running instance (events switched off, tracing off, gone), if anything. */
+  check(): string | undefined {
+    if (!this.exists()) return 'the tracefs instance was removed';
+    try {
+      if (readFileSync(join(this.dir, 'tracing_on'), 'utf8').trim() !== '1')
+        return 'tracing was switched off';
+      for (const e of RESET_EVENTS) {
+        const v = readFileSync(join(this.dir, 'events', 'tcp', e, 'enable'), 'utf8').trim();
+        if (v !== '1') return `the ${e} event was disabled`;
+      }
+    } catch (err) {
+      return `cannot read the instance: ${errorMessage(err)}`;
+    }
+    return undefined;
+  }
+
+  cpus(): number[] {
+    try {
+      return readdirSync(join(this.dir, 'per_cpu'))
+        .map((d) => /^cpu(\d+)$/.exec(d))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => Number(m[1]))
+        .sort((a, b) => a - b);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Events lost in the kernel (overrun + dropped), summed over CPUs (per_cpu/cpuN/stats). */
+  lostEvents(): number {
+    let lost = 0;
+    for (const c of this.cpus()) {
+      let text: string;
+      try {
+        text = readFileSync(join(this.dir, 'per_cpu', `cpu${c}`, 'stats'), 'utf8');
+      } catch {
+        continue;
+      }
+      for (const m of text.matchAll(/^(overrun|dropped events):\s*(\d+)/gm)) lost += Number(m[2]);
+    }
+    return lost;
+  }
+
+  remove(): string | undefined {
+    return removeInstance(this.dir);
+  }
+}
