@@ -132,6 +132,20 @@ describe('agent → dispatcher → webhook', () => {
     expect(log).toMatch(/"notification sent" alert=e2e_notify_probe status=WARNING method=hook attempt=1/);
     // Exactly one message for the one transition.
     expect(hooks.filter((h) => h.body.event.name === 'e2e_notify_probe')).toHaveLength(1);
+    // The queue the agent left behind, read by the CLI.
+    const q = cli(['notify', 'queue', '--data-dir', join(dir, 'data'), '--json']);
+    expect(q.code, q.stderr).toBe(0);
+    const rows = JSON.parse(q.stdout) as {
+      state: string;
+      method: string;
+      attempts: number;
+      event: { name: string };
+    }[];
+    expect(rows.filter((r) => r.event.name === 'e2e_notify_probe')).toEqual([
+      expect.objectContaining({ state: 'sent', method: 'hook', attempts: 1 }),
+    ]);
+    const text = cli(['notify', 'queue', '--data-dir', join(dir, 'data')]);
+    expect(text.stdout).toMatch(/^#\d+ \S+ sent +hook e2e_notify_probe CLEAR → WARNING attempts 1$/m);
   }, 60_000);
 
   it('refuses to start with a broken notify.conf, naming file, line and column', () => {
