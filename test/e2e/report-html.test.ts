@@ -188,7 +188,10 @@ describe.runIf(canCapture)('report of a real capture (network namespace, tcpdump
 
           // Our script ran (the filter box appears) and our style applied (the cards are a grid).
           expect(await page.isVisible('#filter')).toBe(true);
-          expect(await page.$eval('.cards', (e) => getComputedStyle(e).display)).toBe('grid');
+          // (Browser-side code as strings: the test project compiles without the DOM library.)
+          expect(await page.evaluate("getComputedStyle(document.querySelector('.cards')).display")).toBe(
+            'grid',
+          );
 
           const charts = await page.$$eval('svg.chart', (svgs) =>
             svgs.map((s) => {
@@ -214,17 +217,14 @@ describe.runIf(canCapture)('report of a real capture (network namespace, tcpdump
           const rows = await page.$$eval('#conns tbody tr', (r) => r.length);
           expect(rows).toBe(report!.connections.length);
           await page.fill('#filter', 'abort');
-          const shown = await page.$$eval(
-            '#conns tbody tr',
-            (r) => r.filter((x) => !(x as HTMLElement).hidden).length,
+          const shown = await page.evaluate(
+            "[...document.querySelectorAll('#conns tbody tr')].filter((r) => !r.hidden).length",
           );
           expect(shown).toBe(report!.connections.filter((c) => c.cause === 'abort').length);
           await page.fill('#filter', '');
 
           if (view.name === 'phone') {
-            const overflow = await page.evaluate(
-              () => document.documentElement.scrollWidth - window.innerWidth,
-            );
+            const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
             expect(overflow).toBeLessThanOrEqual(1);
           }
           // Control: even a script running in the page cannot reach the network (CSP connect-src falls back
@@ -239,7 +239,7 @@ describe.runIf(canCapture)('report of a real capture (network namespace, tcpdump
           expect(problems.join('\n')).toMatch(/Content Security Policy/);
           expect(requests).toEqual([`file://${htmlPath}`]);
 
-          await page.evaluate(() => window.scrollTo(0, 0));
+          await page.evaluate('window.scrollTo(0, 0)');
           await page.screenshot({ path: join(ARTIFACTS, `report-${view.name}.png`), fullPage: false });
           await context.close();
         }
