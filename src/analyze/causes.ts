@@ -12,6 +12,7 @@
  * never a guess presented as certain.
  */
 
+import { isLikelyServerPort } from './flows.js';
 import type { Connection, ResetInfo } from './types.js';
 
 export type CauseId =
@@ -78,8 +79,10 @@ export const THRESHOLDS = {
 
 export interface ScanSource {
   addr: string;
-  /** Distinct targets (host:port) of failed attempts. */
+  /** Distinct targets (host:port) of failed attempts and of RST probes. */
   targets: number;
+  /** How many of the attempts were lone RSTs (an RST scan) rather than SYNs. */
+  rstProbes: number;
   ports: number;
   hosts: number;
   /** Most distinct targets seen inside one scanWindowSec window. */
@@ -161,6 +164,18 @@ interface Attempt {
   host: string;
   port: number;
   time: number;
+  /** A lone bare RST (RST scan) rather than a failed SYN. */
+  rst: boolean;
+}
+
+/**
+ * A lone bare RST from a port that is not a service port, in a connection of nothing but RSTs: the probe of
+ * an RST scan (nmap-style "inverse mapping"; the target's kernel drops it in silence, RFC 9293 §3.10.7.1).
+ * RSTs from a service port are left out: a server answering packets the capture missed (one-way capture,
+ * a restart) or ACK-flood backscatter fan out to the clients' ephemeral ports the same way.
+ */
+function isRstProbe(c: Connection, r: ResetInfo): boolean {
+  return r.flags === 'RST' && !isLikelyServerPort(r.side === 'orig' ? c.origPort : c.respPort);
 }
 
 /** Incremental first pass: `add` every connection (with or without resets), then `build`. */
@@ -177,26 +192,25 @@ export class ContextBuilder {
   /** Bounded memory: per source we keep at most this many attempts (enough to prove a scan). */
   private static readonly MAX_ATTEMPTS_PER_SOURCE = 10_000;
 
-  add(c: Connection): void {
-    if (isFailedAttempt(c)) {
-      let list = this.attempts.get(c.origAddr);
-      if (list === undefined) {
-        list = [];
-        this.attempts.set(c.origAddr, list);
-      }
-      if (list.length < ContextBuilder.MAX_ATTEMPTS_PER_SOURCE)
-        list.push({
-          target: `${c.respAddr}|${c.respPort}`,
-          host: c.respAddr,
-          port: c.respPort,
-          time: c.startTime,
-        });
+  private attempt(source: string, host: string, port: number, time: number, rst: boolean): void {
+    let list = this.attempts.get(source);
+    if (list === undefined) {
+      list = [];
+      this.attempts.set(source, list);
     }
+    if (list.length < ContextBuilder.MAX_ATTEMPTS_PER_SOURCE)
+      list.push({ target: `${host}|${port}`, host, port, time, rst });
+  }
+
+  add(c: Connection): void {
+    if (isFailedAttempt(c)) this.attempt(c.origAddr, c.respAddr, c.respPort, c.startTime, false);
     if (c.resets.length === 0) return;
     if (isRstOnly(c)) {
       for (const r of c.resets) {
         const recv = r.side === 'orig' ? c.respAddr : c.origAddr;
         const send = r.side === 'orig' ? c.origAddr : c.respAddr;
+        if (isRstProbe(c, r))
+          this.attempt(send, recv, r.side === 'orig' ? c.respPort : c.origPort, r.time, true);
         let f = this.flood.get(recv);
         if (f === undefined) {
           f = { rsts: 0, sources: new Set(), first: r.time, last: r.time };
@@ -250,6 +264,7 @@ export class ContextBuilder {
       scanners.set(addr, {
         addr,
         targets: targets.size,
+        rstProbes: list.filter((a) => a.rst).length,
         ports: new Set(list.map((a) => a.port)).size,
         hosts: new Set(list.map((a) => a.host)).size,
         peakTargetsInWindow: peak,
@@ -368,9 +383,22 @@ function decide(
     evidence: [...why, ...facts],
   });
 
-  // RST flood: RST-only flows, many to one receiver.
+  const scanFact = (s: ScanSource) =>
+    `${s.addr} made failed attempts to ${s.targets} targets (${s.ports} port(s) on ${s.hosts} host(s)), up to ${s.peakTargetsInWindow} within ${THRESHOLDS.scanWindowSec} s` +
+    (s.rstProbes > 0 ? `; ${s.rstProbes} of them lone RSTs` : '');
+
+  // RST flood: RST-only flows, many to one receiver. RST scan: lone RSTs from one source fanned out over many
+  // targets, unless several sources flood the same receiver.
   if (isRstOnly(c)) {
     const fl = ctx.floods.get(rcv);
+    const rs = ctx.scanners.get(snd);
+    if (rs !== undefined && rs.rstProbes > 0 && isRstProbe(c, r) && (fl === undefined || fl.sources <= 1))
+      return v(
+        'scan',
+        'likely',
+        scanFact(rs),
+        `a lone ${r.flags} with nothing before or after it in this connection: an RST scan probe (a closed or open port alike drops it without an answer)`,
+      );
     if (fl !== undefined)
       return v(
         'rst-flood',
@@ -397,7 +425,7 @@ function decide(
     return v(
       'backscatter',
       bs !== undefined ? 'likely' : 'possible',
-      `${c.respAddr}:${c.respPort} sent a SYN-ACK although ${c.origAddr} sent no SYN in the capture; the RST answers it`,
+      `${fmtEp(c.respAddr, c.respPort)} sent a SYN-ACK although ${c.origAddr} sent no SYN in the capture; the RST answers it`,
       ...(bs !== undefined
         ? [`${bs.packets} such SYN-ACKs/RSTs from ${c.respAddr} to ${c.origAddr} on ${bs.ports} port(s)`]
         : []),
@@ -413,8 +441,6 @@ function decide(
   }
 
   const scanner = ctx.scanners.get(c.origAddr);
-  const scanFact = (s: ScanSource) =>
-    `${s.addr} made failed attempts to ${s.targets} targets (${s.ports} port(s) on ${s.hosts} host(s)), up to ${s.peakTargetsInWindow} within ${THRESHOLDS.scanWindowSec} s`;
 
   // Refused: RST answering a SYN, no SYN-ACK.
   if (c.connState === 'REJ' && r.side === 'resp' && c.resp.syns === 0) {
@@ -423,7 +449,7 @@ function decide(
     return v(
       'refused',
       r.judgment === 'exact' ? 'certain' : 'likely',
-      `SYN to ${c.respAddr}:${c.respPort} answered by ${r.flags}${answer}, no SYN-ACK: nothing listens there` +
+      `SYN to ${fmtEp(c.respAddr, c.respPort)} answered by ${r.flags}${answer}, no SYN-ACK: nothing listens there` +
         (r.judgment === 'exact' ? ' (the RST acknowledges the SYN)' : ''),
       ...(c.synRetransmissions > 0 ? [`${c.synRetransmissions} SYN retransmission(s) before`] : []),
     );
@@ -446,12 +472,33 @@ function decide(
     return v(
       'queue-overflow',
       c.handshakeCompleted ? 'likely' : 'possible',
-      `${c.synAckRetransmissions} SYN-ACK retransmission(s) from ${c.respAddr}:${c.respPort} before the RST` +
+      `${c.synAckRetransmissions} SYN-ACK retransmission(s) from ${fmtEp(c.respAddr, c.respPort)} before the RST` +
         (c.handshakeCompleted
           ? ': the client had completed the handshake, so the server dropped its ACK (accept queue full)'
           : ''),
       ...(c.orig.retransmissions > 0
         ? [`${c.orig.retransmissions} data retransmission(s) from the client`]
+        : []),
+    );
+  }
+  // Queue overflow with net.ipv4.tcp_abort_on_overflow=1: the server sent nothing but its SYN-ACK(s), the
+  // client completed the handshake, and the ACK (or first data) that found the accept queue full is answered
+  // at once with a bare RST at ISN + 1 = the client's ACK (tcp_check_req → listen_overflow → embryonic_reset
+  // → tcp_v4_send_reset). A listener closed between SYN-ACK and ACK looks the same, hence 'likely'.
+  if (
+    r.side === 'resp' &&
+    r.flags === 'RST' &&
+    r.judgment === 'exact' &&
+    c.handshakeCompleted &&
+    c.resp.syns > 0 &&
+    c.resp.packets - c.resp.rsts === c.resp.syns
+  ) {
+    return v(
+      'queue-overflow',
+      'likely',
+      `${fmtEp(c.respAddr, c.respPort)} sent only its SYN-ACK, then answered the client's completed handshake with a bare RST at its ISN + 1: no socket took the connection; with net.ipv4.tcp_abort_on_overflow=1 this is how Linux refuses a connection that finds the accept queue full`,
+      ...(c.orig.payloadBytes > 0
+        ? [`the client had sent ${c.orig.payloadBytes} byte(s) of data, never acknowledged`]
         : []),
     );
   }
@@ -483,6 +530,17 @@ function decide(
     r.senderStateBefore === 'ESTABLISHED' ||
     r.senderStateBefore === 'PARTIAL' ||
     r.senderStateBefore === 'CLOSED';
+
+  // Keepalive timeout: unanswered keepalive probes from the sender, then its RST. Linux gives up after
+  // tcp_keepalive_probes unanswered probes with a RST+ACK (tcp_keepalive_timer → tcp_send_active_reset,
+  // reason TCP_KEEPALIVE_TIMEOUT); the probes are what tells it from an application abort.
+  if (r.keepaliveProbes > 0 && established && r.judgment !== 'out-of-window') {
+    return v(
+      'idle-timeout',
+      'likely',
+      `${snd} sent ${r.keepaliveProbes} keepalive probe(s) (an ACK at SND.UNA − 1) that ${rcv} never answered in the capture, then reset the connection: a keepalive timeout (RFC 1122 §4.2.3.6)`,
+    );
+  }
 
   // Half-open: a bare RST (no ACK) on an established connection: the sender's kernel had no socket for it.
   if (r.flags === 'RST' && r.prevPackets > 0 && established && r.judgment !== 'out-of-window') {

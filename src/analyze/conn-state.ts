@@ -90,6 +90,11 @@ export class TcpEndpoint {
   sackPermitted = false;
   timestamps = false;
   ackedUnseen = 0;
+  /**
+   * Keepalive probes sent since this side's last other segment and since the peer's last packet (the
+   * kernel's icsk_probes_out, which tcp_ack() clears on any answer). Read when this side sends a RST.
+   */
+  keepaliveProbes = 0;
   /** SYNs without ACK / SYN-ACKs repeated with the same ISN. */
   synRetx = 0;
   synAckRetx = 0;
@@ -211,6 +216,7 @@ export class TcpSession {
 
     this.initEndpoint(ep, syn, seq, seqEnd);
     this.updateHistory(isOrig, ep, syn, fin, rst, hasAck, seq, len);
+    this.countKeepalive(ep, peer, syn, fin, rst, hasAck, seq, len);
 
     // Zeek update_window(): a zero window is interesting unless on/after a RST or after the peer's FIN.
     if (window === 0 && !rst && peer.state !== EP.CLOSED && ep.state !== EP.RESET)
@@ -234,6 +240,37 @@ export class TcpSession {
 
     this.updateLastSeq(isOrig, ep, seqEnd, syn, fin, rst, len);
     this.updateStateMachine(isOrig, ep, peer, syn, fin, rst, hasAck, seq, len);
+  }
+
+  /**
+   * A keepalive probe (RFC 1122 §4.2.3.6; Linux tcp_keepalive_timer → tcp_write_wakeup →
+   * tcp_xmit_probe_skb(sk, 0)) is an ACK at SND.UNA − 1 with no data (some stacks send one old byte), sent
+   * only when everything was acknowledged, so its seq is one below the highest seen (Zeek's last_seq).
+   * Zero-window probes (tcp_probe_timer) look the same but never end in a RST: not counted when the peer's
+   * last window was 0. Any packet from the peer answers the probes (tcp_ack clears icsk_probes_out).
+   * Runs before updateLastSeq: the comparison is with last_seq before this segment.
+   */
+  private countKeepalive(
+    ep: TcpEndpoint,
+    peer: TcpEndpoint,
+    syn: boolean,
+    fin: boolean,
+    rst: boolean,
+    hasAck: boolean,
+    seq: number,
+    len: number,
+  ): void {
+    peer.keepaliveProbes = 0;
+    if (rst) return; // the RST's own record reads the count (flows.ts recordReset runs first)
+    const probe =
+      hasAck &&
+      !syn &&
+      !fin &&
+      len <= 1 &&
+      (ep.state === EP.ESTABLISHED || ep.state === EP.PARTIAL) &&
+      seq === (ep.lastSeq - 1) >>> 0 &&
+      peer.rawWindow !== 0;
+    ep.keepaliveProbes = probe ? ep.keepaliveProbes + 1 : 0;
   }
 
   private initEndpoint(ep: TcpEndpoint, syn: boolean, seq: number, seqEnd: number): void {

@@ -494,6 +494,7 @@ export class FlowTable {
       prevTtlMin: snd.ttlMin,
       prevTtlMax: snd.ttlMax,
       prevPackets: snd.nonRstPackets,
+      keepaliveProbes: snd.keepaliveProbes,
     };
     if (flow.resets === EMPTY_RESETS) {
       flow.resets = [];

@@ -109,6 +109,11 @@ export interface ResetInfo {
   prevTtlMax: number;
   /** How many non-RST packets the sender had sent before this RST. */
   prevPackets: number;
+  /**
+   * Keepalive probes (a bare ACK or one byte at SND.UNA − 1, RFC 1122 §4.2.3.6) the sender sent after the
+   * receiver's last packet, i.e. unanswered as far as the capture shows.
+   */
+  keepaliveProbes: number;
 }
 
 /** Per-direction facts. */

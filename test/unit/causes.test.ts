@@ -114,6 +114,53 @@ describe('per-connection causes', () => {
       /2 SYN-ACK retransmission/,
     ],
     [
+      // Found on real traffic (test/fixtures/pcap/scenarios/05-overflow-v4.pcap): was classified half-open.
+      'queue overflow with tcp_abort_on_overflow=1: only a SYN-ACK, the client ACKs and sends, bare RST at ISN+1',
+      [seg('o', 'S'), seg('r', 'SA'), seg('o', 'A'), seg('o', 'PA', { len: 8 }), seg('r', 'R')],
+      'queue-overflow',
+      'likely',
+      /sent only its SYN-ACK, then answered .* bare RST at its ISN \+ 1[\s\S]*8 byte\(s\) of data/,
+    ],
+    [
+      // Found on real traffic (test/fixtures/pcap/scenarios/04-keepalive-v4.pcap): was classified abort.
+      'keepalive timeout: three unanswered keepalive probes 1 s apart, then RST+ACK',
+      [
+        ...hs(),
+        seg('o', 'PA', { len: 5 }),
+        seg('r', 'A'),
+        seg('r', 'PA', { len: 5 }),
+        seg('o', 'A'),
+        seg('o', 'A', { seq: 1005, gapSec: 1 }),
+        seg('o', 'A', { seq: 1005, gapSec: 1 }),
+        seg('o', 'A', { seq: 1005, gapSec: 1 }),
+        seg('o', 'RA', { gapSec: 1 }),
+      ],
+      'idle-timeout',
+      'likely',
+      /sent 3 keepalive probe\(s\) .* never answered/,
+    ],
+    [
+      'not a keepalive timeout: the probes were answered, then RST+ACK (an abort)',
+      [
+        ...hs(),
+        seg('o', 'PA', { len: 5 }),
+        seg('r', 'A'),
+        seg('o', 'A', { seq: 1005, gapSec: 1 }),
+        seg('r', 'A'),
+        seg('o', 'RA', { gapSec: 0.5 }),
+      ],
+      'abort',
+      'likely',
+      /instead of a FIN/,
+    ],
+    [
+      'half-open, not overflow: the server had sent data before its bare RST',
+      [...hs(), seg('r', 'PA', { len: 10 }), seg('o', 'A'), seg('o', 'PA', { len: 8 }), seg('r', 'R')],
+      'half-open',
+      'likely',
+      /bare RST/,
+    ],
+    [
       'TIME-WAIT assassination: RST after both FINs',
       [...hs(), seg('o', 'FA'), seg('r', 'FA'), seg('o', 'A'), seg('r', 'R', { gapSec: 1 })],
       'time-wait-assassination',
@@ -245,6 +292,35 @@ describe('capture-wide causes', () => {
       })),
     );
     expect(buildContext(slow).scanners.size).toBe(0);
+  });
+
+  // Found on real traffic (test/fixtures/pcap/scenarios/10-rst-scan-v4.pcap): lone RSTs to 20 ports were
+  // "unexplained".
+  it('RST scan: lone bare RSTs from one source to many ports', () => {
+    const conns = many(
+      Array.from({ length: 12 }, (_, i) => ({
+        hosts: { clientPort: 45679, serverPort: 7000 + i },
+        t0: 1_700_000_000 + i * 0.01,
+        segs: [seg('o', 'R', { seq: (i * 104729) >>> 0 })],
+      })),
+    );
+    const ctx = buildContext(conns);
+    expect(ctx.scanners.get('10.0.0.1')).toMatchObject({ targets: 12, rstProbes: 12, ports: 12, hosts: 1 });
+    const out = classifyResets(conns, ctx);
+    expect(new Set(out.map((r) => `${r.cause}/${r.confidence}`))).toEqual(new Set(['scan/likely']));
+    expect(out[0]!.evidence[0]).toMatch(/12 of them lone RSTs/);
+    expect(out[0]!.evidence[1]).toMatch(/RST scan probe/);
+  });
+
+  it('not an RST scan: lone RSTs from a service port (a server answering what the capture missed)', () => {
+    const conns = many(
+      Array.from({ length: 12 }, (_, i) => ({
+        hosts: { serverPort: 443, clientPort: 50000 + i },
+        segs: [seg('r', 'R', { seq: (i * 104729) >>> 0 })],
+      })),
+    );
+    expect(buildContext(conns).scanners.size).toBe(0);
+    expect(new Set(classifyAll(conns).map((r) => r.cause))).toEqual(new Set(['unexplained']));
   });
 
   it('RST flood: many RST-only flows to one receiver', () => {

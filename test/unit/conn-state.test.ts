@@ -237,3 +237,52 @@ describe('special close rules', () => {
     expect(one([...hs, seg('o', 'FA'), seg('o', 'R')]).connState).toBe('RSTO');
   });
 });
+
+describe('keepalive probes (RFC 1122 §4.2.3.6), counted for the RST that follows them', () => {
+  // Client ISN 1000: after 5 bytes of data SND.NXT is 1006, so a probe is an ACK with seq 1005.
+  const talk = [
+    seg('o', 'S'),
+    seg('r', 'SA'),
+    seg('o', 'A'),
+    seg('o', 'PA', { len: 5 }),
+    seg('r', 'A'),
+    seg('r', 'PA', { len: 5 }),
+    seg('o', 'A'),
+  ];
+  const probe = (opts: { len?: number } = {}) =>
+    seg('o', opts.len ? 'PA' : 'A', { seq: 1005, len: opts.len ?? 0, gapSec: 1 });
+
+  it('three unanswered probes then RST+ACK: the RST records 3; history and state as Zeek (no letter)', () => {
+    // The shape of test/fixtures/pcap/scenarios/04-keepalive-v4.pcap (Linux tcp_keepalive_timer).
+    const c = one([...talk, probe(), probe(), probe(), seg('o', 'RA', { gapSec: 1 })]);
+    expect([c.connState, c.history]).toEqual(['RSTO', 'ShADadR']);
+    expect(c.resets[0]!.keepaliveProbes).toBe(3);
+  });
+
+  it('a one-byte probe (the old BSD form) counts too', () => {
+    const c = one([...talk, probe({ len: 1 }), seg('o', 'RA', { gapSec: 1 })]);
+    expect(c.resets[0]!.keepaliveProbes).toBe(1);
+  });
+
+  it('an answer from the peer clears the count (tcp_ack clears icsk_probes_out)', () => {
+    const c = one([...talk, probe(), probe(), seg('r', 'A'), probe(), seg('o', 'RA', { gapSec: 1 })]);
+    expect(c.resets[0]!.keepaliveProbes).toBe(1);
+  });
+
+  it('new data from the prober clears the count; ordinary ACKs are not probes', () => {
+    const c = one([...talk, probe(), seg('o', 'PA', { len: 3 }), seg('o', 'A'), seg('o', 'RA')]);
+    expect(c.resets[0]!.keepaliveProbes).toBe(0);
+  });
+
+  it('zero-window probes (peer window 0) are not keepalive probes', () => {
+    const c = one([
+      ...talk.slice(0, -2),
+      seg('r', 'PA', { len: 5, win: 0 }),
+      seg('o', 'A'),
+      probe(),
+      probe(),
+      seg('o', 'RA', { gapSec: 1 }),
+    ]);
+    expect(c.resets[0]!.keepaliveProbes).toBe(0);
+  });
+});
