@@ -502,7 +502,7 @@ class Reader {
   }
 
   private lookup(cur: Draft, raw: string, vs: number, valueAt: SourcePos): void {
-    const r = parseLookup(raw, valueAt, (o) => this.locate(vs + o));
+    const r = parseLookup(raw, valueAt, (o) => this.locate(vs + o), cur.kind);
     this.add(r.problems);
     const spec = r.lookup;
     if (!spec) return;

@@ -8,6 +8,8 @@
  * - AFTER is required (normally negative, `-10s`); BEFORE defaults to 0 (the latest data).
  * - Keywords and options are case-insensitive and may come in any order after AFTER.
  * - `of` takes the rest of the line, up to an optional ` foreach …`; `of all` means every dimension.
+ * - `foreach` makes a template one alert per matching dimension (scheduler.ts binds them); on an `alarm:`
+ *   Netdata ignores it (only templates are expanded since 1.3x), and so do we, with a warning.
  *
  * Every problem is reported with the column of the offending word. Netdata logs and ignores unknown
  * keywords; so do we, as warnings.
@@ -145,6 +147,7 @@ export function parseLookup(
   text: string,
   pos: SourcePos,
   locate?: (offset: number) => SourcePos,
+  kind: 'alarm' | 'template' = 'alarm',
 ): LookupParseResult {
   const where =
     locate ?? ((o: number) => ({ file: pos.file, line: pos.line, column: (pos.column ?? 1) + o }));
@@ -323,12 +326,15 @@ export function parseLookup(
     if (key === 'foreach') {
       skipWs();
       spec.foreach = text.slice(i);
-      report(
-        'W_HEALTH_LOOKUP_FOREACH',
-        w.at,
-        "'foreach' is not supported (current Netdata ignores it too): the alert watches the matched dimensions together",
-        'warning',
-      );
+      // Netdata (rrdcalctemplate.c, 1.37–1.44) expands foreach for templates only; an alarm: keeps its `of`
+      // dimensions and the foreach is unused. Netdata since 2024 (alert prototypes) has no foreach at all.
+      if (kind === 'alarm')
+        report(
+          'W_HEALTH_LOOKUP_FOREACH',
+          w.at,
+          "'foreach' only applies to templates (as in Netdata): this alarm watches its 'of' dimensions together",
+          'warning',
+        );
       break;
     }
     report('W_HEALTH_LOOKUP_KEYWORD', w.at, `unknown lookup keyword '${w.text}' (ignored)`, 'warning');

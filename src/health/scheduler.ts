@@ -25,7 +25,7 @@ import {
 } from './engine.js';
 import { type EvalResult, type Expression, evaluate } from './expr/index.js';
 import { lookupRunnable, runLookup } from './lookup.js';
-import { labelFilterMatches } from './pattern.js';
+import { compileSimplePattern, labelFilterMatches } from './pattern.js';
 import { type AlertConfig, STATUS, type Status, statusName } from './types.js';
 
 export interface CompiledAlert {
@@ -146,38 +146,43 @@ export class HealthEngine {
         _collect_module: chart.instance.def.module,
       };
       if (!labelFilterMatches(cfg.chartLabels, labels)) continue;
-      const chartId = chart.instance.fullId;
-      if (this.runtimes.some((r) => r.chartId === chartId && r.compiled.config.name === cfg.name)) continue;
-      const alarmId = this.persistence?.alarmId(chartId, cfg.name) ?? this.nextAlarmId++;
-      const rt: AlertRuntime = {
-        alarmId,
-        compiled: c,
-        chart,
-        chartId,
-        status: STATUS.UNINITIALIZED,
-        oldStatus: STATUS.UNINITIALIZED,
-        value: Number.NaN,
-        oldValue: Number.NaN,
-        lastStatusChange: now,
-        lastStatusChangeValue: Number.NaN,
-        lastUpdated: 0,
-        nextUpdate: 0,
-        dbAfter: 0,
-        dbBefore: 0,
-        delay: initialDelayState(cfg.delay),
-        runnable: false,
-        dbError: false,
-        dbNan: false,
-        calcError: false,
-        lastRepeat: 0,
-        timesRepeat: 0,
-        runOnce: false,
-      };
-      this.runtimes.push(rt);
-      const list = this.byName.get(cfg.name) ?? [];
-      list.push(rt);
-      this.byName.set(cfg.name, list);
+      for (const one of foreachDimension(c, chart)) this.attach(one, chart, now);
     }
+  }
+
+  private attach(c: CompiledAlert, chart: ChartEntry, now: number): void {
+    const cfg = c.config;
+    const chartId = chart.instance.fullId;
+    if (this.runtimes.some((r) => r.chartId === chartId && r.compiled.config.name === cfg.name)) return;
+    const alarmId = this.persistence?.alarmId(chartId, cfg.name) ?? this.nextAlarmId++;
+    const rt: AlertRuntime = {
+      alarmId,
+      compiled: c,
+      chart,
+      chartId,
+      status: STATUS.UNINITIALIZED,
+      oldStatus: STATUS.UNINITIALIZED,
+      value: Number.NaN,
+      oldValue: Number.NaN,
+      lastStatusChange: now,
+      lastStatusChangeValue: Number.NaN,
+      lastUpdated: 0,
+      nextUpdate: 0,
+      dbAfter: 0,
+      dbBefore: 0,
+      delay: initialDelayState(cfg.delay),
+      runnable: false,
+      dbError: false,
+      dbNan: false,
+      calcError: false,
+      lastRepeat: 0,
+      timesRepeat: 0,
+      runOnce: false,
+    };
+    this.runtimes.push(rt);
+    const list = this.byName.get(cfg.name) ?? [];
+    list.push(rt);
+    this.byName.set(cfg.name, list);
   }
 
   /** Write the REMOVED→UNINITIALIZED entry Netdata logs when an alert is linked to its chart (§3.1). */
@@ -455,6 +460,32 @@ export class HealthEngine {
     if (entry.execCode !== 0) entry.flags |= FLAG.EXEC_FAILED;
     this.persistence?.saveEntry(entry);
   }
+}
+
+/**
+ * `lookup: … foreach PATTERN` on a template: one alert per dimension of the chart whose id or name matches
+ * PATTERN, named `<template>_<dimension name>`, its lookup reading that dimension only (the `of` pattern is
+ * replaced by the dimension's name). This is Netdata's rrdcalctemplate_check_rrddim_conditions_and_link
+ * (1.37–1.44, `rrdcalc_alert_name_with_dimension`): the pattern is a simple pattern whose `,` and `|` count
+ * as spaces (health_pattern_from_foreach), a dimension is taken when the id or the name matches positively,
+ * and the configuration hash is the template's. A chart without matching dimensions gets no alert. An
+ * `alarm:` with foreach is not expanded (Netdata expands templates only; config.ts warns).
+ */
+export function foreachDimension(c: CompiledAlert, chart: ChartEntry): CompiledAlert[] {
+  const cfg = c.config;
+  const lookup = cfg.lookup;
+  if (cfg.kind !== 'template' || lookup?.foreach === undefined) return [c];
+  const pattern = compileSimplePattern(lookup.foreach.replace(/[,|]/g, ' '));
+  const out: CompiledAlert[] = [];
+  for (const s of chart.series) {
+    if (pattern.matches(s.dim.id) !== true && pattern.matches(s.dim.name) !== true) continue;
+    const { foreach: _expanded, ...rest } = lookup;
+    out.push({
+      ...c,
+      config: { ...cfg, name: `${cfg.name}_${s.dim.name}`, lookup: { ...rest, dimensions: s.dim.name } },
+    });
+  }
+  return out;
 }
 
 function sharedLabels(a: ChartEntry, b: ChartEntry): number {

@@ -223,13 +223,16 @@ describe('parseLookup(): window, options, dimensions', () => {
     expect(l.options.unaligned).toBe(false);
   });
 
-  it('keeps `foreach` apart, with a warning (not supported)', () => {
+  it('keeps `foreach` apart; on an alarm with a warning (Netdata expands it for templates only)', () => {
     const r = parseLookup('sum -10s of a,b foreach *', HERE);
     expect(r.lookup?.dimensions).toBe('a,b');
     expect(r.lookup?.foreach).toBe('*');
     expect(at(r.problems)).toEqual(['1:17 W_HEALTH_LOOKUP_FOREACH']);
     expect(r.problems[0]?.severity).toBe('warning');
     expect(parseLookup('max -10s foreach *', HERE).lookup?.foreach).toBe('*');
+    const t = parseLookup('sum -10s of a,b foreach x|y', HERE, undefined, 'template');
+    expect(t.lookup?.foreach).toBe('x|y');
+    expect(t.problems).toEqual([]);
   });
 
   it('warns about unknown keywords, ignored parameters and a positive AFTER', () => {
