@@ -6,6 +6,9 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { attachAlertContext } from '../attribute/alert-context.js';
+import { type AttributionOptions, disabledAttribution, startAttribution } from '../attribute/attribution.js';
+import type { Attribution } from '../attribute/types.js';
 import { createCollectors } from '../collect/factory.js';
 import type { Collector } from '../collect/types.js';
 import { AlertDb } from '../health/alert-db.js';
@@ -32,6 +35,8 @@ export interface AgentDeps {
   /** FreeBSD command paths (tests). */
   netstatPath?: string;
   sysctlPath?: string;
+  /** Attribution overrides (tests: a tracefs root, poll pace). */
+  attribution?: Partial<AttributionOptions>;
 }
 
 export interface RunningAgent {
@@ -40,6 +45,8 @@ export interface RunningAgent {
   sampler: Sampler;
   db: HistoryDb | undefined;
   collectors: Collector[];
+  /** Who and why behind resets, from kernel tracepoints (src/attribute); status() says what it can see. */
+  attribution?: Attribution;
   stop(): Promise<void>;
 }
 
@@ -141,6 +148,19 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     }
   }
 
+  // Attribution (issue 5): when it cannot run (not root, no tracefs, FreeBSD) it says why once and the agent
+  // goes on with counters only.
+  const attribution = settings.attribution
+    ? await startAttribution({
+        log,
+        os: deps.os,
+        topK: settings.attributionTopK,
+        procRoot: settings.procRoot,
+        wallMs: () => clock.wallMs(),
+        ...deps.attribution,
+      })
+    : disabledAttribution();
+
   // Alerts: shipped defaults plus the administrator's folder; a broken alert is reported and left out.
   const healthLoad = loadHealth({
     user: settings.healthDir,
@@ -186,6 +206,7 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     ...(alertDb ? { persistence: alertDb } : {}),
   });
   healthRef = health;
+  attachAlertContext(alarmLog, () => health.alerts, attribution);
   health.announce(Math.floor(clock.wallMs() / 1000));
   let lastRetention = clock.monoMs();
   let prevWall = clock.wallMs();
@@ -219,6 +240,10 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     loadedPoints: loaded,
     alerts: `${health.alerts.length} bound from ${healthLoad.alerts.length} loaded (${healthLoad.files.length} files)`,
     cannot: cannot.length > 0 ? cannot.join('; ') : 'none',
+    attribution: (() => {
+      const a = attribution.status();
+      return a.enabled ? `on (${a.layout}): ${a.reason}` : `off: ${a.reason}`;
+    })(),
   });
 
   let stopped = false;
@@ -228,10 +253,12 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     sampler,
     db,
     collectors,
+    attribution,
     async stop() {
       if (stopped) return;
       stopped = true;
       await sampler.stop();
+      await attribution.close();
       await notify.stop();
       await Promise.all(collectors.map((c) => c.close()));
       db?.close();

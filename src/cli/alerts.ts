@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { describeContext } from '../attribute/alert-context.js';
 import { AlertDb } from '../health/alert-db.js';
 import { statusName } from '../health/types.js';
 import { defaultDataDir } from '../internal/config.js';
@@ -16,7 +17,9 @@ import type { Io } from './main.js';
 const HELP = `Usage: rstwatch alerts [--log] [--json] [--all] [--data-dir DIR]
 
 Shows the agent's alerts: each alert's status, value and last change; with --log, the transitions
-(newest first) with their delay and whether a notification was sent.
+(newest first) with their delay and whether a notification was sent; a reset alert's transition also
+shows the top peers, local ports (with the listening process), remote ports and reasons that attribution
+saw over the alert's lookup window.
 
 Options:
   --log            the alert log instead of the states
@@ -92,6 +95,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
           `#${e.uniqueId} ${time(e.when)} ${e.name} on ${e.chart}: ${statusName(e.oldStatus)} → ${statusName(e.newStatus)}` +
             ` value ${fmt(e.newValue)} ${e.units} (was ${fmt(e.oldValue)}), delay ${e.delay}s, ${sent}\n`,
         );
+        // Reset alerts carry who and why over their lookup window (src/attribute/alert-context.ts).
+        if (e.context_extra?.top) for (const l of describeContext(e.context_extra)) io.out(`    ${l}\n`);
       }
       if (entries.length === 0) io.out('no transitions\n');
       return 0;

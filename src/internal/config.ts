@@ -37,9 +37,13 @@ export interface Settings {
   healthLogRetention: number;
   /** Notification routes and methods (docs/notifications.md); a missing default file means none. */
   notifyConfig: string;
+  /** Reset attribution from kernel tracepoints (docs/attribution.md). */
+  attribution: boolean;
+  /** Keys kept per second and dimension by attribution (the top-K bound). */
+  attributionTopK: number;
 }
 
-type Kind = 'number' | 'string' | 'list' | 'level';
+type Kind = 'number' | 'string' | 'list' | 'level' | 'bool';
 interface KeyDef {
   key: keyof Settings;
   kind: Kind;
@@ -93,6 +97,14 @@ const KEYS: Record<string, KeyDef> = {
     env: 'RSTWATCH_HEALTH_LOG_RETENTION',
   },
   notify_config: { key: 'notifyConfig', kind: 'string', env: 'RSTWATCH_NOTIFY_CONFIG' },
+  attribution: { key: 'attribution', kind: 'bool', env: 'RSTWATCH_ATTRIBUTION' },
+  attribution_top_k: {
+    key: 'attributionTopK',
+    kind: 'number',
+    min: 1,
+    max: 1000,
+    env: 'RSTWATCH_ATTRIBUTION_TOP_K',
+  },
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/rstwatch/rstwatch.conf';
@@ -120,6 +132,8 @@ export function defaults(env: NodeJS.ProcessEnv = process.env): Settings {
     healthDir: '/etc/rstwatch/health.d',
     healthLogRetention: 5 * 86400,
     notifyConfig: '/etc/rstwatch/notify.conf',
+    attribution: true,
+    attributionTopK: 10,
   };
 }
 
@@ -143,6 +157,13 @@ function convert(def: KeyDef, raw: string): { value?: Settings[keyof Settings]; 
     }
     case 'list':
       return { value: text === '' ? [] : text.split(/[\s,]+/).filter(Boolean) };
+    case 'bool': {
+      // netdata.conf spells booleans yes/no; true/false and on/off are accepted too.
+      const t = text.toLowerCase();
+      if (['yes', 'true', 'on', '1'].includes(t)) return { value: true };
+      if (['no', 'false', 'off', '0'].includes(t)) return { value: false };
+      return { error: `expected yes or no, got ${JSON.stringify(text)}` };
+    }
     case 'level':
       if (!['debug', 'info', 'warn', 'error'].includes(text))
         return { error: 'expected debug, info, warn or error' };
