@@ -32,6 +32,9 @@ Options:
   --health-dir DIR           alert configurations (Netdata health format) that add to or replace the
                              shipped ones, file by file (default /etc/rstwatch/health.d)
   --health-log-retention N   seconds of alert log kept (default 432000 = 5 days)
+  --listen ADDR:PORT         the HTTP API and dashboard (default 127.0.0.1:19911; none = no server)
+  --notify-config FILE       notification routing, roles and methods (default /etc/rstwatch/notify.conf;
+                             docs/notifications.md)
   --os linux|freebsd         collector to use (default: this machine's)
   --netstat PATH, --sysctl PATH
                              FreeBSD programs to run (default /usr/bin/netstat, /sbin/sysctl)
@@ -54,6 +57,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     'health-dir': { type: 'string' },
     'health-log-retention': { type: 'string' },
     listen: { type: 'string' },
+    'notify-config': { type: 'string' },
     os: { type: 'string' },
     netstat: { type: 'string' },
     sysctl: { type: 'string' },
