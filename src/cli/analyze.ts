@@ -12,7 +12,7 @@ import { basename, dirname, join } from 'node:path';
 import { analyzeCapture } from '../analyze/analyze.js';
 import { DEFAULT_MAX_FLOWS } from '../analyze/flows.js';
 import { errorMessage, RstwatchError } from '../internal/errors.js';
-import { renderHtml } from '../report/html.js';
+import { DEFAULT_HTML_MAX_ROWS, renderHtml } from '../report/html.js';
 import { writeJson } from '../report/json.js';
 import { createProgress } from '../report/progress.js';
 import { renderText } from '../report/text.js';
@@ -34,7 +34,8 @@ Options:
   --html OUT             also write a self-contained HTML report (charts, tables) to OUT
   --top N                length of the top-talker and findings lists (default 10)
   --max-connections N    connections listed with their evidence in --json/--html
-                         (default ${DEFAULT_MAX_CONNECTIONS}; "all" lists every one)
+                         (default ${DEFAULT_MAX_CONNECTIONS}; "all" lists every one in the JSON;
+                         the HTML table shows at most ${DEFAULT_HTML_MAX_ROWS})
   --max-flows N          most connections tracked at once (default ${DEFAULT_MAX_FLOWS})
   -q, --quiet            no progress bar
   -h, --help             this text

@@ -19,7 +19,15 @@ import { topicAdvice, topicsOf } from './topics.js';
 
 export interface HtmlOptions {
   version: string;
+  /** Most rows in the connection table (default 2000): a page stays light enough for a phone's browser. */
+  maxRows?: number;
 }
+
+/**
+ * 2,000 rows with their evidence are ~1.7 MB of HTML; `--max-connections all` on 100,000 refused connects
+ * would be 75 MB, more than a browser renders comfortably (and >1 GB to build). The JSON lists them all.
+ */
+export const DEFAULT_HTML_MAX_ROWS = 2000;
 
 const CSS = `
 :root{--fg:#1d2330;--muted:#5b6475;--bg:#fff;--card:#f4f6fa;--line:#d9dee8;--accent:#2f6fdf;--bad:#c62828;--warn:#a86b00;--code:#eef1f6}
@@ -223,18 +231,20 @@ function connectionRow(c: ReportedConnection): string {
   return `<tr><td data-label="originator"><code>${esc(c.orig)}</code></td><td data-label="responder"><code>${esc(c.resp)}</code></td><td data-label="conn_state">${esc(c.connState)}</td><td data-label="history"><code>${esc(c.history)}</code></td><td data-label="cause">${esc(c.cause)}</td><td data-label="confidence">${confSpan(c.confidence)}</td><td data-label="evidence"><ul>${evidence}</ul>${more}</td></tr>`;
 }
 
-function connections(r: AnalysisReport): string {
+function connections(r: AnalysisReport, maxRows: number): string {
   if (r.connections.length === 0) return '';
+  const rows = r.connections.slice(0, maxRows);
+  const notShown = r.connectionsOmitted + r.connections.length - rows.length;
   const omitted =
-    r.connectionsOmitted > 0
-      ? `<p class="muted">${num(r.connectionsOmitted)} more connections with resets are not listed (raise <code>--max-connections</code>).</p>`
+    notShown > 0
+      ? `<p class="muted">${num(notShown)} more connections with resets are not listed here: <code>--json --max-connections all</code> lists every one.</p>`
       : '';
   return [
     '<section id="connections"><h2>Connections with resets</h2>',
-    `<p class="muted">${num(r.connections.length)} of ${num(r.summary.connectionsWithResets)} connections; conn_state and history as Zeek writes them.</p>`,
+    `<p class="muted">${num(rows.length)} of ${num(r.summary.connectionsWithResets)} connections; conn_state and history as Zeek writes them.</p>`,
     '<input id="filter" type="search" placeholder="filter: address, state, cause…" aria-label="filter the connections" hidden>',
     '<div class="table"><table id="conns" class="stack"><thead><tr><th>originator</th><th>responder</th><th>conn_state</th><th>history</th><th>cause</th><th>confidence</th><th>evidence</th></tr></thead><tbody>',
-    ...r.connections.map(connectionRow),
+    ...rows.map(connectionRow),
     '</tbody></table></div>',
     omitted,
     '</section>',
@@ -245,7 +255,13 @@ export function renderHtml(r: AnalysisReport, opts: HtmlOptions): string {
   const body =
     r.summary.rsts === 0
       ? '<section id="causes"><h2>Causes</h2><p>No TCP reset in this capture.</p></section>'
-      : [timeline(r), causes(r), findings(r), top(r), connections(r)].join('\n');
+      : [
+          timeline(r),
+          causes(r),
+          findings(r),
+          top(r),
+          connections(r, opts.maxRows ?? DEFAULT_HTML_MAX_ROWS),
+        ].join('\n');
   return `<!doctype html>
 <html lang="en">
 <head>

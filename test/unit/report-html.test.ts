@@ -58,6 +58,14 @@ describe('renderHtml', () => {
     );
   });
 
+  it('says so when a capture has no reset, still well-formed', async () => {
+    const none = await analyzeBytes(toPcap(richPackets().filter((p) => !p.flags.includes('R'))));
+    const html = renderHtml(none, { version: '1' });
+    expect(tagProblems(html)).toEqual([]);
+    expect(html).toContain('No TCP reset in this capture.');
+    expect(html).not.toContain('<svg');
+  });
+
   it('draws one timeline bar per non-empty bucket and one bar per top-list entry', () => {
     const timeline = /<svg class="chart timeline"[\s\S]*?<\/svg>/.exec(richHtml)![0];
     const nonEmpty = rich.timeline.counts.filter((c) => c > 0).length;
@@ -78,7 +86,12 @@ describe('renderHtml', () => {
     expect(abort).toMatch(/cause">abort</);
     expect(abort).toMatch(/<span class="likely">likely<\/span>/);
     expect(abort).toContain(esc(rich.connections.find((c) => c.orig === '10.0.0.7:40000')!.evidence[0]!));
-    expect(richHtml).toContain('238 more connections with resets are not listed');
+    expect(richHtml).toContain('238 more connections with resets are not listed here');
+    // The page keeps at most maxRows rows whatever --max-connections said; the rest are counted.
+    const capped = renderHtml(rich, { version: '1', maxRows: 10 });
+    expect(capped.match(/<tr><td data-label="originator">/g)).toHaveLength(10);
+    expect(capped).toContain('10 of 1,238 connections');
+    expect(capped).toContain('1,228 more connections with resets are not listed here');
   });
 
   it('explains each cause with the words of src/model/explain.ts', () => {
