@@ -14,7 +14,8 @@ import { RstwatchError } from '../internal/errors.js';
 import { parse } from './args.js';
 import type { Io } from './main.js';
 
-const HELP = `Usage: rstwatch alerts [--log] [--json] [--all] [--data-dir DIR]
+const HELP = `Usage: rstwatch alerts [--all] [--json] [--data-dir DIR]
+       rstwatch alerts --log [--after ID] [--limit N] [--json] [--data-dir DIR]
 
 Shows the agent's alerts: each alert's status, value and last change; with --log, the transitions
 (newest first) with their delay and whether a notification was sent; a reset alert's transition also
@@ -25,8 +26,8 @@ Options:
   --log            the alert log instead of the states
   --after ID       with --log: only entries with a unique id above ID (Netdata's alarm_log?after=)
   --limit N        with --log: at most N entries (default 50)
-  --all            states: include CLEAR, UNDEFINED and UNINITIALIZED alerts (default: raised ones first,
-                   then the rest)
+  --all            states: every alert; without it, CRITICAL, WARNING and CLEAR ones (raised first), not
+                   the UNDEFINED, UNINITIALIZED and REMOVED ones (such as the 1m_* baselines)
   --json           machine-readable output
   --data-dir DIR   the agent's data folder (default /var/lib/rstwatch as root, else $XDG_STATE_HOME/rstwatch)
   -h, --help       this text
@@ -62,7 +63,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
       hint: 'start the agent (`rstwatch agent`), or point --data-dir at its folder',
     });
   }
-  const db = new Database(path, { readonly: true, fileMustExist: true, timeout: 2000 });
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: 2000 });
+  } catch (err) {
+    throw dbError(path, err);
+  }
   try {
     const hasLog = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'health_log'").get();
     if (!hasLog)
@@ -124,7 +130,20 @@ export async function run(argv: string[], io: Io): Promise<number> {
     }
     if (states.length === 0) io.out('no alerts\n');
     return 0;
+  } catch (err) {
+    throw err instanceof RstwatchError ? err : dbError(path, err);
   } finally {
     db.close();
   }
+}
+
+/** SQLite's failures as the catalogue's codes (docs/errors.md): never a stack trace for a bad file. */
+function dbError(path: string, err: unknown): RstwatchError {
+  const code = (err as { code?: unknown }).code;
+  const why = err instanceof Error ? err.message : String(err);
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')
+    return new RstwatchError('E_DB_CORRUPT', `${path} is not a usable database: ${why}`, { cause: err });
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED')
+    return new RstwatchError('E_DB_LOCKED', `${path} stayed locked for 2 s: ${why}`, { cause: err });
+  return new RstwatchError('E_DB_READ', `cannot read ${path}: ${why}`, { cause: err });
 }
