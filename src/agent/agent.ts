@@ -21,6 +21,9 @@ import { errorMessage, formatProblem, RstwatchError, sysCode } from '../internal
 import type { Logger } from '../internal/log.js';
 import type { Os } from '../model/charts.js';
 import { type Dispatcher, readNotifyConfig, startNotifications } from '../notify/index.js';
+import { CounterTap } from '../server/counter-tap.js';
+import type { RunningServer } from '../server/index.js';
+import { startApi } from '../server/start.js';
 import { HistoryDb } from '../store/history-db.js';
 import { Store } from '../store/store.js';
 import { Sampler } from './sampler.js';
@@ -45,6 +48,10 @@ export interface RunningAgent {
   sampler: Sampler;
   db: HistoryDb | undefined;
   collectors: Collector[];
+  /** The latest raw counters of every namespace (the API's /metrics and doctor read them). */
+  counters: CounterTap;
+  /** The HTTP API (src/server), unless `listen = none` or it could not start. */
+  server?: RunningServer;
   /** Who and why behind resets, from kernel tracepoints (src/attribute); status() says what it can see. */
   attribution?: Attribution;
   stop(): Promise<void>;
@@ -133,7 +140,8 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
   };
   if (deps.netstatPath !== undefined) copts.netstatPath = deps.netstatPath;
   if (deps.sysctlPath !== undefined) copts.sysctlPath = deps.sysctlPath;
-  const collectors = deps.collectors ?? (await createCollectors(copts));
+  const counters = new CounterTap();
+  const collectors = (deps.collectors ?? (await createCollectors(copts))).map((c) => counters.wrap(c));
   for (const c of collectors) store.addNamespace(c.netns, deps.os);
   const loaded = store.load(Math.floor(clock.wallMs() / 1000));
 
@@ -247,16 +255,18 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
   });
 
   let stopped = false;
-  return {
+  const running: RunningAgent = {
     store,
     health,
     sampler,
     db,
     collectors,
+    counters,
     attribution,
     async stop() {
       if (stopped) return;
       stopped = true;
+      await running.server?.close();
       await sampler.stop();
       await attribution.close();
       await notify.stop();
@@ -270,4 +280,6 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
       log.info('rstwatch agent stopped', { samples: sampler.stats.samples });
     },
   };
+  running.server = await startApi(settings, running, log);
+  return running;
 }

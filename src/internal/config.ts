@@ -30,6 +30,16 @@ export interface Settings {
   /** Netdata's `gap when lost iterations above`. */
   gapAfterLostIterations: number;
   listen: string;
+  /** The API's bearer token file; '' = `<dataDir>/api.token` (docs/api.md). */
+  apiTokenFile: string;
+  /** Open API connections at most; more are answered 503. */
+  apiMaxConnections: number;
+  /** Requests per second per client address (token bucket, bursts of twice that). */
+  apiRequestsPerSecond: number;
+  /** Origins besides the API's own allowed to make state-changing requests (a reverse proxy's). */
+  apiAllowOrigins: string[];
+  /** The dashboard's files; '' = the package's web/ folder. */
+  webDir: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** The administrator's alert configurations (files here replace shipped files of the same name). */
   healthDir: string;
@@ -87,6 +97,23 @@ const KEYS: Record<string, KeyDef> = {
     env: 'RSTWATCH_GAP_AFTER_LOST',
   },
   listen: { key: 'listen', kind: 'string', env: 'RSTWATCH_LISTEN' },
+  api_token_file: { key: 'apiTokenFile', kind: 'string', env: 'RSTWATCH_API_TOKEN_FILE' },
+  api_max_connections: {
+    key: 'apiMaxConnections',
+    kind: 'number',
+    min: 1,
+    max: 4096,
+    env: 'RSTWATCH_API_MAX_CONNECTIONS',
+  },
+  api_requests_per_second: {
+    key: 'apiRequestsPerSecond',
+    kind: 'number',
+    min: 1,
+    max: 100_000,
+    env: 'RSTWATCH_API_REQUESTS_PER_SECOND',
+  },
+  api_allow_origins: { key: 'apiAllowOrigins', kind: 'list', env: 'RSTWATCH_API_ALLOW_ORIGINS' },
+  web_dir: { key: 'webDir', kind: 'string', env: 'RSTWATCH_WEB_DIR' },
   log_level: { key: 'logLevel', kind: 'level', env: 'RSTWATCH_LOG_LEVEL' },
   health_dir: { key: 'healthDir', kind: 'string', env: 'RSTWATCH_HEALTH_DIR' },
   health_log_retention: {
@@ -128,6 +155,11 @@ export function defaults(env: NodeJS.ProcessEnv = process.env): Settings {
     memorySeconds: 3600,
     gapAfterLostIterations: 1,
     listen: '127.0.0.1:19911',
+    apiTokenFile: '',
+    apiMaxConnections: 64,
+    apiRequestsPerSecond: 100,
+    apiAllowOrigins: [],
+    webDir: '',
     logLevel: 'info',
     healthDir: '/etc/rstwatch/health.d',
     healthLogRetention: 5 * 86400,

@@ -1,0 +1,287 @@
+/**
+ * The agent's HTTP server: Netdata-compatible API, /metrics, rstwatch's JSON and event stream, and the
+ * dashboard's files. node:http directly (docs/api.md says why): no dependency, and every limit is ours to set.
+ *
+ * Limits against slow or greedy clients: header size (`maxHeaderSize`), time to send the headers and the
+ * whole request (`headersTimeout`, `requestTimeout`, checked every `checkIntervalMs`), idle keep-alive
+ * time, open connections (answered 503 beyond the cap), URL and body size, requests per second per client.
+ * Protocol errors get a JSON answer with a stable code, then the connection is closed.
+ *
+ * @example
+ * const server = await startServer({ agent, settings, log });
+ * console.log(server.url); // http://127.0.0.1:19911
+ * await server.close();
+ */
+
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import { errorMessage, RstwatchError, sysCode } from '../internal/errors.js';
+import type { Logger } from '../internal/log.js';
+import { App, type AppLimits } from './app.js';
+import { makeContext } from './context.js';
+import { errorBody } from './http.js';
+import { ensureToken, isLoopbackAddress } from './security.js';
+import { DEFAULT_WEB_DIR } from './static.js';
+import type { ServerAgent } from './types.js';
+
+/** The settings the server reads (a subset of the agent's Settings). */
+export interface ServerSettings {
+  /** `host:port`, `[v6]:port`, or `none` / `off` for no server. */
+  listen: string;
+  dataDir: string;
+  procRoot: string;
+  /** '' → `<dataDir>/api.token`. */
+  apiTokenFile: string;
+  apiMaxConnections: number;
+  apiRequestsPerSecond: number;
+  apiAllowOrigins: string[];
+  /** '' → the package's web/ folder. */
+  webDir: string;
+}
+
+export interface ServerLimits extends AppLimits {
+  maxHeaderBytes: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+  /** How often Node checks the header/request timeouts. */
+  checkIntervalMs: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  maxHeaderBytes: 8 * 1024,
+  maxUrlBytes: 4 * 1024,
+  maxBodyBytes: 64 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 64,
+  checkIntervalMs: 1_000,
+  requestsPerSecond: 100,
+  burst: 200,
+  maxClients: 1024,
+  maxStreamClients: 16,
+};
+
+export interface StartServerOptions {
+  agent: ServerAgent;
+  settings: ServerSettings;
+  log: Logger;
+  /** Tests: tighter limits, a pinned clock. */
+  limits?: Partial<ServerLimits>;
+  nowMs?: () => number;
+  /** Tests: no 1-s pulse timer (call `pulse()` by hand). */
+  manualPulse?: boolean;
+}
+
+export interface RunningServer {
+  /** `http://127.0.0.1:19911` (the real port when 0 was asked). */
+  url: string;
+  host: string;
+  port: number;
+  tokenFile: string;
+  app: App;
+  /** Run the per-second work now (tests). */
+  pulse(): void;
+  close(): Promise<void>;
+}
+
+/** `127.0.0.1:19911`, `[::1]:19911`, `localhost:80`, `19911` (loopback). */
+export function parseListen(text: string): { host: string; port: number } {
+  const t = text.trim();
+  let host: string;
+  let portText: string;
+  const v6 = /^\[([0-9A-Fa-f:.]+)\]:(\d+)$/.exec(t);
+  if (v6) {
+    host = v6[1]!;
+    portText = v6[2]!;
+  } else if (/^\d+$/.test(t)) {
+    host = '127.0.0.1';
+    portText = t;
+  } else {
+    const colon = t.lastIndexOf(':');
+    if (colon <= 0 || t.indexOf(':') !== colon) {
+      throw new RstwatchError(
+        'E_API_LISTEN',
+        `listen: expected host:port or [v6]:port, got ${JSON.stringify(text)}`,
+      );
+    }
+    host = t.slice(0, colon);
+    portText = t.slice(colon + 1);
+  }
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) {
+    throw new RstwatchError(
+      'E_API_LISTEN',
+      `listen: the port must be 0..65535, got ${JSON.stringify(portText)}`,
+    );
+  }
+  return { host, port };
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+  503: 'Service Unavailable',
+};
+
+/** A raw HTTP/1.1 error answer for the socket level (before or instead of a request object). */
+function rawAnswer(status: number, code: string, message: string, extra = ''): string {
+  const body = JSON.stringify(errorBody(status, code, message));
+  return (
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${extra}\r\n${body}`
+  );
+}
+
+export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
+  const { settings, log, agent } = opts;
+  const limits: ServerLimits = {
+    ...DEFAULT_LIMITS,
+    maxConnections: settings.apiMaxConnections,
+    requestsPerSecond: settings.apiRequestsPerSecond,
+    burst: settings.apiRequestsPerSecond * 2,
+    ...opts.limits,
+  };
+  const { host, port } = parseListen(settings.listen);
+  const tokenFile =
+    settings.apiTokenFile === '' ? join(settings.dataDir, 'api.token') : settings.apiTokenFile;
+  const token = ensureToken(tokenFile, log);
+  const ctx = makeContext({
+    agent,
+    log,
+    dataDir: settings.dataDir,
+    ...(opts.nowMs ? { nowMs: opts.nowMs } : {}),
+  });
+  const loopbackOnly = isLoopbackAddress(host);
+  const app = new App({
+    ctx,
+    token,
+    tokenFile,
+    listen: settings.listen,
+    loopbackOnly,
+    allowOrigins: settings.apiAllowOrigins,
+    webDir: settings.webDir === '' ? DEFAULT_WEB_DIR : settings.webDir,
+    procRoot: settings.procRoot,
+    limits,
+  });
+  const server: Server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: limits.checkIntervalMs,
+    },
+    (req, res) => {
+      void app.handle(req, res);
+    },
+  );
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    if (sockets.size >= limits.maxConnections) {
+      socket.end(
+        rawAnswer(
+          503,
+          'E_API_BUSY',
+          `more than ${limits.maxConnections} open connections`,
+          'Retry-After: 1\r\n',
+        ),
+      );
+      socket.destroySoon?.();
+      app.apiErrors.set('E_API_BUSY', (app.apiErrors.get('E_API_BUSY') ?? 0) + 1);
+      return;
+    }
+    sockets.add(socket);
+    app.connections = sockets.size;
+    socket.on('close', () => {
+      sockets.delete(socket);
+      app.connections = sockets.size;
+    });
+  });
+  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    let status = 400;
+    let code = 'E_API_BAD_REQUEST';
+    let message = 'malformed HTTP request';
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      status = 431;
+      code = 'E_API_HEADERS_TOO_LARGE';
+      message = `request headers over ${limits.maxHeaderBytes} bytes`;
+    } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      status = 408;
+      code = 'E_API_TIMEOUT';
+      message = 'the request took too long to arrive';
+    }
+    app.apiErrors.set(code, (app.apiErrors.get(code) ?? 0) + 1);
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end(rawAnswer(status, code, message));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => {
+      server.off('listening', onListening);
+      const c = sysCode(err);
+      reject(
+        new RstwatchError('E_API_LISTEN', `cannot listen on ${settings.listen}: ${c ?? errorMessage(err)}`, {
+          hint:
+            c === 'EADDRINUSE'
+              ? 'another program uses the port: set --listen to another one, or none'
+              : 'check --listen',
+        }),
+      );
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host, port });
+  });
+  server.on('error', (err) =>
+    log.error(`API server error: ${errorMessage(err)}`, { code: 'E_API_INTERNAL' }),
+  );
+  const addr = server.address();
+  const realPort = typeof addr === 'object' && addr ? addr.port : port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const url = `http://${urlHost}:${realPort}`;
+
+  let timer: NodeJS.Timeout | undefined;
+  if (!opts.manualPulse) {
+    timer = setInterval(() => app.pulse(), 1000);
+    timer.unref();
+  }
+  log.info('API listening', {
+    url,
+    token: tokenFile,
+    loopbackOnly,
+    dashboard: settings.webDir === '' ? DEFAULT_WEB_DIR : settings.webDir,
+  });
+
+  let closed = false;
+  return {
+    url,
+    host,
+    port: realPort,
+    tokenFile,
+    app,
+    pulse: () => app.pulse(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (timer) clearInterval(timer);
+      app.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Keep-alive and streaming connections would hold close() open: end them.
+        server.closeAllConnections();
+      });
+    },
+  };
+}
