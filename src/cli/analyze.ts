@@ -76,6 +76,14 @@ function inputSize(file: string): number {
   }
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Writes through a temporary file in the same folder and renames: a reader never sees half a page. */
 function writeAtomically(path: string, text: string): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
@@ -129,6 +137,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
       ? Number.MAX_SAFE_INTEGER
       : positiveInt(values['max-connections'], '--max-connections', DEFAULT_MAX_CONNECTIONS);
   if (values.html === '') throw new RstwatchError('E_USAGE', '--html: give the file to write');
+  // Fail before a long analysis, not after it, when the HTML report has nowhere to go.
+  if (values.html !== undefined && !isDirectory(dirname(values.html)))
+    throw new RstwatchError(
+      'E_ANALYZE_OUTPUT',
+      `cannot write the HTML report to ${values.html}: ${dirname(values.html)} is not a folder`,
+    );
   if (file === '-' && process.stdin.isTTY)
     throw new RstwatchError('E_USAGE', 'standard input is a terminal, not a capture', {
       hint: 'pipe one in: tcpdump -w - | rstwatch analyze -',

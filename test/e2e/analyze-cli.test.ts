@@ -5,7 +5,7 @@
  * pseudo-terminal (`script` from util-linux), the colours and the progress bar, which a pipe never gets.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -293,6 +293,15 @@ describe('rstwatch analyze inputs and outputs', () => {
     const bad = run([file('rich.pcap', rich), '--html', join(dir, 'no-such-dir', 'r.html')]);
     expect(bad.code).toBe(3);
     expect(bad.stderr).toMatch(/error: E_ANALYZE_OUTPUT: cannot write the HTML report to .*no-such-dir/);
+    // OUT is an existing folder: found only when the page is written; no temporary file is left behind.
+    const into = join(dir, 'outdir');
+    mkdirSync(into, { recursive: true });
+    const late = run([file('rich.pcap', rich), '--html', into]);
+    expect(late.code).toBe(3);
+    expect(late.stderr).toMatch(
+      /error: E_ANALYZE_OUTPUT: cannot write the HTML report to .*outdir: .*EISDIR/,
+    );
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
   it('prints no colour and no progress bar into a pipe', () => {
