@@ -59,7 +59,7 @@ th{background:var(--card)}td.n{text-align:right;font-variant-numeric:tabular-num
 td ul{margin:0;padding-left:18px}
 .certain{color:var(--bad);font-weight:600}.likely{color:var(--warn);font-weight:600}.possible{color:var(--muted)}
 ul.findings li{margin-bottom:6px}
-details{margin:6px 0}summary{cursor:pointer}
+details{margin:6px 0}summary{cursor:pointer}a{color:var(--accent)}
 input#filter{font:inherit;padding:6px 8px;width:100%;max-width:420px;margin-bottom:8px;color:var(--fg);background:var(--bg);border:1px solid var(--line);border-radius:6px}
 @media (max-width:640px){
  table.stack thead{display:none}
