@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scenario captures from real kernel traffic: each scenario builds its own pair of network namespaces joined
 # by a veth pair (client "a" 10.99.1.1 / fd00:99::1 on veth "va", server "b" 10.99.1.2 / fd00:99::2 on
-# veth "vb"), runs small python3 programs (scripts/scenarios/scn.py) inside them and captures with tcpdump.
+# veth "vb"), runs small python3 programs inside them (scripts/scenarios/scn.py; raw segments: rawtcp.py)
+# and captures with tcpdump.
 # What each scenario shows and the verdict rstwatch gives: docs/scenarios.md.
 #
 #   usage: bash scripts/scenarios/make.sh [-j JOBS] OUTDIR [NAME-PREFIX...]     (as root; ~20 s with -j 4)
