@@ -29,6 +29,7 @@ shift
 SELECT=("$@")
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCN="$HERE/scn.py"
+# python3 runs with -B (bg, fg below): no __pycache__ written into the repository.
 PY=${PYTHON:-/usr/bin/python3}
 [ -x "$PY" ] || PY=python3
 A4=10.99.1.1
@@ -126,7 +127,7 @@ setup() {
 bg() {
   local ns=$1 log=$2
   shift 2
-  ip netns exec "$ns" "$PY" -u "$SCN" "$@" >"$log" 2>&1 &
+  ip netns exec "$ns" "$PY" -B -u "$SCN" "$@" >"$log" 2>&1 &
   PIDS+=($!)
 }
 
@@ -134,7 +135,7 @@ bg() {
 fg() {
   local ns=$1 log=$2
   shift 2
-  timeout 30 ip netns exec "$ns" "$PY" -u "$SCN" "$@" >"$log" 2>&1 || fail "$* failed: $(cat "$log")"
+  timeout 30 ip netns exec "$ns" "$PY" -B -u "$SCN" "$@" >"$log" 2>&1 || fail "$* failed: $(cat "$log")"
 }
 
 # wait_line FILE REGEX SECONDS
