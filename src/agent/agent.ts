@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { attachAlertContext } from '../attribute/alert-context.js';
 import { type AttributionOptions, disabledAttribution, startAttribution } from '../attribute/attribution.js';
 import type { Attribution } from '../attribute/types.js';
+import { LocalCaptureManager } from '../capture/manager.js';
+import type { CaptureManager } from '../capture/types.js';
 import { createCollectors } from '../collect/factory.js';
 import type { Collector } from '../collect/types.js';
 import { AlertDb } from '../health/alert-db.js';
@@ -52,6 +54,8 @@ export interface RunningAgent {
   counters: CounterTap;
   /** The HTTP API (src/server), unless `listen = none` or it could not start. */
   server?: RunningServer;
+  /** On-demand bounded RST captures (src/capture), one at a time, for the API. */
+  captures?: CaptureManager;
   /** Who and why behind resets, from kernel tracepoints (src/attribute); status() says what it can see. */
   attribution?: Attribution;
   stop(): Promise<void>;
@@ -254,6 +258,15 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     })(),
   });
 
+  // Captures: nothing runs until the API asks; a capture the previous agent left running is closed here.
+  const captures = new LocalCaptureManager({
+    dataDir: settings.dataDir,
+    keep: settings.captureKeep,
+    keepBytes: settings.captureKeepBytes,
+    os: deps.os,
+    log,
+  });
+
   let stopped = false;
   const running: RunningAgent = {
     store,
@@ -262,11 +275,13 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     db,
     collectors,
     counters,
+    captures,
     attribution,
     async stop() {
       if (stopped) return;
       stopped = true;
       await running.server?.close();
+      await captures.close();
       await sampler.stop();
       await attribution.close();
       await notify.stop();

@@ -62,6 +62,10 @@ const COMMANDS: Record<string, CommandInfo> = {
     summary: 'read a pcap/pcapng capture, classify and explain every reset',
     load: () => import('./analyze.js'),
   },
+  capture: {
+    summary: 'capture every TCP reset with tcpdump, bounded in time and size, then analyse it',
+    load: () => import('./capture.js'),
+  },
 };
 
 function version(): string {

@@ -47,6 +47,10 @@ export interface Settings {
   healthLogRetention: number;
   /** Notification routes and methods (docs/notifications.md); a missing default file means none. */
   notifyConfig: string;
+  /** Most captures kept in <dataDir>/captures (docs/capture.md). */
+  captureKeep: number;
+  /** Most bytes of capture files kept there; also bounds one agent capture. */
+  captureKeepBytes: number;
   /** Reset attribution from kernel tracepoints (docs/attribution.md). */
   attribution: boolean;
   /** Keys kept per second and dimension by attribution (the top-K bound). */
@@ -124,6 +128,14 @@ const KEYS: Record<string, KeyDef> = {
     env: 'RSTWATCH_HEALTH_LOG_RETENTION',
   },
   notify_config: { key: 'notifyConfig', kind: 'string', env: 'RSTWATCH_NOTIFY_CONFIG' },
+  capture_keep: { key: 'captureKeep', kind: 'number', min: 1, max: 10_000, env: 'RSTWATCH_CAPTURE_KEEP' },
+  capture_keep_bytes: {
+    key: 'captureKeepBytes',
+    kind: 'number',
+    min: 1024 * 1024,
+    max: 2 ** 50,
+    env: 'RSTWATCH_CAPTURE_KEEP_BYTES',
+  },
   attribution: { key: 'attribution', kind: 'bool', env: 'RSTWATCH_ATTRIBUTION' },
   attribution_top_k: {
     key: 'attributionTopK',
@@ -164,6 +176,8 @@ export function defaults(env: NodeJS.ProcessEnv = process.env): Settings {
     healthDir: '/etc/rstwatch/health.d',
     healthLogRetention: 5 * 86400,
     notifyConfig: '/etc/rstwatch/notify.conf',
+    captureKeep: 20,
+    captureKeepBytes: 1024 ** 3,
     attribution: true,
     attributionTopK: 10,
   };
