@@ -10,6 +10,8 @@
 //      compile time), µs per alert per iteration in a hot loop (the alerts that bind, and every stock
 //      alert rebound to ip.tcphandshake), per alert kind, and the same file in Netdata's health engine and
 //      ours over one window at the real once-a-second cadence (Netdata's HEALTH thread CPU per evaluation).
+//   4. Reset attribution (bench/attribution-cost.mjs): RST storms of 10k/50k/100k per s in a namespace, the
+//      share of the kernel's OutRsts attribution saw, agent CPU and peak RSS; idle cost with it on and off.
 //
 // Options (environment in brackets):
 //   --seconds N      window length [BENCH_SECONDS] (default 300)
@@ -22,6 +24,7 @@
 //   --no-netdata     measure rstwatch alone (and no peer in part 3)
 //   --sample-only / --window-only / --health-only: one part only; --no-health: skip part 3
 //   --health-seconds N  the window of part 3's peer comparison (default 60; 30 with --quick)
+//   --attribution-only: part 4 only; --no-attribution: skip it; --attribution-seconds N per storm (30; 10 quick)
 // Prints a human-readable report, then one line `BENCH_JSON {...}`. Exit 0 unless the bench itself failed:
 // the targets are reported, not asserted.
 
@@ -31,6 +34,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runAgentCost } from './agent-cost.mjs';
+import { runAttributionCost } from './attribution-cost.mjs';
 import { runHealthCost } from './health-cost.mjs';
 import { cleanupSync, fmt, installSignalCleanup, round, table } from './lib.mjs';
 import { runSampleCost } from './sample-cost.mjs';
@@ -60,6 +64,9 @@ function options() {
       'health-only': { type: 'boolean', default: false },
       'no-health': { type: 'boolean', default: false },
       'health-seconds': { type: 'string' },
+      'attribution-only': { type: 'boolean', default: false },
+      'no-attribution': { type: 'boolean', default: false },
+      'attribution-seconds': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -95,9 +102,18 @@ function options() {
     rate: int(values.rate, '--rate', 0, 500),
     abortRate: int(values['abort-rate'], '--abort-rate', 0, 100),
     netdata: !values['no-netdata'],
-    sample: !values['window-only'] && !values['health-only'],
-    window: !values['sample-only'] && !values['health-only'],
-    health: !values['sample-only'] && !values['window-only'] && !values['no-health'],
+    sample: !values['window-only'] && !values['health-only'] && !values['attribution-only'],
+    window: !values['sample-only'] && !values['health-only'] && !values['attribution-only'],
+    health:
+      !values['sample-only'] && !values['window-only'] && !values['no-health'] && !values['attribution-only'],
+    attribution:
+      !values['sample-only'] && !values['window-only'] && !values['health-only'] && !values['no-attribution'],
+    attributionSeconds:
+      values['attribution-seconds'] !== undefined
+        ? int(values['attribution-seconds'], '--attribution-seconds', 5, 600)
+        : values.quick
+          ? 10
+          : 30,
     healthSeconds:
       values['health-seconds'] !== undefined
         ? int(values['health-seconds'], '--health-seconds', 10, 600)
@@ -525,6 +541,34 @@ function jsonSummary(o, sample, window, health) {
   return out;
 }
 
+/** Part 4 (bench/attribution-cost.mjs); targets from issue 5. */
+function printAttribution(a) {
+  console.log('\n## 4. Reset attribution (tracepoints, agent in a child process)\n');
+  if (a.skipped) {
+    console.log(`skipped: ${a.skipped}`);
+    return;
+  }
+  const rows = [
+    ['target RST/s', 'achieved', 'kernel OutRsts', 'attributed', 'seen', 'agent CPU', 'peak RSS'],
+  ];
+  for (const s of a.storms) {
+    rows.push([
+      String(s.targetRate),
+      String(Math.round(s.achievedRate)),
+      String(s.kernelOutRsts),
+      String(s.attributed),
+      pct(100 * s.seenFraction, 3),
+      pct2(s.cpuPct),
+      mb(s.peakRssMb),
+    ]);
+  }
+  console.log(table(rows));
+  console.log(
+    `\nidle, attribution on: ${pct(a.idle?.cpuPct)} of one core; off: ${pct(a.idleWithout?.cpuPct)}` +
+      ' (targets: ≥ 99 % seen at 50k/s, ≤ 100 % CPU, ≤ 150 MB, idle ≤ 0.5 %)',
+  );
+}
+
 async function main() {
   const o = options();
   installSignalCleanup();
@@ -580,8 +624,20 @@ async function main() {
     });
     printHealth(health);
   }
+  let attribution;
+  if (o.attribution) {
+    log('\npart 4: reset attribution cost');
+    attribution = await runAttributionCost({
+      seconds: o.attributionSeconds,
+      idleSeconds: o.attributionSeconds,
+      log,
+    });
+    printAttribution(attribution);
+  }
   cleanupSync();
-  console.log(`\nBENCH_JSON ${JSON.stringify(jsonSummary(o, sample, window, health))}`);
+  const summary = jsonSummary(o, sample, window, health);
+  if (attribution) summary.attribution = attribution;
+  console.log(`\nBENCH_JSON ${JSON.stringify(summary)}`);
 }
 
 main().catch((err) => {

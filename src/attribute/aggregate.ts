@@ -126,8 +126,14 @@ export class Aggregator {
     const di = dirIndex(d);
     b.totals[di] = b.totals[di]! + 1;
     if (!b.live) {
-      // A closed second: the event is counted, in "other" of every dimension.
-      for (let i = 0; i < NDIM; i++) b.other[i]![di] = b.other[i]![di]! + 1;
+      // A closed second (the event was read late, e.g. while the event loop was busy): a key the second
+      // kept is counted there, anything else in that dimension's "other". The total is exact either way.
+      this.lateAdd(b, D_PEERS, d + ev.remoteAddr, di);
+      this.lateAdd(b, D_LPORT, d + ev.localPort, di);
+      this.lateAdd(b, D_RPORT, d + ev.remotePort, di);
+      this.lateAdd(b, D_REASON, d + ev.reason, di);
+      this.lateAdd(b, D_STATE, d + ev.state, di);
+      this.lateAdd(b, D_TUPLE, d + tupleKey(ev), di);
       return;
     }
     this.bump(b, D_PEERS, d + ev.remoteAddr);
@@ -138,6 +144,12 @@ export class Aggregator {
     this.bump(b, D_TUPLE, d + tupleKey(ev));
     // A second first seen after its neighbours were closed is closed at once, or nothing would close it.
     if (sec <= this.newest - OPEN_SECONDS) this.close(b);
+  }
+
+  private lateAdd(b: Bucket, dim: number, key: string, di: number): void {
+    const i = b.keys![dim]!.indexOf(key);
+    if (i >= 0) b.counts![dim]![i]! += 1;
+    else b.other[dim]![di] = b.other[dim]![di]! + 1;
   }
 
   private bump(b: Bucket, dim: number, key: string): void {

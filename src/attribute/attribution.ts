@@ -53,6 +53,7 @@ export interface AttributionOptions {
 }
 
 const MAX_PAGES_PER_CPU_PER_DRAIN = 64;
+const IDLE_POLL_MS = 1000;
 
 /** Attribution that could not start: answers every query with nothing and says why. */
 class Unavailable implements Attribution {
@@ -126,6 +127,8 @@ class LiveAttribution implements Attribution {
   private lastCheckMs: number;
   private readonly page: Buffer;
   private readonly wallMs: () => number;
+  /** Drains in a row that found nothing: after a few, the pace drops to once a second (idle cost). */
+  private emptyDrains = 0;
 
   constructor(
     private readonly opts: AttributionOptions,
@@ -171,6 +174,7 @@ class LiveAttribution implements Attribution {
 
   private cycle(): void {
     let more = false;
+    const before = this.events + this.missedInPages;
     try {
       more = this.drain();
       this.maybeCheck();
@@ -178,8 +182,11 @@ class LiveAttribution implements Attribution {
       this.stop(`reading the trace buffers failed: ${errorMessage(err)}`, 'E_ATTR_READ');
       return;
     }
-    // While pages keep coming, come back at once (after other callbacks), else at the normal pace.
-    this.schedule(more ? 0 : (this.opts.pollMs ?? 200));
+    // While pages keep coming, come back at once (after other callbacks); at the normal pace while resets
+    // trickle in; once a second when nothing came for a while.
+    this.emptyDrains = this.events + this.missedInPages === before ? this.emptyDrains + 1 : 0;
+    const pollMs = this.opts.pollMs ?? 200;
+    this.schedule(more ? 0 : this.emptyDrains >= 10 ? Math.max(pollMs, IDLE_POLL_MS) : pollMs);
   }
 
   /** Read every CPU's available pages (bounded per call); true when some CPU had more. */

@@ -142,6 +142,10 @@ describe('Aggregator', () => {
     expect(top.total).toBe(2);
     expect(top.other).toBe(1);
     expect(top.peers).toEqual([{ key: '10.0.0.2', count: 1 }]);
+    // a late event of a key the second kept is counted on that key
+    a.add(ev(), T0);
+    expect(a.top({ nowSec: T0, windowSeconds: 1 }).peers).toEqual([{ key: '10.0.0.2', count: 2 }]);
+    expect(a.top({ nowSec: T0, windowSeconds: 1 }).total).toBe(3);
     // a second first seen late is closed at once (bounded)
     a.add(ev({ remoteAddr: '10.0.0.88' }), T0 + 3);
     expect(a.secondSize(T0 + 3)!.open).toBe(false);

@@ -135,7 +135,9 @@ describe('decoding recorded and constructed pages', () => {
     expect(bin.records).toBe(18);
     expect(bin.events).toEqual(text.events);
     // the page timestamps (trace_clock local, ns) agree with the text's microseconds
-    bin.ts.forEach((t, i) => expect(Math.abs(t / 1e9 - text.ts[i]!)).toBeLessThan(2e-6));
+    bin.ts.forEach((t, i) => {
+      expect(Math.abs(t / 1e9 - text.ts[i]!)).toBeLessThan(2e-6);
+    });
     const sent = bin.events.filter((e) => e.direction === 'sent');
     expect(sent.map((e) => e.reason).sort()).toEqual([
       ...Array(5).fill('NO_SOCKET'),
@@ -160,7 +162,9 @@ describe('decoding recorded and constructed pages', () => {
     const text = textEvents('6.1');
     expect(text.events.length).toBe(13);
     expect(bin.events).toEqual(text.events);
-    bin.ts.forEach((t, i) => expect(Math.abs(t / 1e9 - text.ts[i]!)).toBeLessThan(2e-6));
+    bin.ts.forEach((t, i) => {
+      expect(Math.abs(t / 1e9 - text.ts[i]!)).toBeLessThan(2e-6);
+    });
     // no NO_SOCKET send on 6.1: the kernel does not trace resets without a full socket there
     expect(bin.events.filter((e) => e.direction === 'sent').every((e) => e.state === 'TCP_CLOSE')).toBe(true);
     expect(bin.events.filter((e) => e.direction === 'sent').every((e) => e.reason === 'NOT_REPORTED')).toBe(
@@ -237,7 +241,7 @@ describe('ring-buffer pages', () => {
       page([small(10, 3), long(20, 200), ext, small(0, 1), abs, small(3, 2)]),
       4096,
       header,
-      (_p, o, l, t) => seen.push([l, t]),
+      (_p, _o, l, t) => seen.push([l, t]),
     );
     expect(r).toEqual({ records: 4, missed: 0, missedUnknown: false });
     expect(seen).toEqual([
@@ -287,7 +291,9 @@ describe('IPv6 text (RFC 5952, as %pI6c)', () => {
         }),
         (groups) => {
           const b = Buffer.alloc(16);
-          groups.forEach((g, i) => b.writeUInt16BE(g, i * 2));
+          groups.forEach((g, i) => {
+            b.writeUInt16BE(g, i * 2);
+          });
           const text = ipv6Text(b, 0);
           expect(isIPv6(text)).toBe(true);
           // URL's host parser serialises IPv6 per the WHATWG rules, which are RFC 5952's compression rules.
