@@ -384,10 +384,10 @@ export function repeatStep(
   let next = state;
   let every = 0;
   if (state.status === STATUS.WARNING) {
-    next = { ...state, runOnce: false };
+    if (state.runOnce) next = { ...state, runOnce: false };
     every = rules.repeat.warning;
   } else if (state.status === STATUS.CRITICAL) {
-    next = { ...state, runOnce: false };
+    if (state.runOnce) next = { ...state, runOnce: false };
     every = rules.repeat.critical;
   } else if (
     state.status === STATUS.CLEAR &&

@@ -336,7 +336,7 @@ export class HealthEngine {
       const w: ExprOutcome = rt.warnResult && { ok: rt.warnResult.ok, value: rt.warnResult.value };
       const c: ExprOutcome = rt.critResult && { ok: rt.critResult.ok, value: rt.critResult.value };
       const r = step(rt, rt.compiled.config, { warn: w, crit: c }, now);
-      Object.assign(rt, r.state);
+      if (r.state !== rt) Object.assign(rt, r.state);
       if (r.transition) added.push(this.addEntry(rt, r.transition));
       rt.lastUpdated = now;
       rt.nextUpdate = now + rt.compiled.config.every;
@@ -345,7 +345,7 @@ export class HealthEngine {
     // Pass 3: repeats (§3.6; engine.ts repeatStep: pure).
     for (const rt of this.runtimes) {
       const r = repeatStep(rt, rt.compiled.config, now);
-      Object.assign(rt, r.state);
+      if (r.state !== rt) Object.assign(rt, r.state);
       if (!r.repeat) continue;
       // A fresh entry, decided and sent at once and not inserted into the log list (§3.6).
       const entry = this.makeEntry(rt, r.repeat);
