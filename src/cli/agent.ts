@@ -35,6 +35,9 @@ Options:
   --listen ADDR:PORT         the HTTP API and dashboard (default 127.0.0.1:19911; none = no server)
   --notify-config FILE       notification routing, roles and methods (default /etc/rstwatch/notify.conf;
                              docs/notifications.md)
+  --attribution yes|no       who and why from kernel tracepoints (default yes; needs root and tracefs;
+                             docs/attribution.md)
+  --attribution-top-k N      keys kept per second and dimension, the rest counted as other (default 10)
   --os linux|freebsd         collector to use (default: this machine's)
   --netstat PATH, --sysctl PATH
                              FreeBSD programs to run (default /usr/bin/netstat, /sbin/sysctl)
@@ -58,6 +61,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     'health-log-retention': { type: 'string' },
     listen: { type: 'string' },
     'notify-config': { type: 'string' },
+    attribution: { type: 'string' },
+    'attribution-top-k': { type: 'string' },
     os: { type: 'string' },
     netstat: { type: 'string' },
     sysctl: { type: 'string' },
