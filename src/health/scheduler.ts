@@ -269,7 +269,9 @@ export class HealthEngine {
       if (s.dim.id === name || s.dim.name === name) return s.ring.get(s.ring.lastT);
       if (`${s.dim.id}_raw` === name || `${s.dim.name}_raw` === name) return s.lastRaw;
       if (`${s.dim.id}_last_collected_t` === name || `${s.dim.name}_last_collected_t` === name) {
-        return chart.lastCollectedT;
+        // The dimension's own time (Netdata's rd->last_collected_time), not the chart's: they differ when a
+        // counter is missing from a collection while the chart's other counters are collected.
+        return s.lastCollectedT;
       }
     }
     return undefined;

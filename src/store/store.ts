@@ -55,10 +55,15 @@ export class Series {
 
   /** The last collected raw value (Netdata's `<dimension>_raw` variable), NaN before any. */
   lastRaw = Number.NaN;
+  /** Wall-clock seconds of this dimension's last collection (`<dimension>_last_collected_t`), NaN before any. */
+  lastCollectedT = Number.NaN;
 
   push(tUs: number, value: number | undefined, gap: boolean): void {
     const v = value ?? Number.NaN;
-    if (!Number.isNaN(v)) this.lastRaw = v;
+    if (!Number.isNaN(v)) {
+      this.lastRaw = v;
+      this.lastCollectedT = Math.floor(tUs / 1e6);
+    }
     if (this.rate instanceof IncrementalRate) this.rate.push(tUs, v, this.emit, gap);
     else this.rate.push(tUs, v, this.emit);
   }

@@ -134,6 +134,19 @@ describe('Store: ingest and query', () => {
     expect(series(hs, 'OutRsts').ring.size).toBe(0);
   });
 
+  it('each dimension keeps its own last collection time and raw value; the chart its latest', () => {
+    const { store, hs } = hostStore();
+    store.ingest('host', { AttemptFails: 10, TCPSynRetrans: 4 }, us(0.2));
+    store.ingest('host', { AttemptFails: 12, TCPSynRetrans: 6 }, us(1.2));
+    // The file holding TCPSynRetrans could not be read: only AttemptFails is collected for two seconds.
+    store.ingest('host', { AttemptFails: 15 }, us(2.2));
+    store.ingest('host', { AttemptFails: 19 }, us(3.2));
+    expect(hs.lastCollectedT).toBe(T0 + 3);
+    expect(series(hs, 'AttemptFails')).toMatchObject({ lastCollectedT: T0 + 3, lastRaw: 19 });
+    expect(series(hs, 'TCPSynRetrans')).toMatchObject({ lastCollectedT: T0 + 1, lastRaw: 6 });
+    expect(series(hs, 'OutRsts').lastCollectedT).toBeNaN();
+  });
+
   it('lastT / firstT of a chart ignore dimensions that were never collected, wherever they are', () => {
     const { store, hs } = hostStore();
     // A kernel that does not report TCPSynRetrans, the chart's last dimension (OutRsts is missing too).
