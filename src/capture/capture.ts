@@ -56,6 +56,8 @@ export interface CaptureResult {
 }
 
 const STDERR_MAX = 64 * 1024;
+/** Wait between a stop request and SIGINT, so libpcap hands over its last block (see CaptureRun.stop). */
+export const DRAIN_MS = 1200;
 
 /** A running capture. `done` never rejects: failures come back as `result.error` with the file still valid. */
 export class CaptureRun {
@@ -72,10 +74,11 @@ export class CaptureRun {
   private timers: NodeJS.Timeout[] = [];
   private markReady: () => void = () => undefined;
   private spawnError: Error | undefined;
+  private signalled = false;
 
   constructor(
     readonly plan: PreparedCapture,
-    private readonly env: Pick<CaptureEnv, 'pollMs' | 'startTimeoutSeconds' | 'stopGraceMs'> = {},
+    private readonly env: Pick<CaptureEnv, 'pollMs' | 'startTimeoutSeconds' | 'stopGraceMs' | 'drainMs'> = {},
   ) {
     this.follower = new FileFollower(plan.rawFile, env.pollMs ?? 200);
     this.ready = new Promise((resolve) => {
@@ -99,10 +102,35 @@ export class CaptureRun {
     return this.endedMs === undefined;
   }
 
-  /** Ask tcpdump to finish (SIGINT); escalate if it does not within 5 s. Idempotent. */
+  /**
+   * Ask tcpdump to finish. Idempotent, except that a full disk turns a pending stop into an immediate one.
+   *
+   * SIGINT comes `drainMs` (1.2 s) after the request: libpcap's TPACKET_V3 ring hands tcpdump a block of
+   * packets only when it is full or after tcpdump's 1000 ms buffer timeout (pcap-linux.c, tp_retire_blk_tov;
+   * FreeBSD's BPF store buffer has the same read timeout), and an interrupted tcpdump never sees the packets of
+   * the block still open — measured here: 10 of 30,840 RSTs lost when stopped 0.5 s after the last one, none
+   * after 1.3 s. (`--immediate-mode` would avoid the wait, but waking tcpdump per packet made the kernel drop
+   * 29 % of a 4,000 RST/s storm, against none without it.) On a full disk there is no waiting.
+   */
   stop(reason: StopReason = 'interrupted'): void {
-    if (this.stopReason !== undefined || this.endedMs !== undefined) return;
+    if (this.endedMs !== undefined) return;
+    if (this.stopReason !== undefined) {
+      if (reason === 'disk-full' && this.stopReason !== 'disk-full' && !this.signalled) {
+        this.stopReason = reason;
+        this.signal();
+      }
+      return;
+    }
     this.stopReason = reason;
+    const drainMs = this.env.drainMs ?? DRAIN_MS;
+    if (reason === 'disk-full' || this.startedMs === undefined || drainMs <= 0) this.signal();
+    else this.timers.push(setTimeout(() => this.signal(), drainMs));
+  }
+
+  /** SIGINT now; SIGTERM after the grace period; then SIGKILL to the process group. */
+  private signal(): void {
+    if (this.signalled) return;
+    this.signalled = true;
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGINT');

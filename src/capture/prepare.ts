@@ -50,6 +50,8 @@ export interface CaptureEnv {
   startTimeoutSeconds?: number;
   /** Milliseconds after SIGINT before SIGTERM (default 5000); SIGKILL follows min(3000, this) ms later. */
   stopGraceMs?: number;
+  /** Milliseconds between a stop request and SIGINT (default DRAIN_MS, 1200). */
+  drainMs?: number;
 }
 
 export interface PreparedCapture {

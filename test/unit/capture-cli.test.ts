@@ -52,7 +52,7 @@ describe('rstwatch capture (stand-in tcpdump)', () => {
     expect(r.err).toMatch(
       /capturing TCP resets on lo into .*rst-\d{8}T\d{6}Z\.pcap \(at most 0\.5 s, 256\.0 MiB; Ctrl-C stops\)/,
     );
-    expect(r.err).toMatch(/\d+ packets, .* in 0\.\d s on lo → .* \(duration reached\)/);
+    expect(r.err).toMatch(/\d+ packets, .* in 1\.\d s on lo → .* \(duration reached\)/);
     expect(r.out).toContain('rstwatch analyze:');
     expect(r.out).toMatch(/Resets: \d+/);
   });

@@ -27,7 +27,7 @@ function manager(o: { keep?: number; keepBytes?: number; dataDir?: string; now?:
     keepBytes: o.keepBytes ?? 1024 ** 3,
     os: 'linux',
     log: createLogger({ level: 'debug', write: (l) => lines.push(l) }),
-    env: { tcpdumpPath: FAKE, backstop: false, pollMs: 50 },
+    env: { tcpdumpPath: FAKE, backstop: false, pollMs: 50, drainMs: 0 },
     version: '9.9.9',
     ...(o.now ? { now: o.now } : {}),
   });

@@ -109,14 +109,13 @@ describe('checkIfaceName', () => {
 describe("tcpdump's argument list", () => {
   const filter = rstFilter({ vlan: true, user: 'port 443 and host 10.0.0.1' });
 
-  it('is a list (no shell), with -U, immediate mode, no name resolution, and the filter as ONE argument after --', () => {
+  it('is a list (no shell), with -U, a 4 MiB buffer, no name resolution, and the filter as ONE argument after --', () => {
     const args = tcpdumpArgs({ iface: 'eth0', rawFile: '/var/lib/rstwatch/captures/x.pcap', filter });
     expect(args).toEqual([
       '-n',
       '-i',
       'eth0',
       '-U',
-      '--immediate-mode',
       '-B',
       '4096',
       '-w',

@@ -37,7 +37,7 @@ function spec(o: Partial<CaptureSpec> = {}): CaptureSpec {
     ...o,
   };
 }
-const ENV: CaptureEnv = { os: 'linux', tcpdumpPath: FAKE, backstop: false, pollMs: 50 };
+const ENV: CaptureEnv = { os: 'linux', tcpdumpPath: FAKE, backstop: false, pollMs: 50, drainMs: 0 };
 
 function logOf(): { file: string; calls: () => string[][] } {
   const file = join(tmp, `log-${++seq}.jsonl`);
@@ -112,6 +112,23 @@ describe('a capture run with a stand-in tcpdump', () => {
     expect(r.stoppedBy).toBe('interrupted');
     expect(r.error).toBeUndefined();
     expect(r.packets).toBeGreaterThanOrEqual(p.packets);
+  });
+
+  it('waits before SIGINT so the last packets reach the file (drain), but not on the packet limit', async () => {
+    const env = { ...ENV, drainMs: 600 };
+    const run = new CaptureRun(
+      await prepareCapture(spec({ limits: { durationSeconds: 10, maxBytes: 1 << 20 } }), env),
+      env,
+    );
+    await run.ready;
+    await new Promise((r) => setTimeout(r, 300));
+    const asked = run.progress().elapsedSeconds;
+    run.stop();
+    expect(run.running).toBe(true);
+    const r = await run.done;
+    expect(r.stoppedBy).toBe('interrupted');
+    expect(r.elapsedSeconds - asked).toBeGreaterThanOrEqual(0.55);
+    expect(r.elapsedSeconds - asked).toBeLessThan(3);
   });
 
   it('the packet limit is tcpdump -c: it stops by itself', async () => {
@@ -213,7 +230,6 @@ describe('a capture run with a stand-in tcpdump', () => {
       '-i',
       'lo',
       '-U',
-      '--immediate-mode',
       '-B',
       '4096',
       '-w',
