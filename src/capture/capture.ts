@@ -110,7 +110,7 @@ export class CaptureRun {
    * FreeBSD's BPF store buffer has the same read timeout), and an interrupted tcpdump never sees the packets of
    * the block still open — measured here: 10 of 30,840 RSTs lost when stopped 0.5 s after the last one, none
    * after 1.3 s. (`--immediate-mode` would avoid the wait, but waking tcpdump per packet made the kernel drop
-   * 29 % of a 4,000 RST/s storm, against none without it.) On a full disk there is no waiting.
+   * 29 % of a 4,600 RST/s storm, against none without it.) On a full disk there is no waiting.
    */
   stop(reason: StopReason = 'interrupted'): void {
     if (this.endedMs !== undefined) return;

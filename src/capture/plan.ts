@@ -133,7 +133,7 @@ export interface TcpdumpPlan {
 /**
  * tcpdump's arguments. -n: never resolve names (no DNS from a capture). -U: flush every packet, so the file
  * is valid at any moment and our live reader sees it. -B 4096: a 4 MiB kernel buffer against drops in an RST
- * storm. No --immediate-mode: waking tcpdump for every packet made the kernel drop 29 % of a 4,000 RST/s
+ * storm. No --immediate-mode: waking tcpdump for every packet made the kernel drop 29 % of a 4,600 RST/s
  * storm (measured); the last ring block is drained by waiting before SIGINT instead (CaptureRun.stop). -c:
  * the packet limit, enforced by tcpdump itself. The filter is one argument after `--`: tcpdump joins the
  * remaining arguments into the expression, and no shell ever sees it.
