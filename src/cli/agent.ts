@@ -38,6 +38,8 @@ Options:
   --attribution yes|no       who and why from kernel tracepoints (default yes; needs root and tracefs;
                              docs/attribution.md)
   --attribution-top-k N      keys kept per second and dimension, the rest counted as other (default 10)
+  --capture-keep N           captures kept in DATA_DIR/captures (default 20; docs/capture.md)
+  --capture-keep-bytes N     bytes of captures kept there, also the cap of one agent capture (default 1 GiB)
   --os linux|freebsd         collector to use (default: this machine's)
   --netstat PATH, --sysctl PATH
                              FreeBSD programs to run (default /usr/bin/netstat, /sbin/sysctl)
@@ -62,6 +64,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     listen: { type: 'string' },
     'notify-config': { type: 'string' },
     attribution: { type: 'string' },
+    'capture-keep': { type: 'string' },
+    'capture-keep-bytes': { type: 'string' },
     'attribution-top-k': { type: 'string' },
     os: { type: 'string' },
     netstat: { type: 'string' },
