@@ -12,6 +12,8 @@
 //      ours over one window at the real once-a-second cadence (Netdata's HEALTH thread CPU per evaluation).
 //   4. Reset attribution (bench/attribution-cost.mjs): RST storms of 10k/50k/100k per s in a namespace, the
 //      share of the kernel's OutRsts attribution saw, agent CPU and peak RSS; idle cost with it on and off.
+//   5. API latency (bench/api-cost.mjs): /api/v1/data over 24 h of per-second history and /metrics, 20
+//      concurrent clients on loopback, paced and back to back; p50/p99 against the targets.
 //
 // Options (environment in brackets):
 //   --seconds N      window length [BENCH_SECONDS] (default 300)
@@ -25,6 +27,7 @@
 //   --sample-only / --window-only / --health-only: one part only; --no-health: skip part 3
 //   --health-seconds N  the window of part 3's peer comparison (default 60; 30 with --quick)
 //   --attribution-only: part 4 only; --no-attribution: skip it; --attribution-seconds N per storm (30; 10 quick)
+//   --api-only: part 5 only; --no-api: skip it
 // Prints a human-readable report, then one line `BENCH_JSON {...}`. Exit 0 unless the bench itself failed:
 // the targets are reported, not asserted.
 
@@ -34,6 +37,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runAgentCost } from './agent-cost.mjs';
+import { apiJson, printApi, runApiCost } from './api-cost.mjs';
 import { runAttributionCost } from './attribution-cost.mjs';
 import { runHealthCost } from './health-cost.mjs';
 import { cleanupSync, fmt, installSignalCleanup, round, table } from './lib.mjs';
@@ -66,6 +70,8 @@ function options() {
       'health-seconds': { type: 'string' },
       'attribution-only': { type: 'boolean', default: false },
       'no-attribution': { type: 'boolean', default: false },
+      'api-only': { type: 'boolean', default: false },
+      'no-api': { type: 'boolean', default: false },
       'attribution-seconds': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -73,7 +79,7 @@ function options() {
   if (values.help) {
     const head = readFileSync(fileURLToPath(import.meta.url), 'utf8')
       .split('\n')
-      .slice(1, 26);
+      .slice(1, 32);
     process.stdout.write(`${head.map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`);
     process.exit(0);
   }
@@ -102,12 +108,28 @@ function options() {
     rate: int(values.rate, '--rate', 0, 500),
     abortRate: int(values['abort-rate'], '--abort-rate', 0, 100),
     netdata: !values['no-netdata'],
-    sample: !values['window-only'] && !values['health-only'] && !values['attribution-only'],
-    window: !values['sample-only'] && !values['health-only'] && !values['attribution-only'],
+    sample:
+      !values['window-only'] && !values['health-only'] && !values['attribution-only'] && !values['api-only'],
+    window:
+      !values['sample-only'] && !values['health-only'] && !values['attribution-only'] && !values['api-only'],
     health:
-      !values['sample-only'] && !values['window-only'] && !values['no-health'] && !values['attribution-only'],
+      !values['sample-only'] &&
+      !values['window-only'] &&
+      !values['no-health'] &&
+      !values['attribution-only'] &&
+      !values['api-only'],
     attribution:
-      !values['sample-only'] && !values['window-only'] && !values['health-only'] && !values['no-attribution'],
+      !values['sample-only'] &&
+      !values['window-only'] &&
+      !values['health-only'] &&
+      !values['no-attribution'] &&
+      !values['api-only'],
+    api:
+      !values['sample-only'] &&
+      !values['window-only'] &&
+      !values['health-only'] &&
+      !values['attribution-only'] &&
+      !values['no-api'],
     attributionSeconds:
       values['attribution-seconds'] !== undefined
         ? int(values['attribution-seconds'], '--attribution-seconds', 5, 600)
@@ -634,9 +656,22 @@ async function main() {
     });
     printAttribution(attribution);
   }
+  let api;
+  if (o.api) {
+    log('\npart 5: API latency');
+    api = await runApiCost({
+      secondsPerCase: o.quick ? 5 : 10,
+      concurrency: 20,
+      requests: 2000,
+      intervalMs: 100,
+      log,
+    });
+    printApi(api);
+  }
   cleanupSync();
   const summary = jsonSummary(o, sample, window, health);
   if (attribution) summary.attribution = attribution;
+  if (api) summary.apiCost = apiJson(api);
   console.log(`\nBENCH_JSON ${JSON.stringify(summary)}`);
 }
 

@@ -8,11 +8,13 @@ cd "$(dirname "$0")/.."
 #   iproute2   `ip netns` + veth: real kernel resets in namespaces the tests create
 #   util-linux nsenter, setpriv, mount: reading/entering a namespace, running as nobody, tmpfs faults
 #   procps     sysctl: the doctor/syncookies tests set values inside their own namespaces
-#   netdata-core  Netdata's stock health configurations, read in place by the compatibility test
+#   netdata-core  Netdata's stock health configurations, read in place by the compatibility test; also run
+#              live on a loopback port to compare the API's shapes (test/e2e/api-netdata.test.ts)
 #   tshark, tcpdump  oracles for the capture readers (editcap comes with wireshark-common)
 #   python3, make, g++: building better-sqlite3 from source (no prebuilt download here)
 #   prometheus-alertmanager, python3-aiosmtpd: real receivers for the notification tests
-#   prometheus  promtool and a real Prometheus for the fleet rules (contrib/prometheus)
+#   prometheus  promtool and a real Prometheus for the fleet rules (contrib/prometheus); promtool also
+#              parses the agent's /metrics (test/unit/server-metrics.test.ts)
 #   patch      applies doctor/syncookies --dry-run diffs in a property test (the diff must be a real patch)
 #   chromium   opens the analyze HTML report offline (test/e2e/report-html.test.ts, via playwright-core)
 PKGS=(iproute2 util-linux mount procps patch netdata-core tshark tcpdump python3 make g++ prometheus-alertmanager python3-aiosmtpd prometheus chromium)

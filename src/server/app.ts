@@ -12,7 +12,7 @@ import { allmetrics, ScraperMemory } from './allmetrics.js';
 import type { ServerContext } from './context.js';
 import { HistoryReader } from './history-read.js';
 import { ApiError, parseJsonObject, Query, readBody, send, sendError, sendJson, toJson } from './http.js';
-import { AttributedCounter, renderMetrics } from './metrics.js';
+import { AttributedCounter, MetricsCache } from './metrics.js';
 import { alarmCount, alarmLog, alarms, alarmsValues } from './netdata-alarms.js';
 import { chart, charts, info } from './netdata-charts.js';
 import { dataEndpoint } from './netdata-data.js';
@@ -78,13 +78,13 @@ const READ = ['GET', 'HEAD'] as const;
 
 /** Response cache for identical data queries while no new sample has arrived (dashboards repeat them). */
 class AnswerCache {
-  private readonly map = new Map<string, { body: string; type: string; headers: Record<string, string> }>();
-  private epoch = -1;
+  private readonly map = new Map<string, { body: Buffer; type: string; headers: Record<string, string> }>();
+  private epoch = '';
   constructor(
     private readonly maxEntries: number,
     private readonly maxBodyBytes: number,
   ) {}
-  get(key: string, epoch: number) {
+  get(key: string, epoch: string) {
     if (epoch !== this.epoch) {
       this.map.clear();
       this.epoch = epoch;
@@ -92,7 +92,7 @@ class AnswerCache {
     }
     return this.map.get(key);
   }
-  set(key: string, epoch: number, v: { body: string; type: string; headers: Record<string, string> }): void {
+  set(key: string, epoch: string, v: { body: Buffer; type: string; headers: Record<string, string> }): void {
     if (epoch !== this.epoch || v.body.length > this.maxBodyBytes) return;
     if (this.map.size >= this.maxEntries) {
       const first = this.map.keys().next().value;
@@ -112,6 +112,7 @@ export class App {
   private readonly scrapers = new ScraperMemory();
   private readonly files: StaticFiles;
   private readonly cache = new AnswerCache(64, 1 << 20);
+  private readonly metrics = new MetricsCache();
   readonly stream: EventStream;
   readonly attributed = new AttributedCounter();
   /** `handler status` → count, for rstwatch_http_requests_total. */
@@ -201,7 +202,7 @@ export class App {
           c.res,
           200,
           'text/plain; version=0.0.4; charset=utf-8',
-          renderMetrics(ctx, {
+          this.metrics.render(ctx, {
             requests: this.requests,
             connections: this.connections,
             streamClients: this.stream.size,
@@ -308,8 +309,9 @@ export class App {
   }
 
   private data(c: Call): void {
-    // Same URL, same samples → same answer: dashboards poll identical queries.
-    const epoch = this.ctx.agent.sampler.stats.samples;
+    // Same URL, same sample, same second → same answer: dashboards poll identical queries. (The second
+    // matters: relative windows count from now, and a stalled sampler must show as shrinking data.)
+    const epoch = `${this.ctx.agent.sampler.stats.samples}|${Math.floor(this.ctx.nowMs() / 1000)}`;
     const key = c.req.url ?? '';
     const hit = this.cache.get(key, epoch);
     if (hit) {
@@ -317,8 +319,9 @@ export class App {
       return;
     }
     const a = dataEndpoint(this.ctx, this.history, c.q);
-    this.cache.set(key, epoch, { body: a.body, type: a.contentType, headers: a.headers ?? {} });
-    send(c.res, a.status, a.contentType, a.body, a.headers);
+    const body = Buffer.from(a.body, 'utf8');
+    this.cache.set(key, epoch, { body, type: a.contentType, headers: a.headers ?? {} });
+    send(c.res, a.status, a.contentType, body, a.headers);
   }
 
   /** Route a path: exact routes, then `/api/rstwatch/captures/<id>[/download|/report|/stop]`. */

@@ -53,15 +53,20 @@ export const CONTENT_TYPES: Record<DataFormat, string> = {
   csvjsonarray: 'application/json; charset=utf-8',
 };
 
+/** Round to 7 decimals, as Netdata prints values (`%0.7f`, trailing zeros dropped); cheaper than toFixed. */
+function round7(x: number): number {
+  if (Number.isInteger(x) || Math.abs(x) >= 1e8) return x;
+  return Math.round(x * 1e7) / 1e7;
+}
+
 /** Netdata prints values with up to 7 decimals, trailing zeros dropped. */
 export function fmtNumber(x: number): string {
   if (!Number.isFinite(x)) return 'null';
-  if (Number.isInteger(x)) return String(x);
-  return String(Number(x.toFixed(7)));
+  return String(round7(x));
 }
 
 function value(x: number, o: DataOptions): number | null {
-  if (Number.isFinite(x)) return Number.isInteger(x) ? x : Number(x.toFixed(7));
+  if (Number.isFinite(x)) return round7(x);
   return o.null2zero ? 0 : null;
 }
 
@@ -133,6 +138,22 @@ function jsonResult(r: DataResult, o: DataOptions): Record<string, unknown> {
   return { labels, data };
 }
 
+/** `{"labels":[…],"data":[[t,v…],…]}` as text, the same bytes JSON.stringify(jsonResult) would give. */
+function jsonText(r: DataResult, o: DataOptions): string {
+  const labels = JSON.stringify(['time', ...r.columns.map((c) => c.name)]);
+  const cols = r.columns;
+  const parts: string[] = [];
+  for (const i of order(r, o)) {
+    let row = `[${o.ms ? r.times[i]! * 1000 : r.times[i]!}`;
+    for (const c of cols) {
+      const v = value(c.values[i]!, o);
+      row += v === null ? ',null' : `,${v}`;
+    }
+    parts.push(`${row}]`);
+  }
+  return `{"labels":${labels},"data":[${parts.join(',')}]}`;
+}
+
 /** Google Visualization DataTable, as Netdata's `datatable` (annotation columns included). */
 function datatable(r: DataResult, o: DataOptions): Record<string, unknown> {
   const cols: Record<string, unknown>[] = [
@@ -177,11 +198,12 @@ export function formatResult(
   r: DataResult,
   format: DataFormat,
   o: DataOptions,
-  extra: { callback?: string; tqx?: string } = {},
+  extra: { callback?: string; tqx?: string; asValue?: boolean } = {},
 ): { json?: unknown; text?: string } {
   switch (format) {
     case 'json':
-      return { json: jsonResult(r, o) };
+      // The common case, written directly: no arrays per row to build and stringify.
+      return o.objectrows || extra.asValue ? { json: jsonResult(r, o) } : { text: jsonText(r, o) };
     case 'jsonp':
       return { text: `${safeCallback(extra.callback)}(${toJson(jsonResult(r, o))});` };
     case 'datatable':

@@ -356,8 +356,9 @@ export function runDataQuery(
     throw new ApiError(400, 'E_API_PARAM', 'tier=1: this agent keeps no history on disk');
   const gran = tier === 1 ? 60 : ue;
   if (tier === 1) {
+    // A minute row t covers (t − 60, t]: the first one inside the window ends at or after after + 59.
     before -= before % 60;
-    after -= after % 60;
+    after = Math.ceil(after / 60) * 60;
   }
   const available = Math.floor((before - after) / gran) + 1;
   let points = req.points > 0 ? Math.min(req.points, available) : available;
@@ -395,7 +396,9 @@ export function runDataQuery(
     const mn = new Float64Array(slots).fill(Number.NaN);
     const mx = new Float64Array(slots).fill(Number.NaN);
     const n = new Float64Array(slots);
-    for (const m of history.minutes(s, after, before)) {
+    // Rows before the oldest data have nothing to read: keep the SQLite range to what exists.
+    const from = Number.isNaN(firstEntry) ? after : Math.max(after, Math.ceil(firstEntry / 60) * 60);
+    for (const m of history.minutes(s, from, before)) {
       const i = (m.t - after) / 60;
       if (i < 0 || i >= slots || !Number.isInteger(i)) continue;
       v[i] = m.avg;

@@ -40,27 +40,38 @@ export function send(
   res: ServerResponse,
   status: number,
   contentType: string,
-  body: string | Buffer,
+  body: string | Buffer | readonly Buffer[],
   headers: Record<string, string> = {},
 ): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  const parts =
+    typeof body === 'string' ? [Buffer.from(body, 'utf8')] : Buffer.isBuffer(body) ? [body] : body;
+  let length = 0;
+  for (const p of parts) length += p.length;
   res.writeHead(status, {
     ...BASE_HEADERS,
     'Content-Type': contentType,
-    'Content-Length': String(buf.length),
+    'Content-Length': String(length),
     ...headers,
   });
   // HEAD: the same headers, no body (RFC 9110 §9.3.2).
-  res.end(res.req?.method === 'HEAD' ? undefined : buf);
+  if (res.req?.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  for (let i = 0; i < parts.length - 1; i++) res.write(parts[i]);
+  res.end(parts[parts.length - 1]);
 }
 
-/** JSON with NaN and ±Infinity as null (Netdata prints NaN values as null, §4). */
+/**
+ * JSON with NaN and ±Infinity as null (Netdata prints NaN values as null, §4) — JSON.stringify already
+ * writes non-finite numbers as null, so no replacer (a replacer function costs a call per value).
+ */
 export function toJson(value: unknown, indent?: number): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), indent);
+  return JSON.stringify(value, undefined, indent);
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {

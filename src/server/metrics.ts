@@ -388,13 +388,42 @@ function agentHealth(ctx: ServerContext, x: Exposition, extras: MetricsExtras): 
   ]);
 }
 
-/** The whole /metrics page. */
-export function renderMetrics(ctx: ServerContext, extras: MetricsExtras): string {
+/** The families that change at most once a sample and once a second (the server caches this part). */
+export function renderStable(ctx: ServerContext, extras: MetricsExtras): string {
   const x = new Exposition();
-  agentHealth(ctx, x, extras);
   kernelCounters(ctx, x);
   rates(ctx, x);
   alerts(ctx, x);
   attribution(ctx, x, extras);
   return x.text();
+}
+
+/** The families that change with every request (ages, request counts, connections). */
+export function renderLive(ctx: ServerContext, extras: MetricsExtras): string {
+  const x = new Exposition();
+  agentHealth(ctx, x, extras);
+  return x.text();
+}
+
+/** The whole /metrics page. */
+export function renderMetrics(ctx: ServerContext, extras: MetricsExtras): string {
+  return renderLive(ctx, extras) + renderStable(ctx, extras);
+}
+
+/**
+ * /metrics with the stable part rendered once per (sample, second): scrapes within the same second cost
+ * a string join. Keyed by the sample count and the wall-clock second.
+ */
+export class MetricsCache {
+  private key = '';
+  private stable = Buffer.alloc(0);
+  /** The page as two buffers (live, then the cached stable part): no copy of the big part per scrape. */
+  render(ctx: ServerContext, extras: MetricsExtras): [Buffer, Buffer] {
+    const key = `${ctx.agent.sampler.stats.samples}|${Math.floor(ctx.nowMs() / 1000)}`;
+    if (key !== this.key) {
+      this.stable = Buffer.from(renderStable(ctx, extras), 'utf8');
+      this.key = key;
+    }
+    return [Buffer.from(renderLive(ctx, extras), 'utf8'), this.stable];
+  }
 }

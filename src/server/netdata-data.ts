@@ -69,7 +69,11 @@ export function dataEndpoint(ctx: ServerContext, history: HistoryReader, q: Quer
   };
   if (tier !== undefined) req.tier = tier;
   const r = runDataQuery(ctx.agent.store, history, req, nowSec(ctx));
-  const out = formatResult(r, format, options, { callback: q.get('callback'), tqx: q.get('tqx') });
+  const out = formatResult(r, format, options, {
+    callback: q.get('callback'),
+    tqx: q.get('tqx'),
+    asValue: options.jsonwrap,
+  });
   const headers: Record<string, string> = {};
   const filename = q.get('filename');
   if (filename !== undefined && filename !== '') {
