@@ -113,6 +113,7 @@ export class App {
   private readonly files: StaticFiles;
   private readonly cache = new AnswerCache(64, 1 << 20);
   private readonly metrics = new MetricsCache();
+  private readonly doctorCache = new Map<string, { atMs: number; value: unknown }>();
   readonly stream: EventStream;
   readonly attributed = new AttributedCounter();
   /** `handler status` → count, for rstwatch_http_requests_total. */
@@ -222,7 +223,21 @@ export class App {
     r('/api/rstwatch/doctor', {
       name: 'doctor',
       methods: READ,
-      handler: async (c) => sendJson(c.res, 200, await doctor(ctx, c.q, this.o.procRoot)),
+      handler: async (c) => {
+        // Doctor lists listening sockets with `ss` (a process per run): answers are reused for 5 s, so
+        // repeated requests cost one run, not one each.
+        const key = c.req.url ?? '';
+        const now = this.ctx.nowMs();
+        const hit = this.doctorCache.get(key);
+        if (hit && now - hit.atMs < 5000) {
+          sendJson(c.res, 200, hit.value);
+          return;
+        }
+        const value = await doctor(ctx, c.q, this.o.procRoot);
+        if (this.doctorCache.size >= 16) this.doctorCache.clear();
+        this.doctorCache.set(key, { atMs: now, value });
+        sendJson(c.res, 200, value);
+      },
     });
     r('/api/rstwatch/stream', {
       name: 'stream',
