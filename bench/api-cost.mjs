@@ -311,7 +311,11 @@ export async function runApiCost(o) {
   log(`  filling 24 h of per-second history (${CHARTS.length} charts + uptime) into ${dir}`);
   const child = fork(fileURLToPath(import.meta.url), ['--serve', dir], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: ['--expose-gc', ...(process.env.API_BENCH_TRACE_GC ? ['--trace-gc'] : [])],
+    execArgv: [
+      '--expose-gc',
+      ...(process.env.API_BENCH_TRACE_GC ? ['--trace-gc'] : []),
+      ...(process.env.API_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    ],
   });
   const proc = trackProcess(child.pid, 'api server');
   try {
