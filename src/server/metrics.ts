@@ -281,6 +281,7 @@ function attribution(ctx: ServerContext, x: Exposition, extras: MetricsExtras): 
   const now = Math.floor(ctx.nowMs() / 1000);
   const peers: [Record<string, string>, number][] = [];
   const ports: [Record<string, string>, number][] = [];
+  const reasons: [Record<string, string>, number][] = [];
   for (const direction of ['sent', 'received'] as RstDirection[]) {
     let top: ReturnType<AttributionView['top']>;
     try {
@@ -301,6 +302,12 @@ function attribution(ctx: ServerContext, x: Exposition, extras: MetricsExtras): 
       shown += e.count;
     }
     ports.push([{ direction, port: 'other', window: w }, Math.max(0, top.total - shown)]);
+    shown = 0;
+    for (const e of top.reasons.slice(0, TOP_K)) {
+      reasons.push([{ direction, reason: e.key, window: w }, e.count]);
+      shown += e.count;
+    }
+    reasons.push([{ direction, reason: 'other', window: w }, Math.max(0, top.total - shown)]);
   }
   x.family(
     'rstwatch_resets_top_peer',
@@ -313,6 +320,12 @@ function attribution(ctx: ServerContext, x: Exposition, extras: MetricsExtras): 
     'gauge',
     `Resets in the last minute on the ${TOP_K} busiest local ports; port="other" is the rest.`,
     ports,
+  );
+  x.family(
+    'rstwatch_resets_top_reason',
+    'gauge',
+    `Resets in the last minute for the ${TOP_K} most frequent kernel reasons; reason="other" is the rest.`,
+    reasons,
   );
 }
 

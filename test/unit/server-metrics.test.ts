@@ -81,11 +81,16 @@ class FakeAttribution implements AttributionView {
     }));
     const localPorts = Array.from({ length: 12 }, (_, i) => ({ key: String(8000 + i), count: 12 - i }));
     const total = peers.reduce((a, p) => a + p.count, 0) + 7;
+    const reasons = [
+      { key: 'NOT_SPECIFIED', count: 100 },
+      { key: 'TCP_ABORT_ON_DATA', count: 20 },
+    ];
     return {
       ...empty,
       total,
       peers: peers.slice(0, q.limit ?? 100),
       localPorts: localPorts.slice(0, q.limit ?? 100),
+      reasons,
     };
   }
 }
@@ -194,7 +199,7 @@ describe('/metrics', () => {
     expect(rows.find((r) => r.labels.window === '10s')!.value).toBeGreaterThan(0);
   });
 
-  it('attribution: top-K peers and ports (K = 10) plus "other" = total − shown; escaped label values', async () => {
+  it('attribution: top-K peers, ports and reasons (K = 10) plus "other" = total − shown; escaped label values', async () => {
     const m = samples((await h.get('/metrics')).text);
     const peers = m.get('rstwatch_resets_top_peer')!.filter((s) => s.labels.direction === 'received');
     expect(peers).toHaveLength(11);
@@ -208,6 +213,12 @@ describe('/metrics', () => {
     expect(peers.every((p) => p.labels.window === '1m')).toBe(true);
     const ports = m.get('rstwatch_resets_top_local_port')!.filter((s) => s.labels.direction === 'sent');
     expect(ports).toHaveLength(11);
+    const reasons = m.get('rstwatch_resets_top_reason')!.filter((s) => s.labels.direction === 'received');
+    expect(reasons.map((r) => [r.labels.reason, r.value])).toEqual([
+      ['NOT_SPECIFIED', 100],
+      ['TCP_ABORT_ON_DATA', 20],
+      ['other', total - 120],
+    ]);
     expect(m.get('rstwatch_attribution_events_total')![0]!.value).toBe(1234);
     expect(m.get('rstwatch_attribution_lost_total')![0]!.value).toBe(5);
   });
