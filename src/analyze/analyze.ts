@@ -4,19 +4,28 @@
  * One pass over the capture. Per packet: decode into one reused DecodedTcp and feed the flow table; per RST
  * packet only, count it by IP version, flags, direction, sender, receiver and second. Connections leaving
  * the table feed the context builder (scan / flood / backscatter aggregates); those with resets are kept for
- * classification at the end (memory: docs/analyze.md, "Limits").
+ * classification at the end — up to a bound: past maxConnections + maxHeldConnections the older ones are
+ * classified early and only counted, and every per-key tally is bounded (src/analyze/aggregate.ts), so
+ * memory does not grow with the capture (limits: docs/benchmarks.md, "Capture analysis (part 4)").
  *
  * The report is plain data; src/report/json.ts and src/report/text.ts render it.
  */
 
-import { decodeFrame } from '../packet/decode.js';
+import { setFlagsFromString } from 'node:v8';
+import { decodeFrameAt } from '../packet/decode.js';
 import { readCapture } from '../packet/reader.js';
 import { newDecodedTcp, type PacketRecord, type ReadProblem, TCP } from '../packet/types.js';
-import { formatIpv4, formatIpv6, word } from './addr.js';
+import { word } from './addr.js';
 import {
-  CAUSE_TITLE,
-  CAUSE_TOPIC,
-  CAUSES,
+  AddressNames,
+  BoundedCounter,
+  type CauseSummary,
+  type Counted,
+  type FindingGroup,
+  ResetTally,
+  SecondsHistogram,
+} from './aggregate.js';
+import {
   type CauseId,
   type ClassifiedReset,
   type ClassifyContext,
@@ -28,33 +37,36 @@ import {
 import { DEFAULT_MAX_FLOWS, FlowTable } from './flows.js';
 import type { Connection } from './types.js';
 
+export type { CauseSummary, Counted } from './aggregate.js';
+
+/**
+ * Connections with resets held for classification at the end, beyond the `maxConnections` listed in full.
+ * Past this, the older half (by id) is classified at once against the capture-wide context known so far (the
+ * newer half and everything before, refreshed every CONTEXT_REFRESH connections: see `classifiedEarly`) and
+ * only its counts are kept. A held connection costs 1–3 KB (more while it waits in old space).
+ */
+export const DEFAULT_MAX_HELD_CONNECTIONS = 4096;
+/** Connections between two rebuilds of the context used for early classification. */
+const CONTEXT_REFRESH = 16_384;
+/** Distinct keys kept per top-talker list (senders, receivers, pairs) before the smallest are dropped. */
+export const DEFAULT_MAX_TALKERS = 50_000;
+
 export interface AnalyzeOptions {
   maxFlows?: number;
   /** Length of the top-talker lists (default 10). */
   top?: number;
   /** Most connections listed in full (default 1000); the rest are counted. */
   maxConnections?: number;
+  /** Connections with resets held for classification at the end (default DEFAULT_MAX_HELD_CONNECTIONS). */
+  maxHeldConnections?: number;
+  /** Distinct keys per top-talker list (default DEFAULT_MAX_TALKERS). */
+  maxTalkers?: number;
   /** Most timeline buckets (default 600); the bucket width grows to fit. */
   maxBuckets?: number;
   /** Name of the source in the report (default: the path, or "-" for a stream). */
   name?: string;
   /** Bytes read from the source so far (compressed bytes for .gz), at most once per chunk (progress bar). */
   onProgress?: (bytesRead: number) => void;
-}
-
-export interface Counted {
-  key: string;
-  count: number;
-}
-
-export interface CauseSummary {
-  cause: CauseId;
-  title: string;
-  topic: string;
-  count: number;
-  byConfidence: Record<Confidence, number>;
-  /** Up to 3 example connections (their 4-tuple keys as "orig → resp"). */
-  examples: string[];
 }
 
 export interface Finding {
@@ -131,6 +143,14 @@ export interface AnalysisReport {
     /** RSTs sent by the connection's originator (client) and by its responder (server). */
     rstFromOrig: number;
     rstFromResp: number;
+    /**
+     * Connections with resets classified before the end of the capture to bound memory (0 unless more than
+     * maxConnections + maxHeldConnections had resets): their cause used the scan/flood/backscatter context
+     * known at that point, which may still have grown (e.g. the first attempts of a scan counted as refused).
+     */
+    classifiedEarly: number;
+    /** Top lists or findings dropped their smallest keys to stay bounded: counts below the top are partial. */
+    topApproximate: boolean;
   };
   causes: CauseSummary[];
   /** `pairs`: who sent RSTs to whom, keyed "sender → receiver" (addresses). */
@@ -141,19 +161,24 @@ export interface AnalysisReport {
   connectionsOmitted: number;
 }
 
-function addrText(v: number, b: Uint8Array): string {
-  return v === 6 ? formatIpv6(word(b, 0), word(b, 4), word(b, 8), word(b, 12)) : formatIpv4(word(b, 0));
-}
+const byId = (a: Connection, b: Connection) => a.id - b.id;
 
-function bump(m: Map<string, number>, k: string, n = 1): void {
-  m.set(k, (m.get(k) ?? 0) + n);
-}
-
-function topOf(m: Map<string, number>, n: number): Counted[] {
-  return [...m]
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-    .slice(0, n)
-    .map(([key, count]) => ({ key, count }));
+let heapGrowthLimited = false;
+/**
+ * Caps how far V8 lets the heap grow past the live data between two full collections (×2, V8's own choice
+ * went up to ×4): the analysis keeps ~100 MB live but promotes garbage steadily (reset records that wait in the
+ * flow table, classified connections), so the default growth made peak RSS 290 MB on a 1 GB capture and
+ * 207 MB with this, at the same CPU time (docs/benchmarks.md, part 4). Process-wide and set once; a V8 flag
+ * read each time the heap limit is recomputed.
+ */
+function limitHeapGrowth(): void {
+  if (heapGrowthLimited) return;
+  heapGrowthLimited = true;
+  try {
+    setFlagsFromString('--heap-growing-percent=100');
+  } catch {
+    // an embedder that refuses V8 flags: only the peak RSS is higher
+  }
 }
 
 /** Reads and analyzes a capture (a path, or a binary stream such as process.stdin). Never throws on bad input. */
@@ -161,22 +186,60 @@ export async function analyzeCapture(
   source: string | NodeJS.ReadableStream,
   opts: AnalyzeOptions = {},
 ): Promise<AnalysisReport> {
+  limitHeapGrowth();
   const top = opts.top ?? 10;
-  const withResets: Connection[] = [];
+  const maxListed = Math.max(0, opts.maxConnections ?? 1000);
+  const maxHeld = Math.max(1, opts.maxHeldConnections ?? DEFAULT_MAX_HELD_CONNECTIONS);
   const ctxb = new ContextBuilder();
+  const tally = new ResetTally();
+  // Connections with resets: the `maxListed` of lowest id (listed in full, sorted), and the others held
+  // until the end or until `maxHeld` of them make the older half be classified early (bounded memory).
+  const listed: Connection[] = [];
+  let held: Connection[] = [];
+  let withResets = 0;
+  let classifiedEarly = 0;
   let connections = 0;
+  // The context for early classification is rebuilt only after CONTEXT_REFRESH more connections (building it
+  // walks every recorded attempt: rebuilding it per batch cost seconds on a scan of millions of probes).
+  let early: ClassifyContext | undefined;
+  let earlyAt = 0;
+  const hold = (c: Connection) => {
+    held.push(c);
+    if (held.length < maxHeld) return;
+    held.sort(byId);
+    const older = held.slice(0, held.length >> 1);
+    held = held.slice(older.length);
+    if (early === undefined || connections - earlyAt >= CONTEXT_REFRESH) {
+      early = ctxb.build();
+      earlyAt = connections;
+    }
+    tally.add(classifyResets(older, early));
+    classifiedEarly += older.length;
+  };
   const onConnection = (c: Connection) => {
     connections++;
     ctxb.add(c);
-    if (c.resets.length > 0) withResets.push(c);
+    if (c.resets.length === 0) return;
+    withResets++;
+    const lastListed = listed[listed.length - 1];
+    if (listed.length < maxListed || (lastListed !== undefined && c.id < lastListed.id)) {
+      let i = listed.length;
+      while (i > 0 && listed[i - 1]!.id > c.id) i--;
+      listed.splice(i, 0, c);
+      if (listed.length > maxListed) hold(listed.pop()!);
+    } else {
+      hold(c);
+    }
   };
   const table = new FlowTable({ maxFlows: opts.maxFlows ?? DEFAULT_MAX_FLOWS, onConnection });
   const pkt = newDecodedTcp();
   const skips: Record<string, number> = {};
-  const senders = new Map<string, number>();
-  const receivers = new Map<string, number>();
-  const pairs = new Map<string, number>();
-  const perSecond = new Map<number, number>();
+  const maxTalkers = Math.max(1, opts.maxTalkers ?? DEFAULT_MAX_TALKERS);
+  const senders = new BoundedCounter(maxTalkers);
+  const receivers = new BoundedCounter(maxTalkers);
+  const pairs = new BoundedCounter(maxTalkers);
+  const names = new AddressNames();
+  const perSecond = new SecondsHistogram();
   let tcp = 0;
   let first = Number.POSITIVE_INFINITY;
   let last = Number.NEGATIVE_INFINITY;
@@ -195,7 +258,7 @@ export async function analyzeCapture(
     const t = rec.tsSec + rec.tsNsec / 1e9;
     if (t < first) first = t;
     if (t > last) last = t;
-    const skip = decodeFrame(rec.linkType, rec.data, pkt);
+    const skip = decodeFrameAt(rec.linkType, rec.buf, rec.dataOffset, rec.dataOffset + rec.caplen, pkt);
     if (skip !== undefined) {
       skips[skip] = (skips[skip] ?? 0) + 1;
       return;
@@ -212,27 +275,25 @@ export async function analyzeCapture(
     if (dir === 1) s.rstInbound++;
     else if (dir === 2) s.rstOutbound++;
     else s.rstDirectionUnknown++;
-    const from = addrText(pkt.ipVersion, pkt.src);
-    const to = addrText(pkt.ipVersion, pkt.dst);
-    bump(senders, from);
-    bump(receivers, to);
-    bump(pairs, `${from} → ${to}`);
-    perSecond.set(rec.tsSec, (perSecond.get(rec.tsSec) ?? 0) + 1);
+    const v = pkt.ipVersion;
+    const a = pkt.src;
+    const b = pkt.dst;
+    const from = names.name(v, word(a, 0), word(a, 4), word(a, 8), word(a, 12));
+    const to = names.name(v, word(b, 0), word(b, 4), word(b, 8), word(b, 12));
+    senders.add(from);
+    receivers.add(to);
+    pairs.add(`${from} → ${to}`);
+    perSecond.add(rec.tsSec);
   };
   const summary = await readCapture(source, onPacket, { onProgress: opts.onProgress });
   for (const c of table.finish()) onConnection(c);
-  withResets.sort((a, b) => a.id - b.id);
 
   const ctx = ctxb.build();
-  const classified = classifyResets(withResets, ctx);
-
-  // Ports: the responder's (service) port of connections with resets, per reset.
-  const ports = new Map<string, number>();
-  let rstFromOrig = 0;
-  for (const r of classified) {
-    bump(ports, String(r.conn.respPort));
-    if (r.reset.side === 'orig') rstFromOrig++;
-  }
+  // The listed connections and those still held, in id order, against the capture-wide context.
+  const remaining = listed.concat(held).sort(byId);
+  held = [];
+  const classified = classifyResets(remaining, ctx);
+  tally.add(classified);
 
   let drops: number | null = null;
   for (const i of summary.interfaces) {
@@ -260,98 +321,32 @@ export async function analyzeCapture(
       lastTime: hasTime ? last : null,
       durationSec: hasTime ? Math.max(0, last - first) : 0,
       connections,
-      connectionsWithResets: withResets.length,
+      connectionsWithResets: withResets,
       flowsEvicted: table.stats.evicted,
       ...s,
-      rstFromOrig,
-      rstFromResp: classified.length - rstFromOrig,
+      rstFromOrig: tally.fromOrig,
+      rstFromResp: tally.resets - tally.fromOrig,
+      classifiedEarly,
+      topApproximate: senders.dropped + receivers.dropped + pairs.dropped + tally.groupsDropped > 0,
     },
-    causes: summarizeCauses(classified),
+    causes: tally.causeSummaries(),
     top: {
-      senders: topOf(senders, top),
-      receivers: topOf(receivers, top),
-      ports: topOf(ports, top),
-      pairs: topOf(pairs, top),
+      senders: senders.top(top),
+      receivers: receivers.top(top),
+      ports: tally.topPorts(top),
+      pairs: pairs.top(top),
     },
-    timeline: timeline(perSecond, opts.maxBuckets ?? 600),
-    findings: findings(classified, ctx, top),
-    ...reportConnections(withResets, classified, opts.maxConnections ?? 1000),
+    timeline: perSecond.timeline(opts.maxBuckets ?? 600),
+    findings: findings(tally.topGroups(top), ctx),
+    connections: reportConnections(listed, classified),
+    connectionsOmitted: withResets - listed.length,
   };
 }
 
-function timeline(perSecond: Map<number, number>, maxBuckets: number): AnalysisReport['timeline'] {
-  if (perSecond.size === 0) return { startSec: 0, bucketSec: 1, counts: [] };
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
-  for (const k of perSecond.keys()) {
-    if (k < lo) lo = k;
-    if (k > hi) hi = k;
-  }
-  const span = hi - lo + 1;
-  const bucketSec = Math.max(1, Math.ceil(span / Math.max(1, maxBuckets)));
-  const counts = new Array<number>(Math.ceil(span / bucketSec)).fill(0);
-  for (const [k, n] of perSecond) {
-    const i = Math.floor((k - lo) / bucketSec);
-    counts[i] = (counts[i] ?? 0) + n;
-  }
-  return { startSec: lo, bucketSec, counts };
-}
-
-const connLabel = (c: Connection) => `${fmtEp(c.origAddr, c.origPort)} → ${fmtEp(c.respAddr, c.respPort)}`;
-
-function summarizeCauses(classified: ClassifiedReset[]): CauseSummary[] {
-  const by = new Map<CauseId, CauseSummary>();
-  for (const r of classified) {
-    let cs = by.get(r.cause);
-    if (cs === undefined) {
-      cs = {
-        cause: r.cause,
-        title: CAUSE_TITLE[r.cause],
-        topic: CAUSE_TOPIC[r.cause],
-        count: 0,
-        byConfidence: { certain: 0, likely: 0, possible: 0 },
-        examples: [],
-      };
-      by.set(r.cause, cs);
-    }
-    cs.count++;
-    cs.byConfidence[r.confidence]++;
-    const label = connLabel(r.conn);
-    if (cs.examples.length < 3 && !cs.examples.includes(label)) cs.examples.push(label);
-  }
-  return [...by.values()].sort(
-    (a, b) => b.count - a.count || CAUSES.indexOf(a.cause) - CAUSES.indexOf(b.cause),
-  );
-}
-
-const CONF_RANK: Record<Confidence, number> = { certain: 0, likely: 1, possible: 2 };
 const n = (x: number) => x.toLocaleString('en-US');
 const plural = (x: number, one: string, many = `${one}s`) => `${n(x)} ${x === 1 ? one : many}`;
 
-/** Group key and sentence per cause. */
-function findingKey(r: ClassifiedReset): string {
-  const c = r.conn;
-  switch (r.cause) {
-    case 'refused':
-      return `${c.origAddr}|${c.respAddr}|${c.respPort}`;
-    case 'scan':
-      return c.origAddr;
-    case 'queue-overflow':
-    case 'abort':
-    case 'idle-timeout':
-    case 'time-wait-assassination':
-    case 'half-open':
-      return `${r.sender}|${c.respAddr}|${c.respPort}`;
-    case 'backscatter':
-    case 'injection':
-      return `${r.sender}|${r.receiver}`;
-    case 'rst-flood':
-      return r.receiver;
-    case 'unexplained':
-      return '';
-  }
-}
-
+/** One plain-language sentence per finding group, with what to do next. */
 function sentence(r: ClassifiedReset, count: number, conns: number, ctx: ClassifyContext): string {
   const c = r.conn;
   const svc = fmtEp(c.respAddr, c.respPort);
@@ -389,40 +384,18 @@ function sentence(r: ClassifiedReset, count: number, conns: number, ctx: Classif
   }
 }
 
-function findings(classified: ClassifiedReset[], ctx: ClassifyContext, top: number): Finding[] {
-  const groups = new Map<
-    string,
-    { first: ClassifiedReset; count: number; conns: Set<number>; conf: Confidence }
-  >();
-  for (const r of classified) {
-    const k = `${r.cause}#${findingKey(r)}`;
-    let g = groups.get(k);
-    if (g === undefined) {
-      g = { first: r, count: 0, conns: new Set(), conf: r.confidence };
-      groups.set(k, g);
-    }
-    g.count++;
-    g.conns.add(r.conn.id);
-    // The group's confidence is the weakest of its members: never overstated.
-    if (CONF_RANK[r.confidence] > CONF_RANK[g.conf]) g.conf = r.confidence;
-  }
-  return [...groups.values()]
-    .sort((a, b) => b.count - a.count)
-    .slice(0, Math.max(1, top))
-    .map((g) => ({
-      cause: g.first.cause,
-      topic: g.first.topic,
-      confidence: g.conf,
-      count: g.count,
-      text: sentence(g.first, g.count, g.conns.size, ctx),
-    }));
+function findings(groups: FindingGroup[], ctx: ClassifyContext): Finding[] {
+  return groups.map((g) => ({
+    cause: g.first.cause,
+    topic: g.first.topic,
+    confidence: g.conf,
+    count: g.count,
+    text: sentence(g.first, g.count, g.conns, ctx),
+  }));
 }
 
-function reportConnections(
-  conns: Connection[],
-  classified: ClassifiedReset[],
-  max: number,
-): { connections: ReportedConnection[]; connectionsOmitted: number } {
+/** The listed connections (already at most maxConnections, in id order) with their classified resets. */
+function reportConnections(conns: Connection[], classified: ClassifiedReset[]): ReportedConnection[] {
   const byConn = new Map<number, ClassifiedReset[]>();
   for (const r of classified) {
     let l = byConn.get(r.conn.id);
@@ -433,7 +406,7 @@ function reportConnections(
     l.push(r);
   }
   const out: ReportedConnection[] = [];
-  for (const c of conns.slice(0, Math.max(0, max))) {
+  for (const c of conns) {
     const rs = byConn.get(c.id) ?? [];
     const head = rs[0];
     if (head === undefined) continue;
@@ -467,5 +440,5 @@ function reportConnections(
       })),
     });
   }
-  return { connections: out, connectionsOmitted: Math.max(0, conns.length - out.length) };
+  return out;
 }

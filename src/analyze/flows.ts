@@ -11,17 +11,20 @@
 
 import type { DecodedTcp } from '../packet/types.js';
 import { TCP } from '../packet/types.js';
-import { formatIpv4, formatIpv6 } from './addr.js';
-import { EP, EP_NAMES, endpointSize, type TcpEndpoint, TcpSession } from './conn-state.js';
+import { AddressNames } from './addr-cache.js';
+import { EP, EP_NAMES, endpointSize, TcpEndpoint, TcpSession } from './conn-state.js';
 import { judgeRst, MAX_WSCALE, seqDelta, seqGt } from './seq.js';
 import type { Connection, EndpointFacts, ResetInfo } from './types.js';
 
 /**
- * Default table size. A tracked flow costs about 1.07 KB (1035 B of heap + 30 B of index arrays, measured with
- * `--expose-gc` on Node 20; docs/conn-state.md). 100 000 full flows measured 178 MB RSS including Node's own
- * ~40 MB, which leaves ~80 MB of a 256 MB budget for the reader's buffers and the reset records handed out.
+ * Default table size, for a peak RSS ≤ 256 MB on any capture (docs/benchmarks.md, part 4). A tracked flow is
+ * ~2 KB live (flow + two endpoints ≈ 900 B, ~23 boxed doubles, history, its reset records: heap snapshot of a
+ * full table on Node 20), and the garbage collector lets the heap grow to ~2× the live data between full
+ * collections. Measured with this default: 207 MB peak on a 1 GB loopback capture (no flow evicted: finished
+ * flows leave after Zeek's 5 s close delay when the table is full) and 222 MB on a synthetic SYN scan of 2 M
+ * probes (1.98 M evictions counted). Raise --max-flows for captures with more live connections at once.
  */
-export const DEFAULT_MAX_FLOWS = 100_000;
+export const DEFAULT_MAX_FLOWS = 20_000;
 /** Zeek's tcp_inactivity_timeout (5 min): how long a connection without a completed handshake stays idle. */
 export const DEFAULT_IDLE_TIMEOUT_SEC = 300;
 /**
@@ -32,6 +35,8 @@ export const DEFAULT_IDLE_TIMEOUT_SEC = 300;
 export const DEFAULT_ESTABLISHED_IDLE_TIMEOUT_SEC = 3 * 3600;
 /** How long a finished (FIN-FIN or RST) connection stays to collect late RSTs, retransmissions, challenge ACKs. */
 export const DEFAULT_CLOSED_TIMEOUT_SEC = 60;
+/** Zeek's tcp_close_delay: how long Zeek keeps a finished connection; ours may go then when the table is full. */
+export const CLOSE_DELAY_SEC = 5;
 /** How soon after a RST the receiver's challenge ACK must appear (Linux answers at once). */
 export const DEFAULT_CHALLENGE_ACK_SEC = 1;
 
@@ -135,6 +140,47 @@ function rd(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
+/**
+ * Flow objects are reused (a pool of at most maxFlows), so that a multi-GB capture does not allocate, promote
+ * and collect a flow and its two endpoints per connection: on a 1 GB loopback capture that churn was most of
+ * the garbage collector's time (docs/benchmarks.md, part 4). A flow leaving the table is copied out by
+ * toConnection() first; reuse then resets every field to its initial value with a function compiled once from
+ * a fresh object's own fields — so a field added to TcpEndpoint/TcpSession later is reset too. Should a field
+ * ever start out as an object (other than the known ones below), pooling is switched off rather than risk
+ * sharing it between connections.
+ */
+type Reset<T> = (target: T, fresh: T) => void;
+
+function compileReset<T extends object>(fresh: T, own: ReadonlySet<string>): Reset<T> | undefined {
+  const lines: string[] = [];
+  for (const [k, v] of Object.entries(fresh)) {
+    if (own.has(k)) continue;
+    if (v !== null && typeof v === 'object' && v !== EMPTY_RESETS) return undefined;
+    if (typeof v === 'function') return undefined;
+    const key = JSON.stringify(k);
+    lines.push(`o[${key}] = f[${key}];`);
+  }
+  // Straight-line stores with constant keys: V8 compiles them like `o.x = f.x` (a loop over the keys would be
+  // a keyed, megamorphic store per field).
+  return new Function('o', 'f', lines.join('\n')) as Reset<T>;
+}
+
+const FRESH_ENDPOINT = new TcpEndpoint();
+const FRESH_FLOW = new Flow();
+const resetEndpoint = compileReset(FRESH_ENDPOINT, new Set());
+/** orig/resp are the two endpoints (reset by resetEndpoint); every other field of a flow is a plain value. */
+const resetFlow = resetEndpoint && compileReset(FRESH_FLOW, new Set(['orig', 'resp']));
+
+/** A flow as new: one from the pool, reset, or a new one. */
+function takeFlow(pool: Flow[]): Flow {
+  const f = pool.pop();
+  if (f === undefined || resetFlow === undefined || resetEndpoint === undefined) return new Flow();
+  resetFlow(f, FRESH_FLOW);
+  resetEndpoint(f.orig, FRESH_ENDPOINT);
+  resetEndpoint(f.resp, FRESH_ENDPOINT);
+  return f;
+}
+
 /** Effective window shift of `rcv` (RFC 7323 §2.2: only when both SYNs carried the option); −1 unknown. */
 function windowShift(rcv: TcpEndpoint, snd: TcpEndpoint): number {
   if (rcv.windowOnSyn) return 0;
@@ -163,7 +209,13 @@ export class FlowTable {
   private readonly closedTimeout: number;
   private readonly challengeSec: number;
   private readonly flows: (Flow | undefined)[];
-  /** Open-addressing index: slot + 1, 0 = empty (linear probing, backward-shift deletion). */
+  /** Flows that left the table, for reuse (see takeFlow). */
+  private readonly pool: Flow[] = [];
+  /**
+   * Open-addressing index, two Int32 per bucket: slot + 1 (0 = empty) and the flow's hash, so a probe past
+   * another flow compares the hash in this array instead of loading that flow from memory (linear probing,
+   * backward-shift deletion).
+   */
   private readonly buckets: Int32Array;
   private readonly mask: number;
   /** LRU list over slots: head = most recent. */
@@ -175,6 +227,7 @@ export class FlowTable {
   private freeTop: number;
   private nextId = 0;
   private readonly kept: Connection[] = [];
+  private readonly names = new AddressNames();
 
   constructor(opts: FlowTableOptions = {}) {
     const max = Math.max(1, Math.floor(opts.maxFlows ?? DEFAULT_MAX_FLOWS));
@@ -190,7 +243,7 @@ export class FlowTable {
     this.flows = new Array<Flow | undefined>(max).fill(undefined);
     let size = 16;
     while (size < max * 2) size *= 2;
-    this.buckets = new Int32Array(size);
+    this.buckets = new Int32Array(size * 2);
     this.mask = size - 1;
     this.prev = new Int32Array(max).fill(-1);
     this.next = new Int32Array(max).fill(-1);
@@ -282,12 +335,13 @@ export class FlowTable {
 
     let flow: Flow | undefined;
     const buckets = this.buckets;
+    const h32 = h | 0;
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
-      const e = buckets[i]!;
+      const e = buckets[2 * i]!;
       if (e === 0) break;
+      if (buckets[2 * i + 1] !== h32) continue;
       const f = this.flows[e - 1]!;
       if (
-        f.hash === h &&
         f.a0 === a0 &&
         f.b0 === b0 &&
         f.pa === pa &&
@@ -312,10 +366,19 @@ export class FlowTable {
     }
     if (flow === undefined) {
       if (this.freeTop === 0) {
-        st.evicted++;
-        this.remove(this.flows[this.tail]!, 'evicted');
+        // Table full: the least recently seen flow goes. A finished one quiet for longer than Zeek's
+        // tcp_close_delay (5 s) would have left Zeek's table already: it expires, it is not "evicted"
+        // (only the late-RST watch of closedTimeoutSec is cut short).
+        const lru = this.flows[this.tail]!;
+        if (lru.isFinished() && t - lru.lastTime > CLOSE_DELAY_SEC) {
+          st.expired++;
+          this.remove(lru, 'finished');
+        } else {
+          st.evicted++;
+          this.remove(lru, 'evicted');
+        }
       }
-      flow = new Flow();
+      flow = takeFlow(this.pool);
       flow.v = v;
       flow.a0 = a0;
       flow.a1 = a1;
@@ -355,7 +418,7 @@ export class FlowTable {
     rest.sort((x, y) => x.id - y.id);
     for (const f of rest) {
       this.unlink(f);
-      out.push(toConnection(f, 'end'));
+      out.push(toConnection(f, 'end', this.names));
     }
     this.stats.active = 0;
     out.sort((x, y) => x.id - y.id);
@@ -537,8 +600,9 @@ export class FlowTable {
     flow.slot = slot;
     this.flows[slot] = flow;
     let i = flow.hash & this.mask;
-    while (this.buckets[i] !== 0) i = (i + 1) & this.mask;
-    this.buckets[i] = slot + 1;
+    while (this.buckets[2 * i] !== 0) i = (i + 1) & this.mask;
+    this.buckets[2 * i] = slot + 1;
+    this.buckets[2 * i + 1] = flow.hash | 0;
     // Link at the head.
     this.prev[slot] = -1;
     this.next[slot] = this.head;
@@ -549,6 +613,9 @@ export class FlowTable {
   }
 
   private touch(slot: number): void {
+    // Already the head (e.g. expire() bumping the only flow of the list): unlinking and relinking it would
+    // point it at itself and lose the tail (test/fixtures/fuzz/analyze/lru-touch-of-the-only-flow.bin).
+    if (slot === this.head) return;
     const p = this.prev[slot]!;
     const n = this.next[slot]!;
     if (p >= 0) this.next[p] = n;
@@ -563,7 +630,9 @@ export class FlowTable {
   private remove(flow: Flow, why: Connection['closedBy']): void {
     this.unlink(flow);
     this.stats.active--;
-    const conn = toConnection(flow, why);
+    const conn = toConnection(flow, why, this.names);
+    // Everything the connection needs was copied out (its resets array is handed over): reuse the flow.
+    this.pool.push(flow);
     if (this.onConnection) this.onConnection(conn);
     else this.kept.push(conn);
   }
@@ -574,15 +643,16 @@ export class FlowTable {
     const mask = this.mask;
     const buckets = this.buckets;
     let i = flow.hash & mask;
-    while (buckets[i] !== slot + 1) i = (i + 1) & mask;
+    while (buckets[2 * i] !== slot + 1) i = (i + 1) & mask;
     // Backward-shift deletion keeps every probe chain unbroken.
-    buckets[i] = 0;
-    for (let j = (i + 1) & mask; buckets[j] !== 0; j = (j + 1) & mask) {
-      const home = this.flows[buckets[j]! - 1]!.hash & mask;
+    buckets[2 * i] = 0;
+    for (let j = (i + 1) & mask; buckets[2 * j] !== 0; j = (j + 1) & mask) {
+      const home = buckets[2 * j + 1]! & mask;
       const between = i <= j ? i < home && home <= j : i < home || home <= j;
       if (!between) {
-        buckets[i] = buckets[j]!;
-        buckets[j] = 0;
+        buckets[2 * i] = buckets[2 * j]!;
+        buckets[2 * i + 1] = buckets[2 * j + 1]!;
+        buckets[2 * j] = 0;
         i = j;
       }
     }
@@ -599,69 +669,125 @@ export class FlowTable {
   }
 }
 
-function addrText(v: number, w0: number, w1: number, w2: number, w3: number): string {
-  return v === 6 ? formatIpv6(w0, w1, w2, w3) : formatIpv4(w0);
+/*
+ * What leaves the table is built by class constructors, not object literals: V8 "pretenures" an object
+ * literal's allocation site once many of its objects outlive a scavenge (here: the connections with resets
+ * held for classification), after which every connection of the capture was allocated straight into old
+ * space and had to be found by full mark-compacts — ~300 MB of old-space garbage and +40 % peak RSS on a
+ * 1 GB capture. Instances of a class are not pretenured that way. Same own fields, in the same order, as the
+ * interfaces (and as the literals they replace).
+ */
+class Facts implements EndpointFacts {
+  state: EndpointFacts['state'];
+  packets: number;
+  payloadBytes: number;
+  seqBytes: number;
+  retransmissions: number;
+  zeroWindows: number;
+  fins: number;
+  rsts: number;
+  syns: number;
+  ackedUnseen: number;
+  firstTime: number;
+  lastTime: number;
+  mss: number;
+  wscale: number;
+  sackPermitted: boolean;
+  timestamps: boolean;
+  ttlMin: number;
+  ttlMax: number;
+
+  constructor(ep: TcpEndpoint, peer: TcpEndpoint) {
+    this.state = EP_NAMES[ep.state]!;
+    this.packets = ep.packets;
+    this.payloadBytes = ep.payloadBytes;
+    this.seqBytes = endpointSize(ep, peer);
+    this.retransmissions = ep.rxmtCnt;
+    this.zeroWindows = ep.win0Cnt;
+    this.fins = ep.finCnt;
+    this.rsts = ep.rstCnt;
+    this.syns = ep.syns;
+    this.ackedUnseen = ep.ackedUnseen;
+    this.firstTime = ep.firstTime;
+    this.lastTime = ep.lastTime;
+    this.mss = ep.mss;
+    this.wscale = ep.wscale;
+    this.sackPermitted = ep.sackPermitted;
+    this.timestamps = ep.timestamps;
+    this.ttlMin = ep.ttlMin;
+    this.ttlMax = ep.ttlMax;
+  }
 }
 
-function facts(ep: TcpEndpoint, peer: TcpEndpoint): EndpointFacts {
-  return {
-    state: EP_NAMES[ep.state]!,
-    packets: ep.packets,
-    payloadBytes: ep.payloadBytes,
-    seqBytes: endpointSize(ep, peer),
-    retransmissions: ep.rxmtCnt,
-    zeroWindows: ep.win0Cnt,
-    fins: ep.finCnt,
-    rsts: ep.rstCnt,
-    syns: ep.syns,
-    ackedUnseen: ep.ackedUnseen,
-    firstTime: ep.firstTime,
-    lastTime: ep.lastTime,
-    mss: ep.mss,
-    wscale: ep.wscale,
-    sackPermitted: ep.sackPermitted,
-    timestamps: ep.timestamps,
-    ttlMin: ep.ttlMin,
-    ttlMax: ep.ttlMax,
-  };
+class ConnectionRecord implements Connection {
+  id: number;
+  key: string;
+  ipVersion: 4 | 6;
+  origAddr: string;
+  origPort: number;
+  respAddr: string;
+  respPort: number;
+  startTime: number;
+  endTime: number;
+  durationSec: number;
+  firstFrame: number;
+  lastFrame: number;
+  history: string;
+  connState: Connection['connState'];
+  flipped: boolean;
+  origPackets: number;
+  respPackets: number;
+  origPayloadBytes: number;
+  respPayloadBytes: number;
+  orig: EndpointFacts;
+  resp: EndpointFacts;
+  synRetransmissions: number;
+  synAckRetransmissions: number;
+  handshakeCompleted: boolean;
+  resets: ResetInfo[];
+  closedBy: Connection['closedBy'];
+
+  constructor(f: Flow, why: Connection['closedBy'], addrA: string, addrB: string, resets: ResetInfo[]) {
+    const o = f.orig;
+    const r = f.resp;
+    const v6 = f.v === 6;
+    this.id = f.id;
+    this.key = v6 ? `[${addrA}]:${f.pa}-[${addrB}]:${f.pb}` : `${addrA}:${f.pa}-${addrB}:${f.pb}`;
+    this.ipVersion = v6 ? 6 : 4;
+    this.origAddr = f.origIsA ? addrA : addrB;
+    this.origPort = f.origIsA ? f.pa : f.pb;
+    this.respAddr = f.origIsA ? addrB : addrA;
+    this.respPort = f.origIsA ? f.pb : f.pa;
+    this.startTime = f.startTime;
+    this.endTime = f.lastTime;
+    // A capture whose clock stepped back (merged files, NTP steps) can stamp the last packet before the
+    // first: a duration is never negative (as the summary's durationSec).
+    this.durationSec = Math.max(0, f.lastTime - f.startTime);
+    this.firstFrame = f.firstFrame;
+    this.lastFrame = f.lastFrame;
+    this.history = f.history;
+    this.connState = f.connState();
+    this.flipped = f.flips % 2 === 1;
+    this.origPackets = o.packets;
+    this.respPackets = r.packets;
+    this.origPayloadBytes = o.payloadBytes;
+    this.respPayloadBytes = r.payloadBytes;
+    this.orig = new Facts(o, r);
+    this.resp = new Facts(r, o);
+    this.synRetransmissions = o.synRetx;
+    this.synAckRetransmissions = r.synAckRetx;
+    this.handshakeCompleted = f.handshake;
+    this.resets = resets;
+    this.closedBy = why;
+  }
 }
 
-function toConnection(f: Flow, why: Connection['closedBy']): Connection {
-  const addrA = addrText(f.v, f.a0, f.a1, f.a2, f.a3);
-  const addrB = addrText(f.v, f.b0, f.b1, f.b2, f.b3);
-  const fmt = (a: string, p: number) => (f.v === 6 ? `[${a}]:${p}` : `${a}:${p}`);
+function toConnection(f: Flow, why: Connection['closedBy'], names: AddressNames): Connection {
+  const addrA = names.name(f.v, f.a0, f.a1, f.a2, f.a3);
+  const addrB = names.name(f.v, f.b0, f.b1, f.b2, f.b3);
   const resets = f.resets === EMPTY_RESETS ? [] : f.resets;
   if (f.resetSenders !== null) {
     for (let i = 0; i < resets.length; i++) resets[i]!.side = f.resetSenders[i] === f.orig ? 'orig' : 'resp';
   }
-  const o = f.orig;
-  const r = f.resp;
-  return {
-    id: f.id,
-    key: `${fmt(addrA, f.pa)}-${fmt(addrB, f.pb)}`,
-    ipVersion: f.v === 6 ? 6 : 4,
-    origAddr: f.origIsA ? addrA : addrB,
-    origPort: f.origIsA ? f.pa : f.pb,
-    respAddr: f.origIsA ? addrB : addrA,
-    respPort: f.origIsA ? f.pb : f.pa,
-    startTime: f.startTime,
-    endTime: f.lastTime,
-    durationSec: f.lastTime - f.startTime,
-    firstFrame: f.firstFrame,
-    lastFrame: f.lastFrame,
-    history: f.history,
-    connState: f.connState(),
-    flipped: f.flips % 2 === 1,
-    origPackets: o.packets,
-    respPackets: r.packets,
-    origPayloadBytes: o.payloadBytes,
-    respPayloadBytes: r.payloadBytes,
-    orig: facts(o, r),
-    resp: facts(r, o),
-    synRetransmissions: o.synRetx,
-    synAckRetransmissions: r.synAckRetx,
-    handshakeCompleted: f.handshake,
-    resets,
-    closedBy: why,
-  };
+  return new ConnectionRecord(f, why, addrA, addrB, resets);
 }

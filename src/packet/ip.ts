@@ -64,14 +64,7 @@ export function decodeIpv4(
   out.ipVersion = 4;
   out.ttl = d[off + 8]!;
   out.ipId = (d[off + 4]! << 8) | d[off + 5]!;
-  const src = out.src;
-  const dst = out.dst;
-  src.fill(0);
-  dst.fill(0);
-  for (let i = 0; i < 4; i++) {
-    src[i] = d[off + 12 + i]!;
-    dst[i] = d[off + 16 + i]!;
-  }
+  setAddresses(out, d, off + 12, 4);
   const ipEnd = Math.min(off + total, end);
   return decodeTransport(d[off + 9]!, d, off + ihl, ipEnd, total - ihl, out, depth);
 }
@@ -92,12 +85,7 @@ export function decodeIpv6(
   out.ipVersion = 6;
   out.ttl = d[off + 7]!;
   out.ipId = -1;
-  const src = out.src;
-  const dst = out.dst;
-  for (let i = 0; i < 16; i++) {
-    src[i] = d[off + 8 + i]!;
-    dst[i] = d[off + 24 + i]!;
-  }
+  setAddresses(out, d, off + 8, 16);
   let p = off + 40;
   let declared = plen;
   if (plen === 0) declared = next === IPPROTO_HOPOPTS ? jumboLength(d, p, end) : 0;
@@ -140,6 +128,23 @@ export function decodeIpv6(
       default:
         return decodeTransport(next, d, p, ipEnd, Math.max(declared, 0), out, depth);
     }
+  }
+}
+
+/**
+ * Source and destination (each `n` = 4 or 16 bytes, back to back from `at`) into out.src/dst; an IPv4 address
+ * leaves the other 12 bytes 0. Plain stores, no TypedArray.fill (a builtin call): this runs for every packet.
+ */
+function setAddresses(out: DecodedTcp, d: Uint8Array, at: number, n: number): void {
+  const src = out.src;
+  const dst = out.dst;
+  for (let i = 0; i < n; i++) {
+    src[i] = d[at + i]!;
+    dst[i] = d[at + n + i]!;
+  }
+  for (let i = n; i < 16; i++) {
+    src[i] = 0;
+    dst[i] = 0;
   }
 }
 

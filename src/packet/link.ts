@@ -238,57 +238,64 @@ function decodePppProtocol(
  */
 function decodeLoopback(
   d: Uint8Array,
+  o: number,
   end: number,
   out: DecodedTcp,
   bigEndian: boolean,
 ): DecodeSkip | undefined {
-  if (end < 4) return 'truncated';
+  if (end - o < 4) return 'truncated';
   let af: number;
-  if (bigEndian) af = ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
+  if (bigEndian) af = ((d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!) >>> 0;
   else {
-    if (d[0] === 0xff && d[1] === 0x03) return decodePpp(d, 0, end, out, 1);
-    af = (d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24)) >>> 0;
+    if (d[o] === 0xff && d[o + 1] === 0x03) return decodePpp(d, o, end, out, 1);
+    af = (d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24)) >>> 0;
     if (af & 0xffff0000) {
       if ((af & 0xff000000) === 0 && (af & 0x00ff0000) < 0x00060000) af >>>= 16;
-      else af = ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
+      else af = ((d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!) >>> 0;
     } else if ((af & 0xff) === 0 && (af & 0xff00) < 0x0600) af >>>= 8;
   }
-  if (af > 1500) return decodeEthertype(af & 0xffff, d, 4, end, out, 1);
+  if (af > 1500) return decodeEthertype(af & 0xffff, d, o + 4, end, out, 1);
   switch (af) {
     case 2:
-      return decodeIpv4(d, 4, end, out, 1);
+      return decodeIpv4(d, o + 4, end, out, 1);
     case 24: // NetBSD/OpenBSD/BSD/OS AF_INET6
     case 28: // FreeBSD/DragonFly
     case 30: // macOS/iOS
-      return decodeIpv6(d, 4, end, out, 1);
+      return decodeIpv6(d, o + 4, end, out, 1);
     default:
       return 'not-ip';
   }
 }
 
 /** Linux cooked capture v1 (16 bytes) or v2 (20 bytes); packet type 4 = sent by this host, 0 = to it. */
-function decodeSll(d: Uint8Array, end: number, out: DecodedTcp, v2: boolean): DecodeSkip | undefined {
+function decodeSll(
+  d: Uint8Array,
+  o: number,
+  end: number,
+  out: DecodedTcp,
+  v2: boolean,
+): DecodeSkip | undefined {
   const hl = v2 ? 20 : 16;
-  if (end < hl) return 'truncated';
-  const pktType = v2 ? d[10]! : (d[0]! << 8) | d[1]!;
-  const arphrd = v2 ? (d[8]! << 8) | d[9]! : (d[2]! << 8) | d[3]!;
-  const proto = v2 ? (d[0]! << 8) | d[1]! : (d[14]! << 8) | d[15]!;
+  if (end - o < hl) return 'truncated';
+  const pktType = v2 ? d[o + 10]! : (d[o]! << 8) | d[o + 1]!;
+  const arphrd = v2 ? (d[o + 8]! << 8) | d[o + 9]! : (d[o + 2]! << 8) | d[o + 3]!;
+  const proto = v2 ? (d[o]! << 8) | d[o + 1]! : (d[o + 14]! << 8) | d[o + 15]!;
   out.direction = pktType === 4 ? 2 : pktType === 0 ? 1 : 0;
   if (arphrd === 824) return 'not-ip'; // netlink
   if (arphrd === 778) {
     // ARPHRD_IPGRE: the protocol field is the GRE protocol type
     out.tunnelDepth++;
-    return decodeEthertype(proto, d, hl, end, out, 1);
+    return decodeEthertype(proto, d, o + hl, end, out, 1);
   }
   switch (proto) {
     case 0x0003: // LINUX_SLL_P_ETHERNET: a whole Ethernet frame follows
-      return decodeEthernet(d, hl, end, out, 1);
+      return decodeEthernet(d, o + hl, end, out, 1);
     case 0x0004: // LINUX_SLL_P_802_2: LLC
-      return decodeLlc(d, hl, end, out, 1);
+      return decodeLlc(d, o + hl, end, out, 1);
     case 0x0007: // LINUX_SLL_P_PPPHDLC
-      return decodePpp(d, hl, end, out, 1);
+      return decodePpp(d, o + hl, end, out, 1);
     default:
-      return decodeEthertype(proto, d, hl, end, out, 1);
+      return decodeEthertype(proto, d, o + hl, end, out, 1);
   }
 }
 
@@ -322,58 +329,64 @@ function decode80211(d: Uint8Array, off: number, end: number, out: DecodedTcp): 
 }
 
 /** Radiotap: a little-endian header length at byte 2 (a trailing FCS does not matter: IP lengths bound the rest). */
-function decodeRadiotap(d: Uint8Array, end: number, out: DecodedTcp): DecodeSkip | undefined {
-  if (end < 8) return 'truncated';
-  const len = d[2]! | (d[3]! << 8);
+function decodeRadiotap(d: Uint8Array, o: number, end: number, out: DecodedTcp): DecodeSkip | undefined {
+  if (end - o < 8) return 'truncated';
+  const len = d[o + 2]! | (d[o + 3]! << 8);
   if (len < 8) return 'malformed';
-  if (end < len) return 'truncated';
-  return decode80211(d, len, end, out);
+  if (end - o < len) return 'truncated';
+  return decode80211(d, o + len, end, out);
 }
 
 /**
- * Decode one frame of the given LINKTYPE down to the innermost TCP header.
+ * Decode one frame of the given LINKTYPE, the bytes d[o, end), down to the innermost TCP header.
  * Returns undefined when a TCP segment was decoded into `out`, or the reason it was not.
- * Never throws and never allocates; `out` is overwritten.
+ * Never throws and never allocates (the frame is a range of the reader's buffer, not a view); `out` is
+ * overwritten.
  */
-export function decodeLink(linkType: number, d: Uint8Array, out: DecodedTcp): DecodeSkip | undefined {
-  const end = d.length;
+export function decodeLink(
+  linkType: number,
+  d: Uint8Array,
+  o: number,
+  end: number,
+  out: DecodedTcp,
+): DecodeSkip | undefined {
   switch (linkType) {
     case LINKTYPE.ETHERNET:
-      return decodeEthernet(d, 0, end, out, 0);
+      return decodeEthernet(d, o, end, out, 0);
     case LINKTYPE.NULL:
-      return decodeLoopback(d, end, out, false);
+      return decodeLoopback(d, o, end, out, false);
     case LINKTYPE.LOOP:
-      return decodeLoopback(d, end, out, true);
+      return decodeLoopback(d, o, end, out, true);
     case LINKTYPE.RAW:
     case LINKTYPE.RAW_DLT12:
     case LINKTYPE.RAW_DLT14: {
-      if (end < 1) return 'truncated';
-      const v = d[0]! >> 4;
-      if (v === 4) return decodeIpv4(d, 0, end, out, 0);
-      if (v === 6) return decodeIpv6(d, 0, end, out, 0);
+      if (end - o < 1) return 'truncated';
+      const v = d[o]! >> 4;
+      if (v === 4) return decodeIpv4(d, o, end, out, 0);
+      if (v === 6) return decodeIpv6(d, o, end, out, 0);
       return 'not-ip';
     }
     case LINKTYPE.IPV4:
-      return decodeIpv4(d, 0, end, out, 0);
+      return decodeIpv4(d, o, end, out, 0);
     case LINKTYPE.IPV6:
-      return decodeIpv6(d, 0, end, out, 0);
+      return decodeIpv6(d, o, end, out, 0);
     case LINKTYPE.LINUX_SLL:
-      return decodeSll(d, end, out, false);
+      return decodeSll(d, o, end, out, false);
     case LINKTYPE.LINUX_SLL2:
-      return decodeSll(d, end, out, true);
+      return decodeSll(d, o, end, out, true);
     case LINKTYPE.PPP:
-      return decodePpp(d, 0, end, out, 0);
+      return decodePpp(d, o, end, out, 0);
     case LINKTYPE.PPP_HDLC:
-      if (end >= 1 && (d[0] === 0x0f || d[0] === 0x8f)) return decodeChdlc(d, 0, end, out);
-      return decodePpp(d, 0, end, out, 0);
+      if (end - o >= 1 && (d[o] === 0x0f || d[o] === 0x8f)) return decodeChdlc(d, o, end, out);
+      return decodePpp(d, o, end, out, 0);
     case LINKTYPE.PPP_ETHER:
-      return decodePppoe(d, 0, end, out, 0);
+      return decodePppoe(d, o, end, out, 0);
     case LINKTYPE.C_HDLC:
-      return decodeChdlc(d, 0, end, out);
+      return decodeChdlc(d, o, end, out);
     case LINKTYPE.IEEE802_11:
-      return decode80211(d, 0, end, out);
+      return decode80211(d, o, end, out);
     case LINKTYPE.IEEE802_11_RADIOTAP:
-      return decodeRadiotap(d, end, out);
+      return decodeRadiotap(d, o, end, out);
     default:
       return 'unknown-linktype';
   }

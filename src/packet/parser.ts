@@ -36,22 +36,41 @@ export interface UnitParser {
   consume(buf: Uint8Array, off: number, len: number, absOffset: number): void;
   /** End of input with `pending` bytes of an unfinished unit at absOffset. */
   finish(pending: number, absOffset: number): void;
+  /**
+   * Optional fast path: consume every whole unit of buf[off, end) that needs no special care and return the
+   * number of bytes consumed (0 when the next unit needs need/consume: a header, a problem, a short tail).
+   */
+  run?(buf: Uint8Array, off: number, end: number, absOffset: number): number;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * The one PacketRecord a reader hands out. `buf`/`dataOffset`/`caplen` locate the bytes without allocating;
+ * `data` makes the view only when somebody asks for it (a Uint8Array view per packet was the reader's largest
+ * cost on a 1 GB capture: docs/benchmarks.md, part 4).
+ */
+class Record implements PacketRecord {
+  frame = 0;
+  buf: Uint8Array = NO_BYTES;
+  dataOffset = 0;
+  caplen = 0;
+  origLen = 0;
+  tsSec = 0;
+  tsNsec = 0;
+  linkType = 0;
+  interfaceId = 0;
+  direction: 0 | 1 | 2 = 0;
+  offset = 0;
+
+  get data(): Uint8Array {
+    return this.buf.subarray(this.dataOffset, this.dataOffset + this.caplen);
+  }
 }
 
 /** State shared by a parser and readCapture. */
 export class ReadContext {
-  readonly rec: PacketRecord = {
-    frame: 0,
-    data: new Uint8Array(0),
-    caplen: 0,
-    origLen: 0,
-    tsSec: 0,
-    tsNsec: 0,
-    linkType: 0,
-    interfaceId: 0,
-    direction: 0,
-    offset: 0,
-  };
+  readonly rec: PacketRecord = new Record();
   readonly summary: ReadSummary = {
     format: 'pcap',
     variant: 'unknown',
@@ -91,12 +110,13 @@ export class ReadContext {
     );
   }
 
-  /** Hand one record to the caller; `data` becomes a view of buf[off, off+caplen). */
+  /** Hand one record to the caller: its bytes are buf[off, off+caplen) (`data` is a view of them). */
   emit(buf: Uint8Array, off: number, caplen: number): void {
     const rec = this.rec;
     rec.frame = ++this.summary.packets;
     rec.caplen = caplen;
-    rec.data = buf.subarray(off, off + caplen);
+    rec.buf = buf;
+    rec.dataOffset = off;
     this.summary.bytes += caplen;
     this.onPacket(rec);
   }

@@ -60,6 +60,59 @@ export class PcapParser implements UnitParser {
     return hl + caplen;
   }
 
+  /**
+   * The per-packet loop for the common case (lengths as-is, the usual 16-byte header): every record that lies
+   * wholly in buf[off, end) with a sane caplen is parsed and emitted here, without the two calls per record
+   * of need/consume. Anything unusual (swapped lengths, a caplen over the maximum, the file header, a record
+   * cut by the chunk's end) stops the loop and is left to need/consume, so behaviour is the same.
+   */
+  run(buf: Uint8Array, off: number, end: number, absOffset: number): number {
+    if (!this.headerDone || this.lengths !== LENGTHS_AS_IS || this.recHeader !== 16) return 0;
+    const ctx = this.ctx;
+    const rec = ctx.rec;
+    const max = ctx.maxPacketBytes;
+    const snaplen = this.snaplen;
+    const linkType = this.linkType;
+    const mul = this.nsec ? 1 : 1000;
+    const start = off;
+    if (this.le) {
+      while (end - off >= 16) {
+        const caplen =
+          (buf[off + 8]! | (buf[off + 9]! << 8) | (buf[off + 10]! << 16) | (buf[off + 11]! << 24)) >>> 0;
+        if (caplen > max || end - off - 16 < caplen) break;
+        rec.tsSec = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
+        rec.tsNsec =
+          ((buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16) | (buf[off + 7]! << 24)) >>> 0) *
+          mul;
+        rec.origLen =
+          (buf[off + 12]! | (buf[off + 13]! << 8) | (buf[off + 14]! << 16) | (buf[off + 15]! << 24)) >>> 0;
+        rec.linkType = linkType;
+        rec.interfaceId = 0;
+        rec.direction = 0;
+        rec.offset = absOffset + (off - start);
+        ctx.emit(buf, off + 16, Math.min(caplen, snaplen));
+        off += 16 + caplen;
+        if (ctx.stopped) break;
+      }
+    } else {
+      while (end - off >= 16) {
+        const caplen = u32(buf, off + 8, false);
+        if (caplen > max || end - off - 16 < caplen) break;
+        rec.tsSec = u32(buf, off, false);
+        rec.tsNsec = u32(buf, off + 4, false) * mul;
+        rec.origLen = u32(buf, off + 12, false);
+        rec.linkType = linkType;
+        rec.interfaceId = 0;
+        rec.direction = 0;
+        rec.offset = absOffset + (off - start);
+        ctx.emit(buf, off + 16, Math.min(caplen, snaplen));
+        off += 16 + caplen;
+        if (ctx.stopped) break;
+      }
+    }
+    return off - start;
+  }
+
   /** Whether this record's caplen and len fields are stored the other way round (old versions). */
   private swapped(buf: Uint8Array, off: number): boolean {
     if (this.lengths === LENGTHS_AS_IS) return false;

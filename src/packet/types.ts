@@ -1,16 +1,19 @@
 /**
  * Types shared by the capture readers (pcap, pcapng), the link/IP/TCP decoders and the analyzer.
  *
- * The hot path allocates nothing per packet: readers hand out one reused PacketRecord whose `data` is a view
- * into their buffer (valid only until the callback returns), and the decoder fills one reused DecodedTcp.
+ * The hot path allocates nothing per packet: readers hand out one reused PacketRecord whose bytes are a range
+ * of their buffer (valid only until the callback returns), and the decoder fills one reused DecodedTcp.
  */
 
 /** One captured frame, as a reader sees it. Reused between packets: copy what you keep. */
 export interface PacketRecord {
   /** 1-based frame number in the file (tshark's frame.number). */
   frame: number;
-  /** The captured bytes (a view into the reader's buffer). */
-  data: Uint8Array;
+  /** The captured bytes (a view into the reader's buffer, made when read: prefer buf/dataOffset/caplen). */
+  readonly data: Uint8Array;
+  /** The reader's buffer and where the captured bytes start in it: buf[dataOffset, dataOffset + caplen). */
+  buf: Uint8Array;
+  dataOffset: number;
   caplen: number;
   origLen: number;
   /** Timestamp: whole seconds since the epoch and the nanoseconds within that second. */
@@ -80,6 +83,7 @@ export interface DecodedTcp {
   /** 16 bytes each; an IPv4 address fills the first 4. Copied in (not views). */
   src: Uint8Array;
   dst: Uint8Array;
+
   srcPort: number;
   dstPort: number;
   /** Unsigned 32-bit values as numbers. */

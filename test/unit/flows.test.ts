@@ -270,6 +270,64 @@ describe('flow table', () => {
     expect(table.finish().map((c) => c.origPort)).toEqual([43000]);
   });
 
+  it('a full table lets a finished flow quiet for > 5 s (Zeek tcp_close_delay) go as finished, not evicted', () => {
+    const got: Connection[] = [];
+    const table = new FlowTable({ maxFlows: 1, onConnection: (c) => got.push(c) });
+    const a = new Feeder({ hosts: { clientPort: 44001 }, table, t0: 1000 });
+    const b = new Feeder({ hosts: { clientPort: 44002 }, table, t0: 1006 });
+    const c = new Feeder({ hosts: { clientPort: 44003 }, table, t0: 1007 });
+    a.feed(table, seg('o', 'S'));
+    a.feed(table, seg('r', 'RA', { seq: 0 })); // REJ: finished at t ≈ 1000
+    b.feed(table, seg('o', 'S')); // 6 s later: a goes as finished (expired), not evicted
+    c.feed(table, seg('o', 'S')); // b is open: evicted
+    expect(got.map((x) => [x.origPort, x.closedBy, x.connState])).toEqual([
+      [44001, 'finished', 'REJ'],
+      [44002, 'evicted', 'S0'],
+    ]);
+    expect(table.stats).toMatchObject({ evicted: 1, expired: 1 });
+  });
+
+  // Flow objects are pooled and reset for the next connection: nothing of the previous one may leak into it.
+  it.each([
+    ['a SYN that is never answered', [seg('o', 'S')]],
+    ['a partial connection seen mid-stream', [seg('o', 'A', { seq: 7_000_000, ack: 9_000_000, len: 10 })]],
+    [
+      'a handshake, data and an abort',
+      [
+        seg('o', 'S', { wscale: 2 }),
+        seg('r', 'SA'),
+        seg('o', 'A'),
+        seg('o', 'PA', { len: 50 }),
+        seg('r', 'RA'),
+      ],
+    ],
+  ])('a reused flow object starts clean: %s', (_, later) => {
+    const before = [
+      seg('o', 'S', { wscale: 7, mss: 1460, tsVal: 5 }),
+      seg('r', 'SA', { wscale: 7, win: 0 }),
+      seg('o', 'A'),
+      seg('o', 'PA', { len: 300, ttl: 9 }),
+      seg('r', 'RA', { seq: 77 }),
+      seg('o', 'FA'),
+    ];
+    const strip = (c: Connection) => {
+      const { id, firstFrame, lastFrame, startTime, endTime, ...rest } = c;
+      return { ...rest, resets: rest.resets.map(({ frame, time, ...r }) => r) };
+    };
+    const alone = one(later, { hosts: { clientPort: 45002 }, t0: 2000 });
+    const got: Connection[] = [];
+    const table = new FlowTable({ maxFlows: 1, onConnection: (c) => got.push(c) });
+    const first = new Feeder({ hosts: { clientPort: 45001 }, table, t0: 1000 });
+    for (const sg of before) first.feed(table, sg);
+    const second = new Feeder({ hosts: { clientPort: 45002 }, table, t0: 2000 });
+    for (const sg of later) second.feed(table, sg);
+    const rest = table.finish();
+    expect(got).toHaveLength(1);
+    expect(got[0]!.resets).toHaveLength(1);
+    expect(rest).toHaveLength(1);
+    expect(strip(rest[0]!)).toEqual(strip(alone));
+  });
+
   it('without onConnection, finish() returns everything in start order', () => {
     const table = new FlowTable({ maxFlows: 1 });
     for (const p of [1, 2, 3])

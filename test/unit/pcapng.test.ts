@@ -8,14 +8,16 @@ import { block, bytes, epb, ether, idb, ipv4, ipv6, isb, pb, shb, spb, tcp } fro
 async function read(
   b: Uint8Array,
   chunk = 0,
-): Promise<{ s: ReadSummary; pkts: Omit<PacketRecord, 'data'>[]; data: number[][] }> {
-  const pkts: Omit<PacketRecord, 'data'>[] = [];
+): Promise<{ s: ReadSummary; pkts: Omit<PacketRecord, 'data' | 'buf' | 'dataOffset'>[]; data: number[][] }> {
+  const pkts: Omit<PacketRecord, 'data' | 'buf' | 'dataOffset'>[] = [];
   const data: number[][] = [];
   const parts: Buffer[] = [];
   if (chunk === 0) parts.push(Buffer.from(b));
   else for (let i = 0; i < b.length; i += chunk) parts.push(Buffer.from(b.subarray(i, i + chunk)));
   const s = await readCapture(Readable.from(parts, { objectMode: false }), (p) => {
-    const { data: d, ...rest } = p;
+    const { data: d, buf, dataOffset, ...rest } = p;
+    // The record's range of the reader's buffer is exactly its data (what decodeFrameAt reads).
+    expect([...buf.subarray(dataOffset, dataOffset + p.caplen)]).toEqual([...d]);
     pkts.push({ ...rest });
     data.push([...d]);
   });
