@@ -7,7 +7,8 @@
  * as Netdata does. Differences from Netdata are in docs/api.md.
  */
 
-import type { DataOptions, DataResult } from './data-query.js';
+import type { DataOptions } from './data-options.js';
+import type { DataResult } from './data-query.js';
 import { ApiError, toJson } from './http.js';
 
 export const FORMATS = [

@@ -21,187 +21,10 @@
 
 import { groupBuffer } from '../health/grouping.js';
 import { API_RELATIVE_TIME_MAX, compileDimensionPattern, dimensionSelected } from '../health/lookup.js';
-import { LOOKUP_METHODS } from '../health/lookup-parse.js';
-import type { CountifOp, GroupMethod } from '../health/types.js';
 import type { ChartEntry, Series, Store } from '../store/store.js';
+import type { DataOptions, GroupSpec } from './data-options.js';
 import type { HistoryReader } from './history-read.js';
 import { ApiError } from './http.js';
-
-/** Options of `/api/v1/data` that change the answer. */
-export interface DataOptions {
-  abs: boolean;
-  percentage: boolean;
-  null2zero: boolean;
-  nonzero: boolean;
-  flip: boolean;
-  jsonwrap: boolean;
-  unaligned: boolean;
-  seconds: boolean;
-  ms: boolean;
-  objectrows: boolean;
-  matchIds: boolean;
-  matchNames: boolean;
-  /** How reduced formats (array, ssv) combine the dimensions of a row. */
-  reduce: 'sum' | 'min' | 'max' | 'average' | 'min2max';
-}
-
-/** Every option name Netdata 1.37 accepts; the ones without an effect here are listed in docs/api.md. */
-const OPTION_EFFECTS: Record<string, (o: DataOptions) => void> = {
-  abs: (o) => {
-    o.abs = true;
-  },
-  absolute: (o) => {
-    o.abs = true;
-  },
-  absolute_sum: (o) => {
-    o.abs = true;
-  },
-  'absolute-sum': (o) => {
-    o.abs = true;
-  },
-  percentage: (o) => {
-    o.percentage = true;
-  },
-  null2zero: (o) => {
-    o.null2zero = true;
-  },
-  nonzero: (o) => {
-    o.nonzero = true;
-  },
-  flip: (o) => {
-    o.flip = true;
-  },
-  reversed: (o) => {
-    o.flip = true;
-  },
-  reverse: (o) => {
-    o.flip = true;
-  },
-  jsonwrap: (o) => {
-    o.jsonwrap = true;
-  },
-  unaligned: (o) => {
-    o.unaligned = true;
-  },
-  seconds: (o) => {
-    o.seconds = true;
-  },
-  ms: (o) => {
-    o.ms = true;
-  },
-  milliseconds: (o) => {
-    o.ms = true;
-  },
-  objectrows: (o) => {
-    o.objectrows = true;
-  },
-  'match-ids': (o) => {
-    o.matchIds = true;
-  },
-  match_ids: (o) => {
-    o.matchIds = true;
-  },
-  'match-names': (o) => {
-    o.matchNames = true;
-  },
-  match_names: (o) => {
-    o.matchNames = true;
-  },
-  min2max: (o) => {
-    o.reduce = 'min2max';
-  },
-  min: (o) => {
-    o.reduce = 'min';
-  },
-  max: (o) => {
-    o.reduce = 'max';
-  },
-  average: (o) => {
-    o.reduce = 'average';
-  },
-  sum: (o) => {
-    o.reduce = 'sum';
-  },
-};
-
-/** Accepted for compatibility, no effect on rstwatch's answer (docs/api.md explains each). */
-const IGNORED_OPTIONS = new Set([
-  'google_json',
-  'google-json',
-  'allow_past',
-  'allow-past',
-  'natural-points',
-  'virtual-points',
-  'anomaly-bit',
-  'selected-tier',
-  'raw',
-  'all-dimensions',
-  'details',
-  'debug',
-  'plan',
-  'showcustomvars',
-  'label-quotes',
-  'group-by-labels',
-  'minify',
-  'long-json-keys',
-  'mcp',
-  'nodata',
-  'return-jwar',
-]);
-
-export function defaultOptions(): DataOptions {
-  return {
-    abs: false,
-    percentage: false,
-    null2zero: false,
-    nonzero: false,
-    flip: false,
-    jsonwrap: false,
-    unaligned: false,
-    seconds: false,
-    ms: false,
-    objectrows: false,
-    matchIds: false,
-    matchNames: false,
-    reduce: 'sum',
-  };
-}
-
-/** `options=a,b|c d` (Netdata separates with `,`, `|` and spaces). Unknown names are a 400. */
-export function parseOptions(text: string | undefined): { options: DataOptions; names: string[] } {
-  const o = defaultOptions();
-  const names: string[] = [];
-  if (text === undefined) return { options: o, names };
-  for (const raw of text.split(/[,| ]+/)) {
-    const name = raw.trim().toLowerCase();
-    if (name === '') continue;
-    const effect = OPTION_EFFECTS[name];
-    if (effect) effect(o);
-    else if (!IGNORED_OPTIONS.has(name)) {
-      throw new ApiError(400, 'E_API_PARAM', `options: unknown option ${JSON.stringify(raw)}`);
-    }
-    names.push(name);
-  }
-  return { options: o, names };
-}
-
-export interface GroupSpec {
-  method: GroupMethod;
-  param?: number;
-  op?: CountifOp;
-  /** The name as given (for jsonwrap). */
-  name: string;
-}
-
-/** `group=` by any of the names `lookup:` accepts (average, median, percentile95, incremental_sum, …). */
-export function parseGroup(text: string | undefined): GroupSpec {
-  const name = text === undefined || text === '' ? 'average' : text;
-  const m = LOOKUP_METHODS.get(name);
-  if (!m) throw new ApiError(400, 'E_API_PARAM', `group: unknown grouping method ${JSON.stringify(name)}`);
-  const g: GroupSpec = { method: m.method, name };
-  if (m.param !== undefined) g.param = m.param;
-  return g;
-}
 
 export interface DataRequest {
   charts: ChartEntry[];
@@ -285,64 +108,62 @@ function selectColumns(req: DataRequest): { visible: Series[]; all: Series[]; la
   return { visible, all, labels };
 }
 
-export function runDataQuery(
-  store: Store,
-  history: HistoryReader,
-  req: DataRequest,
-  nowSec: number,
-): DataResult {
-  const ue = store.updateEvery;
-  const { visible, all, labels } = selectColumns(req);
-  if (visible.length === 0) {
-    throw new ApiError(
-      400,
-      'E_API_NO_DIMENSIONS',
-      `dimensions: no dimension matches ${JSON.stringify(req.dimensions)}`,
-    );
-  }
-  let lastEntry = Number.NaN;
-  let firstEntry = Number.NaN;
-  let ringFirst = Number.NaN;
-  for (const c of req.charts) {
+/** Where the data of the queried charts starts and ends (NaN: none). */
+interface Bounds {
+  /** Newest slot of any chart (Netdata's last_entry). */
+  last: number;
+  /** Oldest slot in memory or on disk (first_entry). */
+  first: number;
+  /** Oldest slot still in the rings. */
+  ringFirst: number;
+}
+
+function bounds(store: Store, history: HistoryReader, charts: readonly ChartEntry[]): Bounds {
+  const b: Bounds = { last: Number.NaN, first: Number.NaN, ringFirst: Number.NaN };
+  for (const c of charts) {
     const l = store.lastT(c);
-    if (!(l <= lastEntry)) lastEntry = l;
+    if (!(l <= b.last)) b.last = l;
     const f = history.firstT(c);
-    if (!(f >= firstEntry)) firstEntry = f;
+    if (!(f >= b.first)) b.first = f;
     const rf = store.firstT(c);
-    if (!(rf <= ringFirst)) ringFirst = rf;
+    if (!(rf <= b.ringFirst)) b.ringFirst = rf;
   }
-  const empty = (after: number, before: number): DataResult => ({
-    columns: visible.map((s) => ({
-      id: s.dim.id,
-      name: labels.get(s)!,
-      series: s,
-      values: new Float64Array(0),
-      latest: Number.NaN,
-    })),
-    times: [],
-    after,
-    before,
-    viewUpdateEvery: ue,
-    updateEvery: ue,
-    firstEntry: Number.isNaN(firstEntry) ? 0 : firstEntry,
-    lastEntry: Number.isNaN(lastEntry) ? 0 : lastEntry,
-    tier: 0,
-    dbPoints: [0, 0],
-  });
+  return b;
+}
+
+/** The grid a query reads and the rows it answers. */
+interface Plan {
+  tier: 0 | 1;
+  /** Seconds per stored slot read (update_every, or 60 for tier 1). */
+  gran: number;
+  /** First and last slot read; rows × group slots in all. */
+  after: number;
+  before: number;
+  points: number;
+  group: number;
+  /** gtime: the average becomes sum ÷ this (0: no resampling). */
+  resamplingDivisor: number;
+}
+
+/**
+ * Netdata's window arithmetic (module comment): clamp to the data, pick the tier, group slots into rows,
+ * align, resample. undefined: nothing to answer (no data in the window).
+ */
+function plan(req: DataRequest, b: Bounds, ue: number, nowSec: number, hasDisk: boolean): Plan | undefined {
   const w = absoluteWindow(req.after, req.before, nowSec);
-  if (Number.isNaN(lastEntry)) return empty(w.after, w.before);
-  let before = Math.min(w.before, lastEntry);
-  let after = Math.max(w.after, firstEntry);
+  if (Number.isNaN(b.last)) return undefined;
+  let before = Math.min(w.before, b.last);
+  let after = Math.max(w.after, b.first);
   before -= before % ue;
   after -= after % ue;
-  if (before < after) return empty(w.after, w.before);
+  if (before < after) return undefined;
 
   const available0 = Math.floor((before - after) / ue) + 1;
   const group0 = req.points > 0 ? Math.ceil(available0 / Math.min(req.points, available0)) : 1;
   let tier: 0 | 1 = 0;
   if (req.tier === 1) tier = 1;
-  else if (req.tier === undefined && history.hasDisk) {
-    const needsDisk = Number.isNaN(ringFirst) || after < ringFirst;
+  else if (req.tier === undefined && hasDisk) {
+    const needsDisk = Number.isNaN(b.ringFirst) || after < b.ringFirst;
     if ((needsDisk && group0 * ue >= 60) || available0 > MAX_TIER0_SLOTS) tier = 1;
   }
   if (tier === 0 && available0 > MAX_TIER0_SLOTS) {
@@ -352,7 +173,7 @@ export function runDataQuery(
       `tier=0 for ${available0} slots: ask for a shorter window or tier 1`,
     );
   }
-  if (tier === 1 && !history.hasDisk)
+  if (tier === 1 && !hasDisk)
     throw new ApiError(400, 'E_API_PARAM', 'tier=1: this agent keeps no history on disk');
   const gran = tier === 1 ? 60 : ue;
   if (tier === 1) {
@@ -373,119 +194,174 @@ export function runDataQuery(
   const span = group * gran;
   if (!req.options.unaligned && group > 1 && before % span !== 0) before -= before % span;
   points = Math.min(points, MAX_ROWS);
-  after = before - points * span + gran;
+  return { tier, gran, after: before - points * span + gran, before, points, group, resamplingDivisor };
+}
 
-  const times: number[] = new Array(points);
-  for (let r = 0; r < points; r++) times[r] = after + r * span + span - gran;
+/** One series' slots on the plan's grid (tier 1: the minute average, min, max and count per slot). */
+interface Slots {
+  v: Float64Array;
+  mn?: Float64Array;
+  mx?: Float64Array;
+  n?: Float64Array;
+}
 
-  // Read every queried series over [after, before] on the tier's grid, then group row by row.
-  const slots = points * group;
-  const read = (s: Series): { v: Float64Array; mn?: Float64Array; mx?: Float64Array; n?: Float64Array } => {
-    if (tier === 0) {
-      const v = new Float64Array(slots).fill(Number.NaN);
-      const put = (t: number, x: number) => {
-        const i = (t - after) / gran;
-        if (i >= 0 && i < slots && Number.isInteger(i)) v[i] = x;
-      };
-      // The ring alone when it holds the window (no allocation per point); the store adds disk otherwise.
-      if (after >= s.ring.firstT) s.ring.forEach(after, before, put);
-      else for (const p of store.points(s, after, before)) put(p.t, p.v);
-      return { v };
+function readSlots(store: Store, history: HistoryReader, s: Series, p: Plan, first: number): Slots {
+  const slots = p.points * p.group;
+  const v = new Float64Array(slots).fill(Number.NaN);
+  if (p.tier === 0) {
+    const put = (t: number, x: number) => {
+      const i = (t - p.after) / p.gran;
+      if (i >= 0 && i < slots && Number.isInteger(i)) v[i] = x;
+    };
+    // The ring alone when it holds the window (no allocation per point); the store adds disk otherwise.
+    if (p.after >= s.ring.firstT) s.ring.forEach(p.after, p.before, put);
+    else for (const pt of store.points(s, p.after, p.before)) put(pt.t, pt.v);
+    return { v };
+  }
+  const mn = new Float64Array(slots).fill(Number.NaN);
+  const mx = new Float64Array(slots).fill(Number.NaN);
+  const n = new Float64Array(slots);
+  // Rows before the oldest data have nothing to read: keep the SQLite range to what exists.
+  const from = Number.isNaN(first) ? p.after : Math.max(p.after, Math.ceil(first / 60) * 60);
+  for (const m of history.minutes(s, from, p.before)) {
+    const i = (m.t - p.after) / 60;
+    if (i < 0 || i >= slots || !Number.isInteger(i)) continue;
+    v[i] = m.avg;
+    mn[i] = m.min;
+    mx[i] = m.max;
+    n[i] = m.count;
+  }
+  return { v, mn, mx, n };
+}
+
+/**
+ * Group a series' slots into rows with the request's method. Tier 1 is exact for average (count-weighted),
+ * sum, min and max; other methods group the minute averages. Counts points read into `dbPoints`.
+ */
+function groupRows(d: Slots, p: Plan, req: DataRequest, dbPoints: [number, number]): Float64Array {
+  const out = new Float64Array(p.points);
+  const buf = scratchFor(p.group);
+  const abs = req.options.abs;
+  const method = req.group.method;
+  for (let r = 0; r < p.points; r++) {
+    const base = r * p.group;
+    let k = 0;
+    let sum = 0;
+    let cnt = 0;
+    let mn = Number.NaN;
+    let mx = Number.NaN;
+    for (let j = 0; j < p.group; j++) {
+      let x = d.v[base + j]!;
+      if (!Number.isFinite(x)) continue;
+      if (abs && x < 0) x = -x;
+      buf[k++] = x;
+      dbPoints[p.tier]++;
+      if (p.tier === 1) {
+        const c = d.n![base + j]!;
+        sum += x * c;
+        cnt += c;
+        const a = d.mn![base + j]!;
+        const b = d.mx![base + j]!;
+        const lo = abs ? Math.min(Math.abs(a), Math.abs(b)) : a;
+        const hi = abs ? Math.max(Math.abs(a), Math.abs(b)) : b;
+        if (!(lo >= mn)) mn = lo;
+        if (!(hi <= mx)) mx = hi;
+      } else {
+        sum += x;
+        cnt++;
+      }
     }
-    const v = new Float64Array(slots).fill(Number.NaN);
-    const mn = new Float64Array(slots).fill(Number.NaN);
-    const mx = new Float64Array(slots).fill(Number.NaN);
-    const n = new Float64Array(slots);
-    // Rows before the oldest data have nothing to read: keep the SQLite range to what exists.
-    const from = Number.isNaN(firstEntry) ? after : Math.max(after, Math.ceil(firstEntry / 60) * 60);
-    for (const m of history.minutes(s, from, before)) {
-      const i = (m.t - after) / 60;
-      if (i < 0 || i >= slots || !Number.isInteger(i)) continue;
-      v[i] = m.avg;
-      mn[i] = m.min;
-      mx[i] = m.max;
-      n[i] = m.count;
+    if (k === 0) out[r] = Number.NaN;
+    else if (p.resamplingDivisor > 0) out[r] = sum / p.resamplingDivisor;
+    else if (p.tier === 1 && method === 'average') out[r] = sum / cnt;
+    else if (p.tier === 1 && method === 'sum') out[r] = sum;
+    else if (p.tier === 1 && method === 'min') out[r] = mn;
+    else if (p.tier === 1 && method === 'max') out[r] = mx;
+    else out[r] = groupBuffer(method, buf, k, req.group.param, req.group.op, p.group);
+  }
+  return out;
+}
+
+/** Each value as a share of its row's total over `all` series (hidden ones included); 0 total → 1. */
+function toPercentages(columns: DataColumn[], all: Float64Array[], points: number): void {
+  const totals = new Float64Array(points);
+  for (const g of all) {
+    for (let r = 0; r < points; r++) {
+      const x = g[r]!;
+      if (Number.isFinite(x)) totals[r]! += Math.abs(x);
     }
-    return { v, mn, mx, n };
+  }
+  for (const c of columns) {
+    const pv = new Float64Array(points);
+    for (let r = 0; r < points; r++) pv[r] = (c.values[r]! * 100) / (totals[r] === 0 ? 1 : totals[r]!);
+    c.values = pv;
+  }
+}
+
+export function runDataQuery(
+  store: Store,
+  history: HistoryReader,
+  req: DataRequest,
+  nowSec: number,
+): DataResult {
+  const ue = store.updateEvery;
+  const { visible, all, labels } = selectColumns(req);
+  if (visible.length === 0) {
+    throw new ApiError(
+      400,
+      'E_API_NO_DIMENSIONS',
+      `dimensions: no dimension matches ${JSON.stringify(req.dimensions)}`,
+    );
+  }
+  const b = bounds(store, history, req.charts);
+  const p = plan(req, b, ue, nowSec, history.hasDisk);
+  const base = {
+    updateEvery: ue,
+    firstEntry: Number.isNaN(b.first) ? 0 : b.first,
+    lastEntry: Number.isNaN(b.last) ? 0 : b.last,
   };
-
+  if (!p) {
+    const w = absoluteWindow(req.after, req.before, nowSec);
+    const columns = visible.map((s) => ({
+      id: s.dim.id,
+      name: labels.get(s)!,
+      series: s,
+      values: new Float64Array(0),
+      latest: Number.NaN,
+    }));
+    return {
+      ...base,
+      columns,
+      times: [],
+      after: w.after,
+      before: w.before,
+      viewUpdateEvery: ue,
+      tier: 0,
+      dbPoints: [0, 0],
+    };
+  }
+  const span = p.group * p.gran;
+  const times: number[] = new Array(p.points);
+  for (let r = 0; r < p.points; r++) times[r] = p.after + r * span + span - p.gran;
   const dbPoints: [number, number] = [0, 0];
   const grouped = new Map<Series, Float64Array>();
-  const groupSeries = (s: Series): Float64Array => {
-    const cached = grouped.get(s);
-    if (cached) return cached;
-    const d = read(s);
-    const out = new Float64Array(points);
-    const buf = scratchFor(group);
-    const abs = req.options.abs;
-    for (let r = 0; r < points; r++) {
-      const base = r * group;
-      let k = 0;
-      let sum = 0;
-      let cnt = 0;
-      let mn = Number.NaN;
-      let mx = Number.NaN;
-      for (let j = 0; j < group; j++) {
-        let x = d.v[base + j]!;
-        if (!Number.isFinite(x)) continue;
-        if (abs && x < 0) x = -x;
-        buf[k++] = x;
-        dbPoints[tier]++;
-        if (tier === 1) {
-          const c = d.n![base + j]!;
-          sum += x * c;
-          cnt += c;
-          const a = d.mn![base + j]!;
-          const b = d.mx![base + j]!;
-          const lo = abs ? Math.min(Math.abs(a), Math.abs(b)) : a;
-          const hi = abs ? Math.max(Math.abs(a), Math.abs(b)) : b;
-          if (!(lo >= mn)) mn = lo;
-          if (!(hi <= mx)) mx = hi;
-        } else {
-          sum += x;
-          cnt++;
-        }
-      }
-      let value: number;
-      if (k === 0) value = Number.NaN;
-      else if (resamplingDivisor > 0) value = sum / resamplingDivisor;
-      else if (tier === 1 && req.group.method === 'average') value = sum / cnt;
-      else if (tier === 1 && req.group.method === 'sum') value = sum;
-      else if (tier === 1 && req.group.method === 'min') value = mn;
-      else if (tier === 1 && req.group.method === 'max') value = mx;
-      else value = groupBuffer(req.group.method, buf, k, req.group.param, req.group.op, group);
-      out[r] = value;
+  const rowsOf = (s: Series): Float64Array => {
+    let g = grouped.get(s);
+    if (!g) {
+      g = groupRows(readSlots(store, history, s, p, b.first), p, req, dbPoints);
+      grouped.set(s, g);
     }
-    grouped.set(s, out);
-    return out;
+    return g;
   };
-
   const columns: DataColumn[] = visible.map((s) => ({
     id: s.dim.id,
     name: labels.get(s)!,
     series: s,
-    values: groupSeries(s),
+    values: rowsOf(s),
     latest: s.ring.get(s.ring.lastT),
   }));
-
-  if (req.options.percentage) {
-    // Each value as a share of the row's total over every dimension of the chart, hidden ones included
-    // (Netdata queries unselected dimensions hidden for this); a zero total counts as 1.
-    const totals = new Float64Array(points);
-    for (const s of all) {
-      const g = groupSeries(s);
-      for (let r = 0; r < points; r++) {
-        const x = g[r]!;
-        if (Number.isFinite(x)) totals[r]! += Math.abs(x);
-      }
-    }
-    for (const c of columns) {
-      const pv = new Float64Array(points);
-      for (let r = 0; r < points; r++) pv[r] = (c.values[r]! * 100) / (totals[r] === 0 ? 1 : totals[r]!);
-      c.values = pv;
-    }
-  }
-
+  // Netdata queries the unselected dimensions too, hidden, for the percentage's total.
+  if (req.options.percentage) toPercentages(columns, all.map(rowsOf), p.points);
   let shown = columns;
   if (req.options.nonzero) {
     // Netdata hides dimensions whose values are all zero or empty, unless that would hide them all.
@@ -493,15 +369,13 @@ export function runDataQuery(
     if (nz.length > 0) shown = nz;
   }
   return {
+    ...base,
     columns: shown,
     times,
-    after,
-    before,
+    after: p.after,
+    before: p.before,
     viewUpdateEvery: span,
-    updateEvery: ue,
-    firstEntry: Number.isNaN(firstEntry) ? 0 : firstEntry,
-    lastEntry,
-    tier,
+    tier: p.tier,
     dbPoints,
   };
 }

@@ -7,7 +7,8 @@ import { API_RELATIVE_TIME_MAX } from '../health/lookup.js';
 import type { ChartEntry } from '../store/store.js';
 import { nowSec, type ServerContext } from './context.js';
 import { CONTENT_TYPES, formatResult, minMax, parseFormat } from './data-format.js';
-import { type DataRequest, parseGroup, parseOptions, runDataQuery } from './data-query.js';
+import { parseGroup, parseOptions } from './data-options.js';
+import { type DataRequest, runDataQuery } from './data-query.js';
 import type { HistoryReader } from './history-read.js';
 import { ApiError, type Query, toJson } from './http.js';
 
