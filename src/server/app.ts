@@ -76,17 +76,23 @@ interface Route {
 
 const READ = ['GET', 'HEAD'] as const;
 
-/** Response cache for identical data queries while no new sample has arrived (dashboards repeat them). */
+/**
+ * Response cache for identical data queries while no new sample has arrived (dashboards repeat them).
+ * Bounded in entries, per answer and in total bytes, so a burst of large queries cannot grow the agent.
+ */
 class AnswerCache {
   private readonly map = new Map<string, { body: Buffer; type: string; headers: Record<string, string> }>();
   private epoch = '';
+  private bytes = 0;
   constructor(
     private readonly maxEntries: number,
     private readonly maxBodyBytes: number,
+    private readonly maxTotalBytes: number,
   ) {}
   get(key: string, epoch: string) {
     if (epoch !== this.epoch) {
       this.map.clear();
+      this.bytes = 0;
       this.epoch = epoch;
       return undefined;
     }
@@ -94,11 +100,16 @@ class AnswerCache {
   }
   set(key: string, epoch: string, v: { body: Buffer; type: string; headers: Record<string, string> }): void {
     if (epoch !== this.epoch || v.body.length > this.maxBodyBytes) return;
-    if (this.map.size >= this.maxEntries) {
-      const first = this.map.keys().next().value;
-      if (first !== undefined) this.map.delete(first);
+    while (
+      this.map.size > 0 &&
+      (this.map.size >= this.maxEntries || this.bytes + v.body.length > this.maxTotalBytes)
+    ) {
+      const [first, old] = this.map.entries().next().value as [string, { body: Buffer }];
+      this.map.delete(first);
+      this.bytes -= old.body.length;
     }
     this.map.set(key, v);
+    this.bytes += v.body.length;
   }
 }
 
@@ -111,7 +122,7 @@ export class App {
   private readonly alertDb: AlertDb | undefined;
   private readonly scrapers = new ScraperMemory();
   private readonly files: StaticFiles;
-  private readonly cache = new AnswerCache(64, 1 << 20);
+  private readonly cache = new AnswerCache(64, 256 * 1024, 4 * 1024 * 1024);
   private readonly metrics = new MetricsCache();
   private readonly doctorCache = new Map<string, { atMs: number; value: unknown }>();
   readonly stream: EventStream;
