@@ -14,6 +14,8 @@
 //      share of the kernel's OutRsts attribution saw, agent CPU and peak RSS; idle cost with it on and off.
 //   5. API latency (bench/api-cost.mjs): /api/v1/data over 24 h of per-second history and /metrics, 20
 //      concurrent clients on loopback, paced and back to back; p50/p99 against the targets.
+//   6. Dashboard first load (bench/dashboard-cost.mjs): Chromium opens the dashboard of a real agent, fresh
+//      context each round; time to the first chart drawn against the 1-s target, and where it goes.
 //
 // Options (environment in brackets):
 //   --seconds N      window length [BENCH_SECONDS] (default 300)
@@ -28,6 +30,7 @@
 //   --health-seconds N  the window of part 3's peer comparison (default 60; 30 with --quick)
 //   --attribution-only: part 4 only; --no-attribution: skip it; --attribution-seconds N per storm (30; 10 quick)
 //   --api-only: part 5 only; --no-api: skip it
+//   --dashboard-only: part 6 only; --no-dashboard: skip it
 // Prints a human-readable report, then one line `BENCH_JSON {...}`. Exit 0 unless the bench itself failed:
 // the targets are reported, not asserted.
 
@@ -39,6 +42,7 @@ import { parseArgs } from 'node:util';
 import { runAgentCost } from './agent-cost.mjs';
 import { apiJson, printApi, runApiCost } from './api-cost.mjs';
 import { runAttributionCost } from './attribution-cost.mjs';
+import { dashboardJson, printDashboard, runDashboardCost } from './dashboard-cost.mjs';
 import { runHealthCost } from './health-cost.mjs';
 import { cleanupSync, fmt, installSignalCleanup, round, table } from './lib.mjs';
 import { runSampleCost } from './sample-cost.mjs';
@@ -72,6 +76,8 @@ function options() {
       'no-attribution': { type: 'boolean', default: false },
       'api-only': { type: 'boolean', default: false },
       'no-api': { type: 'boolean', default: false },
+      'dashboard-only': { type: 'boolean', default: false },
+      'no-dashboard': { type: 'boolean', default: false },
       'attribution-seconds': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -79,7 +85,7 @@ function options() {
   if (values.help) {
     const head = readFileSync(fileURLToPath(import.meta.url), 'utf8')
       .split('\n')
-      .slice(1, 32);
+      .slice(1, 35);
     process.stdout.write(`${head.map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`);
     process.exit(0);
   }
@@ -108,6 +114,10 @@ function options() {
     rate: int(values.rate, '--rate', 0, 500),
     abortRate: int(values['abort-rate'], '--abort-rate', 0, 100),
     netdata: !values['no-netdata'],
+    dashboardOnly: values['dashboard-only'],
+    dashboard:
+      !values['no-dashboard'] &&
+      !['sample-only', 'window-only', 'health-only', 'attribution-only', 'api-only'].some((k) => values[k]),
     sample:
       !values['window-only'] && !values['health-only'] && !values['attribution-only'] && !values['api-only'],
     window:
@@ -593,6 +603,7 @@ function printAttribution(a) {
 
 async function main() {
   const o = options();
+  if (o.dashboardOnly) o.sample = o.window = o.health = o.attribution = o.api = false;
   installSignalCleanup();
   try {
     readFileSync(join(ROOT, 'dist/collect/linux.js'));
@@ -668,8 +679,15 @@ async function main() {
     });
     printApi(api);
   }
+  let dashboard;
+  if (o.dashboard) {
+    log('\npart 6: dashboard first load');
+    dashboard = await runDashboardCost({ rounds: o.quick ? 5 : 10, warmupSeconds: o.quick ? 10 : 20, log });
+    printDashboard(dashboard);
+  }
   cleanupSync();
   const summary = jsonSummary(o, sample, window, health);
+  if (dashboard) summary.dashboard = dashboardJson(dashboard);
   if (attribution) summary.attribution = attribution;
   if (api) summary.apiCost = apiJson(api);
   console.log(`\nBENCH_JSON ${JSON.stringify(summary)}`);

@@ -8,9 +8,9 @@
  * focus survives the refresh every few seconds.
  */
 
-import { findTopic, type Topic } from '../../src/model/explain.js';
 import type { AlarmJson, LogEntry } from './api.js';
 import { codeText, h, replace, svg } from './dom.js';
+import { loadExplain, type Topic } from './explain-lazy.js';
 import { clock, dateTime, duration } from './format.js';
 
 /** Severity order for sorting and the status symbol shown with the name (colour is never alone). */
@@ -40,7 +40,7 @@ export function statusBadge(status: string): HTMLElement {
 }
 
 /** Topics an alert's text points at (`rstwatch explain refused`), in order, without repeats. */
-export function topicsOf(text: string): Topic[] {
+export function topicsOf(text: string, findTopic: (id: string) => Topic | undefined): Topic[] {
   const out: Topic[] = [];
   for (const m of text.matchAll(/rstwatch explain ([a-z0-9-]+)/g)) {
     const t = findTopic(m[1]!);
@@ -49,27 +49,33 @@ export function topicsOf(text: string): Topic[] {
   return out;
 }
 
-/** "What this means": the alert's info, then each named topic's summary and what to do. */
-export function explanation(info: string, summaryLabel = 'What this means'): HTMLElement {
-  const topics = topicsOf(info);
+/** A topic's summary and steps (the words `rstwatch explain` prints). */
+export function topicBlock(t: Topic): HTMLElement {
   return h(
+    'div',
+    { class: 'topic', 'data-topic': t.id },
+    h('p', {}, h('strong', {}, `${t.title}. `), codeText(t.summary)),
+    h(
+      'ol',
+      {},
+      t.whatToDo.map((step) => h('li', {}, codeText(step))),
+    ),
+  );
+}
+
+/** "What this means": the alert's info, then each topic it names (added once explain.ts is loaded). */
+export function explanation(info: string, summaryLabel = 'What this means'): HTMLElement {
+  const details = h(
     'details',
     { class: 'explain' },
     h('summary', {}, summaryLabel),
     info ? h('p', {}, codeText(info)) : null,
-    topics.map((t) =>
-      h(
-        'div',
-        { class: 'topic', 'data-topic': t.id },
-        h('p', {}, h('strong', {}, `${t.title}. `), codeText(t.summary)),
-        h(
-          'ol',
-          {},
-          t.whatToDo.map((step) => h('li', {}, codeText(step))),
-        ),
-      ),
-    ),
   );
+  void loadExplain().then(
+    (findTopic) => details.append(...topicsOf(info, findTopic).map(topicBlock)),
+    () => undefined, // the alert's own text stays
+  );
+  return details;
 }
 
 interface Row {

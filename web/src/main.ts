@@ -30,6 +30,7 @@ import { CaptureController } from './capture.js';
 import { ChartView, KEEP_SECONDS, OTHER_VIEWS, RESET_VIEWS } from './charts.js';
 import { renderDoctor } from './doctor.js';
 import { byId, h, replace } from './dom.js';
+import { loadExplain } from './explain-lazy.js';
 import { clock, num } from './format.js';
 import { ChartBuffer } from './series.js';
 import { renderTop } from './top.js';
@@ -72,13 +73,16 @@ let capture: CaptureController;
 // First render mark (bench/dashboard-cost.mjs reads it): the first chart drawn with data.
 
 let firstDrawn = false;
-let afterFirstChart: (() => void) | undefined;
+/** Work that waits for the first chart (run once, right after it). */
+const onFirstChart: (() => void)[] = [];
 function markFirstChart(): void {
   if (firstDrawn) return;
   firstDrawn = true;
   performance.mark('rstwatch-first-chart');
   document.documentElement.dataset.firstChartMs = String(Math.round(performance.now()));
-  window.setTimeout(() => afterFirstChart?.(), 0);
+  window.setTimeout(() => {
+    for (const f of onFirstChart.splice(0)) f();
+  }, 0);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -142,12 +146,29 @@ async function selectNamespace(): Promise<void> {
     }
   }
   state.pending = [];
-  // The requests go out first; building the charts (synchronous) overlaps with them.
+  // The requests go out first; building the charts (synchronous) overlaps with them. The charts below the
+  // fold are built once the first chart is drawn (or after 300 ms), so they do not delay it.
   const loads = [...state.charts.values()].map((meta) => loadHistory(meta, gen));
-  for (const v of views) {
-    const meta = chartFor(v.spec.context);
-    v.bind(meta?.dimensions, `no ${v.spec.context} chart in namespace ${state.netns} on this system`);
-    v.onFirstData = markFirstChart;
+  const bind = (list: readonly ChartView[]) => {
+    for (const v of list) {
+      const meta = chartFor(v.spec.context);
+      v.bind(meta?.dimensions, `no ${v.spec.context} chart in namespace ${state.netns} on this system`);
+      v.onFirstData = markFirstChart;
+      const buf = meta ? state.buffers.get(meta.id) : undefined;
+      if (meta && buf && buf.times.length > 0) v.update(buf, meta.units);
+    }
+  };
+  bind(resetViews);
+  let later = false;
+  const bindLater = () => {
+    if (later || gen !== state.generation) return;
+    later = true;
+    bind(otherViews);
+  };
+  if (firstDrawn) bindLater();
+  else {
+    onFirstChart.push(bindLater);
+    window.setTimeout(bindLater, 300);
   }
   alertBadges();
   renderAlerts();
@@ -420,6 +441,7 @@ function setupTokenDialog(): void {
 // ---------------------------------------------------------------------------------------------------------
 
 function main(): void {
+  performance.mark('rstwatch-main');
   // The stream first: its hello (the chart list) gates the charts.
   connect();
   takeTokenFromUrl();
@@ -458,12 +480,13 @@ function main(): void {
   const rest = () => {
     if (started) return;
     started = true;
+    void loadExplain();
     void refreshStatus();
     void loadLog();
     void refreshTop();
     void capture.load();
   };
-  afterFirstChart = rest;
+  onFirstChart.push(rest);
   window.setTimeout(rest, 1000);
   window.setInterval(() => void refreshAlarms(), 5000);
   window.setInterval(() => void refreshTop(), 5000);

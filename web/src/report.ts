@@ -4,8 +4,9 @@
  * who sent and received the resets, and when.
  */
 
-import { findTopic } from '../../src/model/explain.js';
+import { topicBlock } from './alerts.js';
 import { codeText, h, svg } from './dom.js';
+import { loadExplain } from './explain-lazy.js';
 import { dateTime, duration, num } from './format.js';
 
 interface Counted {
@@ -124,7 +125,17 @@ export function renderReport(r: ReportJson, captureId: string): HTMLElement {
       'tbody',
       {},
       r.causes.map((c) => {
-        const topic = findTopic(c.topic);
+        // What the cause means, from explain.ts (its own chunk, loaded on first use).
+        const explain = h('details', { class: 'explain', hidden: true }, h('summary', {}, 'What this means'));
+        void loadExplain().then(
+          (findTopic) => {
+            const topic = findTopic(c.topic);
+            if (!topic) return;
+            explain.append(topicBlock(topic));
+            explain.hidden = false;
+          },
+          () => undefined,
+        );
         const conf = Object.entries(c.byConfidence)
           .filter(([, n]) => n > 0)
           .map(([k, n]) => `${n} ${k}`)
@@ -132,24 +143,7 @@ export function renderReport(r: ReportJson, captureId: string): HTMLElement {
         return h(
           'tr',
           { 'data-cause': c.cause },
-          h(
-            'td',
-            {},
-            h('strong', {}, c.title),
-            topic
-              ? h(
-                  'details',
-                  { class: 'explain' },
-                  h('summary', {}, 'What this means'),
-                  h('p', {}, codeText(topic.summary)),
-                  h(
-                    'ol',
-                    {},
-                    topic.whatToDo.map((step) => h('li', {}, codeText(step))),
-                  ),
-                )
-              : null,
-          ),
+          h('td', {}, h('strong', {}, c.title), explain),
           h('td', { class: 'num' }, num(c.count), conf ? h('div', { class: 'muted' }, conf) : null),
           h('td', {}, c.examples.join(', ')),
         );
