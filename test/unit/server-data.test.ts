@@ -305,6 +305,27 @@ describe('formats', () => {
   });
 });
 
+describe('the answer cache', () => {
+  it('repeats an answer while no new sample arrived, and recomputes after one', async () => {
+    const store = new Store({ updateEvery: 1, ringSeconds: 3600 });
+    store.addNamespace('host', 'linux');
+    const fails = store.chart('ip.tcphandshake')!.series.find((x) => x.dim.id === 'AttemptFails')!;
+    for (let t = LAST - 9; t <= LAST; t++) fails.ring.put(t, 1);
+    const c = await startStoreServer(store, () => LAST);
+    try {
+      const q = '/api/v1/data?chart=ip.tcphandshake&after=-1&dimensions=AttemptFails&format=array';
+      expect((await c.get(q)).json()).toEqual([1]);
+      fails.ring.put(LAST, 7);
+      // Same sample count and second: the cached answer.
+      expect((await c.get(q)).json()).toEqual([1]);
+      c.bump();
+      expect((await c.get(q)).json()).toEqual([7]);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 describe('errors', () => {
   it.each([
     ['/api/v1/data', 400, 'E_API_PARAM'],
