@@ -185,7 +185,12 @@ export function confInteger(value: string): number | undefined {
 
 type Op = { kind: ' ' | '-' | '+'; text: string; oldNo: number; newNo: number };
 
-const NO_EOL = '\u0000';
+/**
+ * Marks a last line without a line ending. A newline, because no line from splitLines() can hold one (a
+ * NUL could: a file whose line ends in a NUL byte was shown as missing its newline;
+ * test/fixtures/fuzz/sysctl-conf/nul-in-last-line.bin).
+ */
+const NO_EOL = '\n';
 
 /** Lines for the diff: a last line without an ending is marked so that it differs from the same line with one. */
 function diffLines(text: string | undefined): string[] {

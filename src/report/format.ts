@@ -5,9 +5,12 @@ export function num(x: number): string {
   return x.toLocaleString('en-US');
 }
 
+/** A Date holds ±8.64e15 ms (ECMA-262 §21.4.1.1); a capture stamped beyond that is corrupt, shown as no time. */
+export const MAX_DATE_SEC = 8.64e12;
+
 /** `2024-05-01 12:00:03.250 UTC` (milliseconds), or `-` for no time. */
 export function utcTime(sec: number | null): string {
-  if (sec === null || !Number.isFinite(sec)) return '-';
+  if (sec === null || !Number.isFinite(sec) || Math.abs(sec) > MAX_DATE_SEC) return '-';
   const iso = new Date(sec * 1000).toISOString();
   return `${iso.slice(0, 10)} ${iso.slice(11, 23)} UTC`;
 }

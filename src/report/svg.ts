@@ -4,7 +4,7 @@
  * Colours come from the page's CSS classes (`.bar`, `.axis`, …), so dark mode and print need no second copy.
  */
 
-import { bucketLabel, num } from './format.js';
+import { bucketLabel, MAX_DATE_SEC, num } from './format.js';
 
 /** Escapes text for HTML/SVG text nodes and double- or single-quoted attribute values. */
 export function esc(text: string): string {
@@ -16,8 +16,9 @@ export function esc(text: string): string {
 /** Coordinates with at most 2 decimals: smaller files, identical rendering. */
 const f = (x: number) => String(Math.round(x * 100) / 100);
 
-/** `HH:MM:SS` UTC of an epoch second. */
+/** `HH:MM:SS` UTC of an epoch second (`--:--:--` beyond what a Date can hold: a corrupt capture time). */
 function clock(sec: number): string {
+  if (!(Math.abs(sec) <= MAX_DATE_SEC)) return '--:--:--';
   return new Date(sec * 1000).toISOString().slice(11, 19);
 }
 
