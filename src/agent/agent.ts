@@ -28,6 +28,7 @@ import type { RunningServer } from '../server/index.js';
 import { startApi } from '../server/start.js';
 import { HistoryDb } from '../store/history-db.js';
 import { Store } from '../store/store.js';
+import { CounterDump, POSTPONE_AFTER_SUSPEND_SECONDS, resumedFromSuspend } from './counter-dump.js';
 import { Sampler } from './sampler.js';
 
 export interface AgentDeps {
@@ -219,10 +220,38 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
   });
   healthRef = health;
   attachAlertContext(alarmLog, () => health.alerts, attribution);
-  health.announce(Math.floor(clock.wallMs() / 1000));
+  const announceSec = Math.floor(clock.wallMs() / 1000);
+  health.announce(announceSec);
   let lastRetention = clock.monoMs();
   let prevWall = clock.wallMs();
   let prevMono = clock.monoMs();
+  // A debug record of every tick's input (docs/reliability.md): lateness and offline replay.
+  const dump =
+    settings.debugCountersFile === ''
+      ? undefined
+      : new CounterDump(
+          settings.debugCountersFile,
+          {
+            kind: 'rstwatch-counters',
+            version: 1,
+            os: deps.os,
+            hostname: host,
+            namespaces: collectors.map((c) => c.netns),
+            store: {
+              updateEvery: settings.interval,
+              ringSeconds: settings.memorySeconds,
+              gapAfterLostIterations: settings.gapAfterLostIterations,
+            },
+            health: {
+              user: settings.healthDir,
+              ...(deps.healthShippedDir ? { shipped: deps.healthShippedDir } : {}),
+            },
+            announceSec,
+            startWallMs: prevWall,
+            startMonoMs: prevMono,
+          },
+          log,
+        );
 
   const sampler = new Sampler({
     clock,
@@ -231,10 +260,12 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     log,
     intervalSeconds: settings.interval,
     flushEverySeconds: settings.flushEvery,
-    onTick: (wallMs) => {
+    onTick: (wallMs, sample) => {
       // §3.2: realtime advancing more than twice as much as monotonic time is a resume from suspend.
       const mono = clock.monoMs();
-      if (wallMs - prevWall > 2 * (mono - prevMono) + 1000) health.postpone(Math.floor(wallMs / 1000) + 60);
+      dump?.tick(wallMs, mono, sample);
+      if (resumedFromSuspend(prevWall, prevMono, wallMs, mono))
+        health.postpone(Math.floor(wallMs / 1000) + POSTPONE_AFTER_SUSPEND_SECONDS);
       prevWall = wallMs;
       prevMono = mono;
       health.iterate(Math.floor(wallMs / 1000));
@@ -286,6 +317,7 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
       await attribution.close();
       await notify.stop();
       await Promise.all(collectors.map((c) => c.close()));
+      dump?.close();
       db?.close();
       try {
         unlinkSync(pidFile);

@@ -26,6 +26,25 @@ export interface SamplerStats {
   errors: Map<string, number>;
 }
 
+/**
+ * What one tick fed the store, exactly: enough to replay the store and the alert engine offline (the
+ * agent's debug counters file, bench/soak.mjs) and to measure how late the tick was.
+ */
+export interface SampleInfo {
+  /** The second boundary this tick belongs to (epoch ms). */
+  boundaryMs: number;
+  /** Monotonic time of the tick (ms). */
+  monoMs: number;
+  /** True when the clocks disagreed and every series restarted (a jump or a suspend). */
+  gap: boolean;
+  /** The wall clock went backwards to this second; slots after it were dropped (store.clockWentBack). */
+  clockBackToSec?: number;
+  /** Each collector's counters, in collector order, as ingested. */
+  results: readonly { netns: string; counters: Readonly<Record<string, number>> }[];
+  /** The value ingested into netdata.uptime. */
+  uptimeSeconds: number;
+}
+
 export interface SamplerOptions {
   clock: Clock;
   collectors: Collector[];
@@ -34,8 +53,8 @@ export interface SamplerOptions {
   intervalSeconds: number;
   /** Seconds between store flushes. */
   flushEverySeconds: number;
-  /** Called after each tick (tests, the alert engine later). */
-  onTick?: (wallMs: number) => void;
+  /** Called after each tick (the alert engine), with what the tick fed the store. */
+  onTick?: (wallMs: number, sample: SampleInfo) => void;
   /** How far wall and monotonic time may disagree per tick before it is a jump (ms). */
   jumpToleranceMs?: number;
   lateMs?: number;
@@ -135,6 +154,7 @@ export class Sampler {
       if (lateness > this.o.lateMs) this.stats.late++;
       if (lateness > this.stats.maxLatenessMs) this.stats.maxLatenessMs = lateness;
       let gap = false;
+      let clockBackToSec: number | undefined;
       if (!Number.isNaN(this.prevWall)) {
         const dWall = wall - this.prevWall;
         const dMono = mono - this.prevMono;
@@ -146,7 +166,8 @@ export class Sampler {
               byMs: Math.round(dWall - dMono),
             },
           );
-          store.clockWentBack(Math.floor(wall / 1000));
+          clockBackToSec = Math.floor(wall / 1000);
+          store.clockWentBack(clockBackToSec);
           gap = true;
         } else if (Math.abs(dWall - dMono) > this.o.jumpToleranceMs) {
           this.stats.clockJumps++;
@@ -170,7 +191,8 @@ export class Sampler {
         for (const p of r.problems) this.noteProblem(r.netns, p, seen);
       }
       const uptime = store.chart('netdata.uptime');
-      if (uptime) store.ingestChart(uptime, { uptime: Math.floor(this.uptimeSeconds()) }, tUs);
+      const uptimeSeconds = Math.floor(this.uptimeSeconds());
+      if (uptime) store.ingestChart(uptime, { uptime: uptimeSeconds }, tUs);
       for (const [k, p] of this.active) {
         if (!seen.has(k)) {
           this.o.log.info('recovered', { code: p.code, file: p.file });
@@ -186,7 +208,15 @@ export class Sampler {
         this.lastFlushMono = mono;
         this.flush();
       }
-      this.o.onTick?.(wall);
+      const sample: SampleInfo = {
+        boundaryMs,
+        monoMs: mono,
+        gap,
+        results: results.map((r) => ({ netns: r.netns, counters: r.counters })),
+        uptimeSeconds,
+      };
+      if (clockBackToSec !== undefined) sample.clockBackToSec = clockBackToSec;
+      this.o.onTick?.(wall, sample);
     } catch (err) {
       // Nothing in a tick should throw; if something does, keep sampling and say it once.
       this.stats.errors.set('E_INTERNAL', (this.stats.errors.get('E_INTERNAL') ?? 0) + 1);

@@ -40,6 +40,8 @@ Options:
   --attribution-top-k N      keys kept per second and dimension, the rest counted as other (default 10)
   --capture-keep N           captures kept in DATA_DIR/captures (default 20; docs/capture.md)
   --capture-keep-bytes N     bytes of captures kept there, also the cap of one agent capture (default 1 GiB)
+  --debug-counters-file FILE debug: write every sample's raw counters to FILE, one JSON line per tick
+                             (lateness and offline replay; docs/reliability.md)
   --os linux|freebsd         collector to use (default: this machine's)
   --netstat PATH, --sysctl PATH
                              FreeBSD programs to run (default /usr/bin/netstat, /sbin/sysctl)
@@ -66,6 +68,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     attribution: { type: 'string' },
     'capture-keep': { type: 'string' },
     'capture-keep-bytes': { type: 'string' },
+    'debug-counters-file': { type: 'string' },
     'attribution-top-k': { type: 'string' },
     os: { type: 'string' },
     netstat: { type: 'string' },

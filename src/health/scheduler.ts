@@ -113,6 +113,8 @@ export class HealthEngine {
   private readonly byName = new Map<string, AlertRuntime[]>();
   private nextAlarmId = 1;
   private postponedUntil = 0;
+  /** The `now` of the last iteration, to see the wall clock step back. */
+  private lastNow = Number.NaN;
 
   constructor(opts: HealthEngineOptions) {
     this.store = opts.store;
@@ -303,9 +305,34 @@ export class HealthEngine {
     this.logger?.info('alert checks postponed after a suspend or clock jump', { until });
   }
 
+  /**
+   * The wall clock stepped back by `-shift` seconds (NTP step, manual change). Netdata compares next_update
+   * with the new, earlier time and leaves every alert waiting: after a 1-hour step back, an hour without
+   * checks, a raised alert that never clears and a storm that never raises one (docs/reliability.md). Here
+   * every time still ahead moves with the clock — next run, delay window, repeat clock, postponement,
+   * notifications waiting for their delay — so what was due in 3 s is still due in 3 s. Times already
+   * logged (`when`) stay: they happened.
+   */
+  private shiftTimes(shift: number): void {
+    const move = (t: number) => (t > 0 ? t + shift : t);
+    for (const rt of this.runtimes) {
+      rt.nextUpdate = move(rt.nextUpdate);
+      rt.lastUpdated = move(rt.lastUpdated);
+      rt.lastStatusChange = move(rt.lastStatusChange);
+      rt.lastRepeat = move(rt.lastRepeat);
+      rt.delay = { ...rt.delay, upToTimestamp: move(rt.delay.upToTimestamp) };
+    }
+    for (const e of this.log.pending()) e.delayUpToTimestamp = move(e.delayUpToTimestamp);
+    this.postponedUntil = move(this.postponedUntil);
+    this.logger?.warn('wall clock went back; alert timers moved with it', { bySeconds: -shift });
+  }
+
   /** One iteration at wall-clock second `now`. Returns the entries added to the log. */
   iterate(now: number): AlarmEntry[] {
     const added: AlarmEntry[] = [];
+    // Iterations come once per update_every: an earlier `now` is the wall clock stepping back.
+    if (now < this.lastNow) this.shiftTimes(now - (this.lastNow + this.store.updateEvery));
+    this.lastNow = now;
     if (now < this.postponedUntil) return added;
     const due: AlertRuntime[] = [];
     // Pass 1: values.

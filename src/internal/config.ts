@@ -55,6 +55,8 @@ export interface Settings {
   attribution: boolean;
   /** Keys kept per second and dimension by attribution (the top-K bound). */
   attributionTopK: number;
+  /** Debug: append every tick's raw counters to this file ('' = off; docs/reliability.md). */
+  debugCountersFile: string;
 }
 
 type Kind = 'number' | 'string' | 'list' | 'level' | 'bool';
@@ -144,6 +146,7 @@ const KEYS: Record<string, KeyDef> = {
     max: 1000,
     env: 'RSTWATCH_ATTRIBUTION_TOP_K',
   },
+  debug_counters_file: { key: 'debugCountersFile', kind: 'string', env: 'RSTWATCH_DEBUG_COUNTERS_FILE' },
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/rstwatch/rstwatch.conf';
@@ -180,6 +183,7 @@ export function defaults(env: NodeJS.ProcessEnv = process.env): Settings {
     captureKeepBytes: 1024 ** 3,
     attribution: true,
     attributionTopK: 10,
+    debugCountersFile: '',
   };
 }
 
