@@ -33,6 +33,12 @@ Options:
                              shipped ones, file by file (default /etc/rstwatch/health.d)
   --health-log-retention N   seconds of alert log kept (default 432000 = 5 days)
   --listen ADDR:PORT         the HTTP API and dashboard (default 127.0.0.1:19911; none = no server)
+  --api-token-file FILE      bearer token for API calls that change state (default DATA_DIR/api.token)
+  --api-max-connections N    open API connections at most (default 64)
+  --api-requests-per-second N
+                             API requests per second per client address (default 100)
+  --api-allow-origins ORIGIN other origins allowed to change state (repeatable; default none)
+  --web-dir DIR              the dashboard's files (default the package's web/)
   --notify-config FILE       notification routing, roles and methods (default /etc/rstwatch/notify.conf;
                              docs/notifications.md)
   --attribution yes|no       who and why from kernel tracepoints (default yes; needs root and tracefs;
@@ -65,6 +71,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
     'health-log-retention': { type: 'string' },
     listen: { type: 'string' },
     'notify-config': { type: 'string' },
+    'api-token-file': { type: 'string' },
+    'api-max-connections': { type: 'string' },
+    'api-requests-per-second': { type: 'string' },
+    'api-allow-origins': { type: 'string', multiple: true },
+    'web-dir': { type: 'string' },
     attribution: { type: 'string' },
     'capture-keep': { type: 'string' },
     'capture-keep-bytes': { type: 'string' },
