@@ -5,7 +5,8 @@
  * A namespace has no directory of its own, so to read an `ip netns` namespace or a container's we need a
  * pid that lives in it: we look for one whose /proc/<pid>/ns/net link names the namespace's inode, and when
  * no process lives there (a fresh `ip netns add`), we start a holder — `nsenter --net=FILE sleep` — and read
- * through it. Every read re-checks the pid's namespace so a recycled pid is never read by mistake.
+ * through it. Every read re-checks the pid's namespace so a recycled pid is never read by mistake, and
+ * looks the name up again so a namespace deleted and re-created under the same name is followed.
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -103,7 +104,23 @@ export class NetnsHandle {
       this.checkAlive(this.spec.pid, undefined);
       return join(procRoot, String(this.spec.pid), 'net');
     }
-    if (this.inode === undefined) this.inode = this.inodeOfNsFile();
+    // The name is looked up again on every read (one stat): `ip netns del NAME` then `ip netns add NAME`
+    // makes a new namespace under the old name, while the process we read through (our holder, most
+    // often) keeps the old one alive — reading on through it would report the dead namespace's frozen
+    // counters forever. Gone: say so and let the old namespace go. Replaced: read the new one (its
+    // counters restart near zero; the rate layer takes the decrease as a reset, a gap).
+    let inode: number;
+    try {
+      inode = this.inodeOfNsFile();
+    } catch (err) {
+      this.close();
+      this.inode = undefined;
+      throw err;
+    }
+    if (inode !== this.inode) {
+      this.close();
+      this.inode = inode;
+    }
     if (this.pid !== undefined && this.pidInNamespace(this.pid, this.inode)) {
       return join(procRoot, String(this.pid), 'net');
     }
