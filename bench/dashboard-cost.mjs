@@ -74,7 +74,7 @@ export async function runDashboardCost(o = {}) {
   const warmupSeconds = o.warmupSeconds ?? 20;
   if (!existsSync(join(ROOT, 'web/app.js'))) throw new Error('web/app.js is missing: run `npm run build`');
   if (!existsSync(CHROMIUM))
-    return { skipped: `no ${CHROMIUM} (scripts/setup-bench-env.sh installs chromium)` };
+    return { skipped: `no ${CHROMIUM} (scripts/setup-test-env.sh installs chromium)` };
   const { chromium } = await import('playwright-core');
   const dir = mkdtempSync(join(tmpdir(), 'rstwatch-bench-dash-'));
   const dirRes = trackDir(dir);

@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 #   prometheus  promtool and a real Prometheus for the fleet rules (contrib/prometheus); promtool also
 #              parses the agent's /metrics (test/unit/server-metrics.test.ts)
 #   patch      applies doctor/syncookies --dry-run diffs in a property test (the diff must be a real patch)
-#   chromium   opens the analyze HTML report offline (test/e2e/report-html.test.ts, via playwright-core)
+#   chromium   opens the analyze HTML report offline and drives the dashboard (test/e2e/report-html.test.ts,
+#              test/e2e/dashboard.test.ts, bench part 6; via playwright-core)
 PKGS=(iproute2 util-linux mount procps patch netdata-core tshark tcpdump python3 make g++ prometheus-alertmanager python3-aiosmtpd prometheus chromium)
 missing=()
 for p in "${PKGS[@]}"; do

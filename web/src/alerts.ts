@@ -141,8 +141,8 @@ export class AlertsTable {
 
   private createRow(key: string, a: AlarmJson): Row {
     const state = h('td', {}, statusBadge(a.status));
-    const value = h('td', { class: 'num' });
-    const since = h('td', { class: 'num' });
+    const value = h('td', { class: 'num', 'data-label': 'Value' });
+    const since = h('td', { class: 'num', 'data-label': 'Since' });
     const name = h(
       'td',
       {},

@@ -68,7 +68,7 @@ export function renderTop(statusEl: HTMLElement, listsEl: HTMLElement, answer: T
   const lost = st.lost > 0 ? ` ${num(st.lost)} events were lost (the kernel's buffer was full).` : '';
   statusEl.textContent =
     `${num(t.total)} resets in the last ${answer.windowSeconds >= 60 ? `${answer.windowSeconds / 60} min` : `${answer.windowSeconds} s`}` +
-    ` (${answer.direction}). ${st.reason ?? ''}${lost}`;
+    ` (${answer.direction}).${st.reason ? ` Attribution ${st.reason.replace(/\.$/, '')}.` : ''}${lost}`;
   replace(
     listsEl,
     LISTS.map((l) => list(l.key, l.title, t[l.key] ?? [], t.other)),
