@@ -128,10 +128,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   let movement: ReturnType<typeof readAgentMovement> | undefined;
   const agentUsable = values['in-netns'] === undefined;
   if (source === 'agent' && !agentUsable)
-    throw new RstwatchError(
-      'E_USAGE',
-      '--source agent reads the host namespace only (not with --netns)',
-    );
+    throw new RstwatchError('E_USAGE', '--source agent reads the host namespace only (not with --netns)');
   if (source !== 'sample' && agentUsable) {
     const dataDir = values['data-dir'] ?? process.env.RSTWATCH_DATA_DIR ?? defaultDataDir();
     movement = readAgentMovement(dataDir, os, windowSeconds, Math.floor(Date.now() / 1000));
