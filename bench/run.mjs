@@ -14,6 +14,9 @@
 //      share of the kernel's OutRsts attribution saw, agent CPU and peak RSS; idle cost with it on and off.
 //   5. API latency (bench/api-cost.mjs): /api/v1/data over 24 h of per-second history and /metrics, 20
 //      concurrent clients on loopback, paced and back to back; p50/p99 against the targets.
+//   7. Capture analysis (bench/analyze-cost.mjs): `rstwatch analyze` on a ≥ 1 GB pcap of real loopback
+//      traffic (bench/make-big-pcap.sh) against tcpdump, tshark and cat, interleaved rounds, medians; RST
+//      count checked against tshark; peak RSS on 3× the input and on a synthetic SYN scan.
 //   6. Dashboard first load (bench/dashboard-cost.mjs): Chromium opens the dashboard of a real agent, fresh
 //      context each round; time to the first chart drawn against the 1-s target, and where it goes.
 //
@@ -30,6 +33,7 @@
 //   --health-seconds N  the window of part 3's peer comparison (default 60; 30 with --quick)
 //   --attribution-only: part 4 only; --no-attribution: skip it; --attribution-seconds N per storm (30; 10 quick)
 //   --api-only: part 5 only; --no-api: skip it
+//   --analyze-only: part 7 only; --no-analyze: skip it; --tshark-rounds N (default 1: ~1 min, ~3 GB each)
 //   --dashboard-only: part 6 only; --no-dashboard: skip it
 // Prints a human-readable report, then one line `BENCH_JSON {...}`. Exit 0 unless the bench itself failed:
 // the targets are reported, not asserted.
@@ -40,6 +44,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runAgentCost } from './agent-cost.mjs';
+import { analyzeJson, printAnalyze, runAnalyzeCost } from './analyze-cost.mjs';
 import { apiJson, printApi, runApiCost } from './api-cost.mjs';
 import { runAttributionCost } from './attribution-cost.mjs';
 import { dashboardJson, printDashboard, runDashboardCost } from './dashboard-cost.mjs';
@@ -76,6 +81,9 @@ function options() {
       'no-attribution': { type: 'boolean', default: false },
       'api-only': { type: 'boolean', default: false },
       'no-api': { type: 'boolean', default: false },
+      'analyze-only': { type: 'boolean', default: false },
+      'no-analyze': { type: 'boolean', default: false },
+      'tshark-rounds': { type: 'string' },
       'dashboard-only': { type: 'boolean', default: false },
       'no-dashboard': { type: 'boolean', default: false },
       'attribution-seconds': { type: 'string' },
@@ -85,7 +93,7 @@ function options() {
   if (values.help) {
     const head = readFileSync(fileURLToPath(import.meta.url), 'utf8')
       .split('\n')
-      .slice(1, 35);
+      .slice(1, 39);
     process.stdout.write(`${head.map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`);
     process.exit(0);
   }
@@ -114,6 +122,14 @@ function options() {
     rate: int(values.rate, '--rate', 0, 500),
     abortRate: int(values['abort-rate'], '--abort-rate', 0, 100),
     netdata: !values['no-netdata'],
+    analyzeOnly: values['analyze-only'],
+    analyze:
+      !values['no-analyze'] &&
+      !['sample-only', 'window-only', 'health-only', 'attribution-only', 'api-only', 'dashboard-only'].some(
+        (k) => values[k],
+      ),
+    tsharkRounds:
+      values['tshark-rounds'] !== undefined ? int(values['tshark-rounds'], '--tshark-rounds', 0, 10) : 1,
     dashboardOnly: values['dashboard-only'],
     dashboard:
       !values['no-dashboard'] &&
@@ -604,6 +620,7 @@ function printAttribution(a) {
 async function main() {
   const o = options();
   if (o.dashboardOnly) o.sample = o.window = o.health = o.attribution = o.api = false;
+  if (o.analyzeOnly) o.sample = o.window = o.health = o.attribution = o.api = o.dashboard = false;
   installSignalCleanup();
   try {
     readFileSync(join(ROOT, 'dist/collect/linux.js'));
@@ -685,8 +702,21 @@ async function main() {
     dashboard = await runDashboardCost({ rounds: o.quick ? 5 : 10, warmupSeconds: o.quick ? 10 : 20, log });
     printDashboard(dashboard);
   }
+  let analyze;
+  if (o.analyze) {
+    log('\npart 7: capture analysis');
+    analyze = await runAnalyzeCost({
+      rounds: o.rounds,
+      tsharkRounds: o.tsharkRounds,
+      copies: 3,
+      scanProbes: 2_000_000,
+      log,
+    });
+    printAnalyze(analyze, table);
+  }
   cleanupSync();
   const summary = jsonSummary(o, sample, window, health);
+  if (analyze) summary.analyzeCost = analyzeJson(analyze);
   if (dashboard) summary.dashboard = dashboardJson(dashboard);
   if (attribution) summary.attribution = attribution;
   if (api) summary.apiCost = apiJson(api);

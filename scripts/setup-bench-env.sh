@@ -7,6 +7,10 @@
 #                 not started here (a running system Netdata would be measured against, not with).
 #   iproute2      `ip netns`: the namespace the bench creates for its reset load
 #   util-linux    nsenter, which rstwatch uses to read a namespace no process lives in
+#   tcpdump       part 7: captures the 1 GB loopback pcap (bench/make-big-pcap.sh) and is the speed peer
+#   tshark        part 7: the RST-count oracle and the slow peer (`tshark -Y tcp.flags.reset==1`)
+#   wireshark-common  part 7: capinfos (packet count of the capture)
+#   time          part 7: /usr/bin/time, wall time and peak RSS (wait4 rusage) of each timed command
 #   npm packages  only when node_modules is missing (typescript to build, better-sqlite3 for the agent)
 #
 # The bench itself must run as root (network namespaces, Netdata reading as root): sudo npm run bench.
@@ -16,7 +20,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-PKGS=(netdata-core iproute2 util-linux)
+PKGS=(netdata-core iproute2 util-linux tcpdump tshark wireshark-common time)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -241,8 +241,9 @@ export async function analyzeCapture(
   const names = new AddressNames();
   const perSecond = new SecondsHistogram();
   let tcp = 0;
-  let first = Number.POSITIVE_INFINITY;
-  let last = Number.NEGATIVE_INFINITY;
+  // First and last packet time in an object, not in two `let`s: a double stored in a closure's variable is a
+  // new heap number per packet, a double field of an object is updated in place.
+  const span = { first: Number.POSITIVE_INFINITY, last: Number.NEGATIVE_INFINITY };
   const s = {
     rsts: 0,
     rstIpv4: 0,
@@ -256,8 +257,8 @@ export async function analyzeCapture(
 
   const onPacket = (rec: PacketRecord): void => {
     const t = rec.tsSec + rec.tsNsec / 1e9;
-    if (t < first) first = t;
-    if (t > last) last = t;
+    if (t < span.first) span.first = t;
+    if (t > span.last) span.last = t;
     const skip = decodeFrameAt(rec.linkType, rec.buf, rec.dataOffset, rec.dataOffset + rec.caplen, pkt);
     if (skip !== undefined) {
       skips[skip] = (skips[skip] ?? 0) + 1;
@@ -301,6 +302,7 @@ export async function analyzeCapture(
       drops = (drops ?? 0) + (i.ifDrop ?? 0) + (i.osDrop ?? 0);
   }
 
+  const { first, last } = span;
   const hasTime = Number.isFinite(first);
   return {
     source: opts.name ?? (typeof source === 'string' ? source : '-'),
