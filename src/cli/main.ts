@@ -27,7 +27,7 @@ interface CommandInfo {
 
 const COMMANDS: Record<string, CommandInfo> = {
   agent: {
-    summary: 'sample the kernel counters every second and keep their history (the daemon)',
+    summary: 'the daemon: counters every second, history, alerts, who and why, API, dashboard, notifications',
     load: () => import('./agent.js'),
   },
   status: {
