@@ -29,6 +29,7 @@ import { startApi } from '../server/start.js';
 import { HistoryDb } from '../store/history-db.js';
 import { Store } from '../store/store.js';
 import { CounterDump, POSTPONE_AFTER_SUSPEND_SECONDS, resumedFromSuspend } from './counter-dump.js';
+import { DbFileWatch, guardPersistence } from './db-guard.js';
 import { Sampler } from './sampler.js';
 
 export interface AgentDeps {
@@ -216,12 +217,14 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     log: alarmLog,
     notifier,
     logger: log,
-    ...(alertDb ? { persistence: alertDb } : {}),
+    // Guarded: a failing write (full disk, damaged file) is counted and said once; alerts go on (db-guard.ts).
+    ...(alertDb ? { persistence: guardPersistence(alertDb, store.errors, log) } : {}),
   });
   healthRef = health;
   attachAlertContext(alarmLog, () => health.alerts, attribution);
   const announceSec = Math.floor(clock.wallMs() / 1000);
   health.announce(announceSec);
+  const dbWatch = db ? new DbFileWatch(db, store.errors, log) : undefined;
   let lastRetention = clock.monoMs();
   let prevWall = clock.wallMs();
   let prevMono = clock.monoMs();
@@ -264,6 +267,7 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
       // §3.2: realtime advancing more than twice as much as monotonic time is a resume from suspend.
       const mono = clock.monoMs();
       dump?.tick(wallMs, mono, sample);
+      dbWatch?.check();
       if (resumedFromSuspend(prevWall, prevMono, wallMs, mono))
         health.postpone(Math.floor(wallMs / 1000) + POSTPONE_AFTER_SUSPEND_SECONDS);
       prevWall = wallMs;
@@ -271,7 +275,11 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
       health.iterate(Math.floor(wallMs / 1000));
       if (alertDb && clock.monoMs() - lastRetention > 3600_000) {
         lastRetention = clock.monoMs();
-        alertDb.applyRetention(Math.floor(wallMs / 1000), settings.healthLogRetention);
+        try {
+          alertDb.applyRetention(Math.floor(wallMs / 1000), settings.healthLogRetention);
+        } catch (err) {
+          log.once('alert-retention', 'warn', `alert log retention failed: ${errorMessage(err)}`);
+        }
       }
     },
   });
@@ -318,6 +326,7 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
       await notify.stop();
       await Promise.all(collectors.map((c) => c.close()));
       dump?.close();
+      dbWatch?.saveBack(clock.wallMs());
       db?.close();
       try {
         unlinkSync(pidFile);

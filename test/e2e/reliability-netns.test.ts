@@ -113,7 +113,7 @@ describe.skipIf(!netnsAvailable())('a namespace deleted and re-created under the
     // was gone, then the new namespace's, lower than before (the counters went backwards) and up by 15.
     const dump = readCounterDump(join(dir, 'counters.jsonl'));
     const seen = dump.ticks.map((k) => k.ns[ns]?.AttemptFails);
-    const gone = seen.findIndex((v) => v === undefined);
+    const gone = seen.indexOf(undefined);
     expect(gone).toBeGreaterThan(0);
     const oldLast = seen[gone - 1]!;
     expect(oldLast).toBeGreaterThanOrEqual(20);

@@ -66,7 +66,10 @@ export interface SimAgent {
   advance(seconds: number): Promise<void>;
   /** The alert log as stored, in unique-id order. */
   storedLog(): AlarmEntry[];
+  /** Stop the agent and delete its folder. */
   stop(): Promise<void>;
+  /** Stop the agent and keep its folder (to restart on it). */
+  halt(): Promise<void>;
 }
 
 export const settle = async (): Promise<void> => {
@@ -74,15 +77,21 @@ export const settle = async (): Promise<void> => {
 };
 
 export async function simAgent(
-  opts: { health?: string; settings?: Partial<Settings>; startWallMs?: number } = {},
+  opts: {
+    health?: string;
+    settings?: Partial<Settings>;
+    startWallMs?: number;
+    /** Run on the folder of an agent stopped before (a restart). */
+    dir?: string;
+  } = {},
 ): Promise<SimAgent> {
-  const dir = mkdtempSync(join(tmpdir(), 'rw-rel-'));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'rw-rel-'));
   const procRoot = join(dir, 'proc');
   mkdirSync(join(procRoot, 'net'), { recursive: true });
   const healthDir = join(dir, 'health.d');
   const shipped = join(dir, 'shipped');
-  mkdirSync(healthDir);
-  mkdirSync(shipped);
+  mkdirSync(healthDir, { recursive: true });
+  mkdirSync(shipped, { recursive: true });
   writeFileSync(join(healthDir, 'rel.conf'), opts.health ?? FAST_ALERT);
   writeFileSync(join(dir, 'notify.conf'), '');
   const clock = new FakeClock(opts.startWallMs ?? BASE * 1000 + 250, 5_000_000);
@@ -127,6 +136,9 @@ export async function simAgent(
     async stop() {
       await sim.agent.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+    async halt() {
+      await sim.agent.stop();
     },
   };
   sim.writeCounters();
