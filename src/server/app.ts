@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AlertDb } from '../health/alert-db.js';
 import { RstwatchError } from '../internal/errors.js';
+import { readLinuxListeners } from '../remedy/doctor-inputs.js';
 import { allmetrics, ScraperMemory } from './allmetrics.js';
 import type { ServerContext } from './context.js';
 import { HistoryReader } from './history-read.js';
@@ -26,7 +27,7 @@ import {
   status,
   top,
 } from './rstwatch-api.js';
-import { checkHost, checkOrigin, checkToken, RateLimiter } from './security.js';
+import { checkHost, checkOrigin, checkScriptRead, checkToken, RateLimiter } from './security.js';
 import { StaticFiles } from './static.js';
 import { EventStream } from './stream.js';
 
@@ -125,6 +126,8 @@ export class App {
   private readonly cache = new AnswerCache(64, 256 * 1024, 4 * 1024 * 1024);
   private readonly metrics = new MetricsCache();
   private readonly doctorCache = new Map<string, { atMs: number; value: unknown }>();
+  /** The listening sockets for doctor: one `ss` run shared by every request of 5 s (and by concurrent ones). */
+  private listenersRead: { atMs: number; value: ReturnType<typeof readLinuxListeners> } | undefined;
   readonly stream: EventStream;
   readonly attributed = new AttributedCounter();
   /** `handler status` → count, for rstwatch_http_requests_total. */
@@ -244,7 +247,7 @@ export class App {
           sendJson(c.res, 200, hit.value);
           return;
         }
-        const value = await doctor(ctx, c.q, this.o.procRoot);
+        const value = await doctor(ctx, c.q, this.o.procRoot, () => this.listeners());
         if (this.doctorCache.size >= 16) this.doctorCache.clear();
         this.doctorCache.set(key, { atMs: now, value });
         sendJson(c.res, 200, value);
@@ -329,12 +332,28 @@ export class App {
     });
   }
 
+  /**
+   * `ss -ltn` at most once per 5 s: the answer cache above is keyed by URL, which a client varies at will
+   * (`?interval=1…120`, any extra parameter), and every miss would otherwise start a process.
+   */
+  private listeners(): ReturnType<typeof readLinuxListeners> {
+    const now = this.ctx.nowMs();
+    const last = this.listenersRead;
+    if (last && now - last.atMs < 5000 && now >= last.atMs) return last.value;
+    const value = readLinuxListeners(this.o.procRoot);
+    this.listenersRead = { atMs: now, value };
+    return value;
+  }
+
   private guardWrite(req: IncomingMessage): void {
     checkOrigin(req, { allowOrigins: this.o.allowOrigins });
     checkToken(req, this.o.token);
   }
 
   private data(c: Call): void {
+    // Before the cache: a cached script answer must not reach another site either.
+    const format = c.q.get('format');
+    if (format === 'jsonp' || format === 'datasource') checkScriptRead(c.req);
     // Same URL, same sample, same second → same answer: dashboards poll identical queries. (The second
     // matters: relative windows count from now, and a stalled sampler must show as shrinking data.)
     const epoch = `${this.ctx.agent.sampler.stats.samples}|${Math.floor(this.ctx.nowMs() / 1000)}`;

@@ -159,6 +159,8 @@ export async function doctor(
   ctx: ServerContext,
   q: Query,
   procRoot: string,
+  // The listening sockets (`ss -ltn`, a process per call): the server passes a shared, time-cached reader.
+  readListeners: () => ReturnType<typeof readLinuxListeners> = () => readLinuxListeners(procRoot),
 ): Promise<Record<string, unknown>> {
   const tap = ctx.agent.counters;
   if (!tap) throw new ApiError(503, 'E_API_UNAVAILABLE', 'the agent keeps no raw counters for doctor');
@@ -179,7 +181,7 @@ export async function doctor(
     const s = readLinuxSettings(procRoot);
     settings = s.settings;
     problems.push(...s.problems);
-    listeners = (await readLinuxListeners(procRoot)).listeners;
+    listeners = (await readListeners()).listeners;
   } else if (ctx.os === 'freebsd') {
     const read = after.settings ?? {};
     for (const name of FREEBSD_SYSCTLS) settings[name] = Object.hasOwn(read, name) ? read[name] : undefined;

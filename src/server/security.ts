@@ -15,7 +15,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { errorMessage, RstwatchError, sysCode } from '../internal/errors.js';
 import type { Logger } from '../internal/log.js';
 import { ApiError } from './http.js';
@@ -101,11 +101,21 @@ export function isLoopbackHost(host: string): boolean {
   return false;
 }
 
+/**
+ * Loopback in every spelling: 127.0.0.0/8 (RFC 1122 §3.2.1.3), ::1 (RFC 4291 §2.5.3) however it is written
+ * (`0:0:0:0:0:0:0:1`), and IPv4-mapped loopback (`::ffff:127.0.0.1`, RFC 4291 §2.5.5.2), which a dual-stack
+ * socket bound to it serves as loopback. BlockList compares addresses, not strings.
+ */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
 /** Is a listen address loopback (so the Host check applies)? */
 export function isLoopbackAddress(address: string): boolean {
   if (address === 'localhost') return true;
-  if (isIP(address) === 4) return address.startsWith('127.');
-  return address === '::1';
+  const family = isIP(address);
+  if (family === 0) return false;
+  return LOOPBACK.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 export interface OriginPolicy {
@@ -149,6 +159,41 @@ export function checkOrigin(req: IncomingMessage, policy: OriginPolicy): void {
   }
   if (host.toLowerCase() !== (req.headers.host ?? '').toLowerCase()) {
     throw new ApiError(403, 'E_API_ORIGIN', `cross-origin request refused (Origin ${origin})`);
+  }
+}
+
+/**
+ * Answers that are scripts (`format=jsonp`, `format=datasource`) can be read by any page that includes them with
+ * `<script src>`: no Origin is sent and no CORS check applies, so the page's own callback receives the data.
+ * Browsers label such a request `Sec-Fetch-Site: cross-site` or `same-site` (W3C Fetch Metadata) and usually
+ * send the including page as Referer; both are refused, as is `Origin: null` (a sandboxed frame). Tools send
+ * none of these headers and are served.
+ */
+export function checkScriptRead(req: IncomingMessage): void {
+  const site = req.headers['sec-fetch-site'];
+  if (site === 'cross-site' || site === 'same-site') {
+    throw new ApiError(
+      403,
+      'E_API_ORIGIN',
+      `a script answer (jsonp, datasource) for another site is refused (Sec-Fetch-Site: ${site})`,
+    );
+  }
+  const host = (req.headers.host ?? '').toLowerCase();
+  for (const from of [req.headers.origin, req.headers.referer]) {
+    if (from === undefined || from === '') continue;
+    let fromHost: string | undefined;
+    try {
+      fromHost = new URL(from).host.toLowerCase();
+    } catch {
+      fromHost = undefined;
+    }
+    if (fromHost !== host) {
+      throw new ApiError(
+        403,
+        'E_API_ORIGIN',
+        'a script answer (jsonp, datasource) for another site is refused (Origin or Referer is not this API)',
+      );
+    }
   }
 }
 
