@@ -28,9 +28,15 @@ lookup: average -5s unaligned absolute of AttemptFails
 `;
 
 /** The fixture's snmp and netstat with some counters replaced. */
+const fixtureText = new Map<string, string>();
 export function procFiles(counters: Record<string, number>): { snmp: string; netstat: string } {
   const render = (file: string) => {
-    const lines = readFileSync(join(FIXTURES, 'proc/linux-6.18/net', file), 'latin1').split('\n');
+    let text = fixtureText.get(file);
+    if (text === undefined) {
+      text = readFileSync(join(FIXTURES, 'proc/linux-6.18/net', file), 'latin1');
+      fixtureText.set(file, text);
+    }
+    const lines = text.split('\n');
     for (let i = 0; i + 1 < lines.length; i += 2) {
       const names = lines[i]!.split(' ');
       const values = lines[i + 1]!.split(' ');
@@ -83,6 +89,8 @@ export async function simAgent(
     startWallMs?: number;
     /** Run on the folder of an agent stopped before (a restart). */
     dir?: string;
+    /** notify.conf's text (default: empty, no methods). */
+    notifyConf?: string;
   } = {},
 ): Promise<SimAgent> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'rw-rel-'));
@@ -93,7 +101,7 @@ export async function simAgent(
   mkdirSync(healthDir, { recursive: true });
   mkdirSync(shipped, { recursive: true });
   writeFileSync(join(healthDir, 'rel.conf'), opts.health ?? FAST_ALERT);
-  writeFileSync(join(dir, 'notify.conf'), '');
+  writeFileSync(join(dir, 'notify.conf'), opts.notifyConf ?? '');
   const clock = new FakeClock(opts.startWallMs ?? BASE * 1000 + 250, 5_000_000);
   const log = memoryLogger('debug');
   const dumpFile = join(dir, 'counters.jsonl');
