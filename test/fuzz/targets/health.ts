@@ -234,6 +234,16 @@ function reparse(printed: string, what: string): Expression {
   return r.expr;
 }
 
+/** The calc/warn/crit expressions of the shipped, fixture and Netdata files (continuation lines joined). */
+function expressionSeeds(): Uint8Array[] {
+  const out = new Set<string>();
+  for (const file of textSeeds(1 << 20)) {
+    const text = utf8(file).replace(/\\\n/g, ' ');
+    for (const m of text.matchAll(/^\s*(?:calc|warn|crit):\s*(.+)$/gm)) out.add(m[1]!.trim());
+  }
+  return [...out].map(bytes);
+}
+
 export const exprTarget: FuzzTarget = {
   name: 'expr',
   about: 'expression lexer/parser/evaluator/printer (src/health/expr/): print → parse round trip',
@@ -253,7 +263,9 @@ export const exprTarget: FuzzTarget = {
       '.5e-3 - 007',
       '$1 + $_x_raw',
       '((((((((1))))))))',
-    ].map(bytes),
+    ]
+      .map(bytes)
+      .concat(expressionSeeds()),
   run(data) {
     const text = utf8(data);
     const r = parseExpression(text, { file: 'f', line: 3, column: 7 });
