@@ -9,9 +9,11 @@
  */
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CAP, hasCapability } from '../internal/caps.js';
 import { errorMessage, RstwatchError, sysCode } from '../internal/errors.js';
+import { findProgram } from '../internal/which.js';
 
 export const DEFAULT_TRACEFS_CANDIDATES = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 export const INSTANCE_PREFIX = 'rstwatch-';
@@ -27,7 +29,20 @@ export interface FindOptions {
   mount?: boolean;
 }
 
-const isTracefs = (dir: string) => existsSync(join(dir, 'instances')) && existsSync(join(dir, 'events'));
+/**
+ * stat, not existsSync: existsSync is access(2), which drops a non-root caller's capabilities (faccessat), so an
+ * agent running as its own user with CAP_DAC_OVERRIDE would see no tracefs at all (docs/security.md).
+ */
+function exists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const isTracefs = (dir: string) => exists(join(dir, 'instances')) && exists(join(dir, 'events'));
 
 function permission(err: unknown): boolean {
   const c = sysCode(err);
@@ -39,7 +54,7 @@ export function permissionError(what: string, err: unknown): RstwatchError {
   return new RstwatchError(
     'E_ATTR_PERMISSION',
     `attribution needs root to use tracefs (${what}: ${sysCode(err) ?? errorMessage(err)}${uid !== undefined ? `, running as uid ${uid}` : ''})`,
-    { hint: 'run the agent as root, or set attribution = no' },
+    { hint: 'run the agent as root (or with CAP_DAC_OVERRIDE, docs/security.md), or set attribution = no' },
   );
 }
 
@@ -55,7 +70,12 @@ export function tracefsMounts(mountsText: string): string[] {
 function runMount(target: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     let stderr = '';
-    const child = spawn('mount', ['-t', 'tracefs', 'nodev', target], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const mount = findProgram('mount');
+    if (mount === undefined) {
+      resolve('mount(8) was not found on PATH');
+      return;
+    }
+    const child = spawn(mount, ['-t', 'tracefs', 'nodev', target], { stdio: ['ignore', 'ignore', 'pipe'] });
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
@@ -74,7 +94,7 @@ function runMount(target: string): Promise<string | undefined> {
 /** Where tracefs is, mounting it if allowed and needed. Throws E_ATTR_NO_TRACEFS / E_ATTR_PERMISSION. */
 export async function findTracefs(opts: FindOptions = {}): Promise<{ root: string; mounted: boolean }> {
   if (opts.root !== undefined) {
-    if (!existsSync(join(opts.root, 'events'))) {
+    if (!exists(join(opts.root, 'events'))) {
       throw new RstwatchError('E_ATTR_NO_TRACEFS', `no tracefs at ${opts.root} (no events folder)`);
     }
     return { root: opts.root, mounted: false };
@@ -99,7 +119,7 @@ export async function findTracefs(opts: FindOptions = {}): Promise<{ root: strin
     });
   }
   const target = candidates[0];
-  if (opts.mount === false || target === undefined || !existsSync(target)) {
+  if (opts.mount === false || target === undefined || !exists(target)) {
     throw new RstwatchError(
       'E_ATTR_NO_TRACEFS',
       `tracefs is not mounted (looked in ${candidates.join(', ')})`,
@@ -108,7 +128,8 @@ export async function findTracefs(opts: FindOptions = {}): Promise<{ root: strin
       },
     );
   }
-  if (process.getuid?.() !== 0) {
+  // mount(2) needs CAP_SYS_ADMIN; root has it unless systemd's bounding set or SECBIT_NOROOT took it away.
+  if (!hasCapability(CAP.SYS_ADMIN)) {
     throw permissionError(
       `mount tracefs on ${target}`,
       Object.assign(new Error('not root'), { code: 'EPERM' }),
@@ -192,7 +213,7 @@ export class TraceInstance {
   }
 
   exists(): boolean {
-    return existsSync(join(this.dir, 'events'));
+    return exists(join(this.dir, 'events'));
   }
 
   /** mkdir the instance (a leftover of our own pid is reused), then configure it. */

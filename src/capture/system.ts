@@ -3,33 +3,23 @@
  * link it is, the FreeBSD default interface, free disk space. Every probe has an injectable seam for tests.
  */
 
-import { accessSync, constants, existsSync, readFileSync, statfsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CommandRunner } from '../collect/types.js';
 import { RstwatchError } from '../internal/errors.js';
+import { findProgram } from '../internal/which.js';
 import type { Os } from '../model/charts.js';
 
 /** The install command per system, in the E_CAPTURE_NO_TCPDUMP hint. */
 export const TCPDUMP_INSTALL =
   'install it: Debian/Ubuntu `apt-get install tcpdump`; RHEL/Fedora `dnf install tcpdump`; Alpine `apk add tcpdump`; FreeBSD: tcpdump is in the base system (`pkg install tcpdump` for a newer one)';
 
-/** First executable `name` on PATH (or the path itself when it contains "/"). */
+/**
+ * First executable `name` on PATH (or the path itself when it contains "/"). Relative PATH entries are never
+ * searched and, when privileged, neither are directories other users can write (internal/which.ts).
+ */
 export function findExecutable(name: string, pathEnv: string | undefined): string | undefined {
-  const candidates = name.includes('/')
-    ? [name]
-    : (pathEnv ?? '')
-        .split(delimiter)
-        .filter(Boolean)
-        .map((dir) => join(dir, name));
-  for (const c of candidates) {
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return findProgram(name, { pathEnv: pathEnv ?? '' });
 }
 
 export function requireTcpdump(pathEnv: string | undefined, explicit?: string): string {

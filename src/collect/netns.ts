@@ -12,7 +12,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { CAP, hasCapability } from '../internal/caps.js';
 import { errorMessage, RstwatchError, sysCode } from '../internal/errors.js';
+import { findProgram } from '../internal/which.js';
 
 export type NetnsSpec =
   | { kind: 'host'; label: 'host' }
@@ -197,7 +199,8 @@ export class NetnsHandle {
         `network namespace ${this.spec.label}: no process lives in it, and starting one is disabled`,
       );
     }
-    if (process.getuid && process.getuid() !== 0) {
+    // setns(2) needs CAP_SYS_ADMIN, which an agent running as its own user may hold (docs/security.md).
+    if (!hasCapability(CAP.SYS_ADMIN)) {
       throw new RstwatchError(
         'E_NETNS_NO_PROCESS',
         `network namespace ${this.spec.label}: no process lives in it, and entering it needs root (CAP_SYS_ADMIN)`,
@@ -205,9 +208,18 @@ export class NetnsHandle {
       );
     }
     this.stopHolder();
+    // Both by absolute path (internal/which.ts): nsenter would otherwise look `sleep` up on PATH as root.
+    const nsenter = findProgram('nsenter');
+    const sleep = findProgram('sleep');
+    if (nsenter === undefined || sleep === undefined)
+      throw new RstwatchError(
+        'E_NETNS_NO_PROCESS',
+        `network namespace ${this.spec.label}: ${nsenter === undefined ? 'nsenter' : 'sleep'} was not found on PATH`,
+        { hint: 'install util-linux (nsenter) and coreutils' },
+      );
     // nsenter (util-linux) enters the namespace then execs sleep, so the child's pid lives in the namespace.
     // A day-long sleep rather than `infinity`: busybox sleep does not know `infinity`; we restart it if it ends.
-    const child = spawn('nsenter', [`--net=${file}`, '--', 'sleep', '86400'], { stdio: 'ignore' });
+    const child = spawn(nsenter, [`--net=${file}`, '--', sleep, '86400'], { stdio: 'ignore' });
     child.on('error', () => {});
     child.unref();
     this.holder = child;

@@ -11,7 +11,9 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type NetnsSpec, netnsFile, parseNetnsSpec } from '../collect/netns.js';
+import { CAP, hasCapability } from './caps.js';
 import { RstwatchError } from './errors.js';
+import { findProgram } from './which.js';
 
 const BIN = fileURLToPath(new URL('../../bin/rstwatch.js', import.meta.url));
 
@@ -50,15 +52,21 @@ export function runInNetns(
       hint: spec.kind === 'name' ? '`ip netns list` shows the names that exist' : undefined,
     });
   }
-  if (process.getuid?.() !== 0) {
+  if (!hasCapability(CAP.SYS_ADMIN)) {
     throw new RstwatchError(
       'E_NETNS_PERMISSION',
       `entering network namespace ${spec.label} needs root (CAP_SYS_ADMIN)`,
     );
   }
+  // By absolute path: a root process never runs an nsenter from the current directory (internal/which.ts).
+  const nsenter = findProgram('nsenter');
+  if (nsenter === undefined)
+    throw new RstwatchError('E_NETNS_EXEC', 'cannot run nsenter: not found on PATH', {
+      hint: 'install util-linux',
+    });
   return new Promise((resolve, reject) => {
     const child = spawn(
-      'nsenter',
+      nsenter,
       [`--net=${file}`, '--', process.execPath, BIN, command, ...withoutNetns(argv)],
       {
         stdio: 'inherit',

@@ -1,7 +1,12 @@
-/** The real CommandRunner: spawn with an argument list, no shell, bounded output and time. */
+/**
+ * The real CommandRunner: spawn with an argument list, no shell, bounded output and time. A bare program name
+ * is looked up on a safe reading of PATH (which.ts): never in the current directory, and as root never in a
+ * directory another user can write.
+ */
 
 import { spawn } from 'node:child_process';
 import type { CommandResult, CommandRunner } from '../collect/types.js';
+import { findProgram } from './which.js';
 
 const MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
 
@@ -17,9 +22,15 @@ export const runCommand: CommandRunner = (cmd, args, opts = {}) =>
       clearTimeout(timer);
       resolve(r);
     };
+    const file = findProgram(cmd);
+    if (file === undefined) {
+      // What spawn says for a program it cannot find, so callers' fallbacks work unchanged.
+      resolve({ code: null, stdout: '', stderr: '', error: `spawn ${cmd} ENOENT` });
+      return;
+    }
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false });
+      child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false });
     } catch (err) {
       resolve({ code: null, stdout: '', stderr: '', error: String(err) });
       return;
