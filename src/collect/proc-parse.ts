@@ -90,11 +90,18 @@ export function parseProcNet(text: string, file: string, wanted?: ReadonlySet<st
     const names = tokens(header.slice(colon + 1));
     const values = tokens(valueLine.slice(colon + 1));
     const offset = colon + 1;
-    if (names.length !== values.length) {
+    // A value line that is short, or that ends the text without its newline (the kernel always writes
+    // one), was cut: its last field may be cut mid-number too ("12345" read as "12"). Kept, that smaller
+    // counter would be a reset, and the real value after it a spike of thousands per second; so the last
+    // field of a cut line is not used (issue 8, docs/reliability.md).
+    const cut = values.length < names.length || (i === lines.length && !text.endsWith('\n'));
+    let n = Math.min(names.length, values.length);
+    if (cut && values.length > 0) n = Math.min(n, values.length - 1);
+    if (names.length !== values.length || cut) {
       problems.push(
         problem(
           'E_PROC_GARBLED',
-          `${prefix}: ${names.length} names but ${values.length} values; keeping the first ${Math.min(names.length, values.length)} pairs`,
+          `${prefix}: ${names.length} names but ${values.length} values${cut ? ' on a cut line' : ''}; keeping the first ${n} pairs`,
           file,
           valueLineNo,
           1,
@@ -106,7 +113,6 @@ export function parseProcNet(text: string, file: string, wanted?: ReadonlySet<st
       group = new Map();
       groups.set(prefix, group);
     }
-    const n = Math.min(names.length, values.length);
     for (let k = 0; k < n; k++) {
       const name = names[k]!;
       const value = values[k]!;

@@ -32,9 +32,17 @@ describe('parseProcNet', () => {
     expect(r.problems[0]).toMatchObject({ code, file: 'snmp', line, column });
   });
 
-  it('keeps the good pairs of a short value line', () => {
+  it('keeps the good pairs of a short value line, but not its last field (it may be cut mid-number)', () => {
     const r = parseProcNet('Tcp: A B C\nTcp: 1 2\n', 'f');
-    expect(Object.fromEntries(r.groups.get('Tcp')!)).toEqual({ A: 1, B: 2 });
+    expect(Object.fromEntries(r.groups.get('Tcp')!)).toEqual({ A: 1 });
+    // Text that ends without the kernel's newline was cut too: "12345" may have been read as "12".
+    const cut = parseProcNet('Tcp: A B\nTcp: 1 12', 'f');
+    expect(Object.fromEntries(cut.groups.get('Tcp')!)).toEqual({ A: 1 });
+    expect(cut.problems[0]).toMatchObject({ code: 'E_PROC_GARBLED', line: 2 });
+    expect(Object.fromEntries(parseProcNet('Tcp: A B\nTcp: 1 12\n', 'f').groups.get('Tcp')!)).toEqual({
+      A: 1,
+      B: 12,
+    });
   });
 
   it('never throws and only reports problems on arbitrary text', () => {
