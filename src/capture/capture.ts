@@ -10,7 +10,7 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { rename, stat, unlink } from 'node:fs/promises';
+import { open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { errorMessage, RstwatchError, sysCode } from '../internal/errors.js';
 import { FileFollower, followCapture, type LiveCounts, newLiveCounts, topSources } from './follow.js';
@@ -58,6 +58,26 @@ export interface CaptureResult {
 const STDERR_MAX = 64 * 1024;
 /** Wait between a stop request and SIGINT, so libpcap hands over its last block (see CaptureRun.stop). */
 export const DRAIN_MS = 1200;
+
+/**
+ * Create the capture file empty and owner-only before tcpdump opens it. tcpdump opens its savefile with
+ * fopen("w") (truncate: same inode, owner and mode kept), so the packets are never readable by other users:
+ * left to itself it creates the file 0644 (umask 022) and, run as root, chowns it to its own user (Debian's
+ * tcpdump drops to "tcpdump"). O_EXCL never follows a symbolic link planted under the name. Returns an error
+ * only when the name is taken again right after we removed it (someone else writes into this folder);
+ * any other failure is left for tcpdump to report in its own words.
+ */
+async function createPrivateFile(path: string): Promise<Error | undefined> {
+  try {
+    const fh = await open(path, 'wx', 0o600);
+    await fh.close();
+    return undefined;
+  } catch (err) {
+    if (sysCode(err) === 'EEXIST')
+      return new Error(`${path} reappeared after it was removed: refusing to capture through it`);
+    return undefined;
+  }
+}
 
 /** A running capture. `done` never rejects: failures come back as `result.error` with the file still valid. */
 export class CaptureRun {
@@ -168,9 +188,15 @@ export class CaptureRun {
     );
     // A stale file of the same name would be read as if tcpdump had written it.
     await unlink(p.rawFile).catch(() => undefined);
+    const taken = await createPrivateFile(p.rawFile);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       if (this.stopReason !== undefined) {
         resolve({ code: null, signal: null }); // stopped before it started
+        return;
+      }
+      if (taken !== undefined) {
+        this.spawnError = taken;
+        resolve({ code: null, signal: null });
         return;
       }
       let child: ChildProcess;
@@ -292,6 +318,8 @@ export class CaptureRun {
     try {
       const fixed = await repairPcap(p.rawFile, p.limits.maxBytes);
       if (fixed.header === undefined) {
+        // The empty file we created for tcpdump, never written: leave nothing behind, as before it existed.
+        if (fixed.fileBytes === 0) await unlink(p.rawFile).catch(() => undefined);
         error ??= new RstwatchError('E_CAPTURE_WRITE', `tcpdump left no valid capture file at ${p.rawFile}`);
       } else {
         packets = fixed.records;

@@ -123,7 +123,10 @@ const pad4 = (n: number) => (n + 3) & ~3;
  */
 export async function pcapToPcapng(pcapPath: string, outPath: string, ifaceName: string): Promise<number> {
   const tmp = `${outPath}.tmp`;
-  const out = await open(tmp, 'w', 0o640);
+  // Packets are private (0600, like the pcap tcpdump writes for us); 'wx' after unlink: never through a
+  // symbolic link planted under the temporary name (docs/security.md).
+  await unlink(tmp).catch(() => undefined);
+  const out = await open(tmp, 'wx', 0o600);
   let ok = false;
   try {
     let buf = new Uint8Array(CHUNK);
