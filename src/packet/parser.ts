@@ -26,6 +26,15 @@ export const DEFAULT_MAX_PACKET_BYTES = 262_144;
 export const MAX_BLOCK_BYTES = 16 * 1024 * 1024;
 
 /**
+ * Interface descriptions kept per file. Each is held for the whole read (packets name them by index), and an
+ * IDB is only 20 bytes: without a bound, 1 MB of gzip held 20 million of them and took 3 GB (measured;
+ * docs/security.md). Real captures have a handful; dumpcap on every interface of a big router, hundreds.
+ */
+export const MAX_INTERFACES = 65_536;
+/** Bytes of an interface's name (if_name) kept: the option may be 64 KiB long. */
+export const MAX_IFACE_NAME_BYTES = 256;
+
+/**
  * A format parser driven by the framer. The stream is cut into units (a file header, a record, a block):
  * `need` says how many contiguous bytes the next unit takes given what is available (a header size when the
  * length is not yet visible), or −1 after recording a problem that stops reading; `consume` gets exactly

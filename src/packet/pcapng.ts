@@ -14,6 +14,8 @@ import {
   hex,
   i64,
   MAX_BLOCK_BYTES,
+  MAX_IFACE_NAME_BYTES,
+  MAX_INTERFACES,
   type ReadContext,
   type UnitParser,
   u16,
@@ -152,6 +154,14 @@ export class PcapngParser implements UnitParser {
 
   private interface(buf: Uint8Array, off: number, len: number, absOffset: number): void {
     if (this.tooShort('interface description', len, 20, absOffset)) return;
+    if (this.all.length >= MAX_INTERFACES) {
+      this.ctx.problem(
+        CAPTURE.INTERFACE,
+        `more than ${MAX_INTERFACES} interface descriptions: not a capture of real interfaces, reading stops here`,
+        absOffset,
+      );
+      return;
+    }
     const le = this.le;
     const info: InterfaceInfo = {
       linkType: u16(buf, off + 8, le),
@@ -165,7 +175,8 @@ export class PcapngParser implements UnitParser {
       const olen = u16(buf, p + 2, le);
       const v = p + 4;
       if (code === 0 || v + olen > end) break;
-      if (code === 2) info.name = this.decoder.decode(buf.subarray(v, v + olen));
+      if (code === 2)
+        info.name = this.decoder.decode(buf.subarray(v, v + Math.min(olen, MAX_IFACE_NAME_BYTES)));
       else if (code === 9 && olen >= 1) {
         const r = buf[v]!;
         const n = r & 0x7f;
@@ -318,10 +329,11 @@ export class PcapngParser implements UnitParser {
         absOffset,
       );
     }
-    for (const iface of this.all) {
+    for (let i = 0; i < this.all.length; i++) {
+      const iface = this.all[i]!;
       const drops = (iface.info.ifDrop ?? 0) + (iface.info.osDrop ?? 0);
       if (drops > 0) {
-        const name = iface.info.name ?? `interface ${this.all.indexOf(iface)}`;
+        const name = iface.info.name ?? `interface ${i}`;
         this.ctx.problem(
           CAPTURE.DROPS,
           `${name} lost ${drops} packet(s) during capture (ifdrop ${iface.info.ifDrop ?? 0}, osdrop ${iface.info.osDrop ?? 0}${iface.info.ifRecv !== undefined ? `, of ${iface.info.ifRecv} received` : ''}): resets may be missing from the analysis`,
