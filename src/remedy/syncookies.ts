@@ -270,8 +270,16 @@ export interface BootConfig {
   problems: Problem[];
 }
 
-/** Follow symbolic links, keeping absolute targets under the root. Returns the path of the final file. */
+/**
+ * Follow symbolic links, keeping absolute targets under the root. Returns the path of the final file.
+ *
+ * Under a root other than `/` every component is resolved by us with chroot semantics (path_resolution(7)):
+ * a directory link (`DIR/etc -> /etc`) and a relative link climbing with `..` past DIR stay inside DIR, as
+ * they would for a system booted from it. Left to the kernel, either would make `--root DIR --persist`
+ * write the host's own /etc/sysctl.d (docs/security.md).
+ */
 export function resolveUnderRoot(root: string, path: string): string {
+  if (root !== '/' && root !== '') return resolveInsideRoot(resolve(root), path);
   let p = path;
   for (let i = 0; i < 32; i++) {
     let st: Stats;
@@ -285,6 +293,41 @@ export function resolveUnderRoot(root: string, path: string): string {
     p = isAbsolute(target) ? underRoot(root, target) : resolve(dirname(p), target);
   }
   throw new RstwatchError('E_SYSCTL_WRITE', `${path}: too many levels of symbolic links`, { file: path });
+}
+
+function resolveInsideRoot(base: string, path: string): string {
+  const rel = relative(base, resolve(path));
+  // A path that is not under the root at all is taken as a path inside it (underRoot's rule).
+  const pending = (rel === '..' || rel.startsWith('../') || isAbsolute(rel) ? resolve('/', path) : rel)
+    .split('/')
+    .filter((c) => c !== '' && c !== '.');
+  let cur = base;
+  let links = 0;
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    if (part === '..') {
+      if (cur !== base) cur = dirname(cur);
+      continue;
+    }
+    const next = join(cur, part);
+    let st: Stats;
+    try {
+      st = lstatSync(next);
+    } catch {
+      // Not there (yet): the rest is taken literally; nothing below it can be a link.
+      return join(next, ...pending.filter((c) => c !== '..'));
+    }
+    if (!st.isSymbolicLink()) {
+      cur = next;
+      continue;
+    }
+    if (++links > 32)
+      throw new RstwatchError('E_SYSCTL_WRITE', `${path}: too many levels of symbolic links`, { file: path });
+    const target = readlinkSync(next);
+    if (isAbsolute(target)) cur = base;
+    pending.unshift(...target.split('/').filter((c) => c !== '' && c !== '.'));
+  }
+  return cur;
 }
 
 /** The configuration files applied at boot, in order (see LINUX_SYSCTL_DIRS / FREEBSD_CONF_FILES). */
