@@ -7,6 +7,7 @@
  * read is reported and marked PARTIAL; exit 3 only when nothing at all could be read.
  */
 
+import { randomBytes } from 'node:crypto';
 import { fstatSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { analyzeCapture } from '../analyze/analyze.js';
@@ -84,11 +85,15 @@ function isDirectory(path: string): boolean {
   }
 }
 
-/** Writes through a temporary file in the same folder and renames: a reader never sees half a page. */
+/**
+ * Writes through a temporary file in the same folder and renames: a reader never sees half a page. The
+ * temporary name is random and opened with O_EXCL ('wx'), so a symbolic link planted in a shared folder such
+ * as /tmp is never written through (a predictable `.OUT.<pid>.tmp` was; docs/security.md).
+ */
 function writeAtomically(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
   try {
-    writeFileSync(tmp, text, { mode: 0o644 });
+    writeFileSync(tmp, text, { mode: 0o644, flag: 'wx' });
     renameSync(tmp, path);
   } catch (err) {
     try {
