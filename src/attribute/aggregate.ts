@@ -72,6 +72,8 @@ export class Aggregator {
   private readonly ring: (Bucket | undefined)[];
   private readonly workLimit: number;
   private newest = 0;
+  /** Every second up to this one is closed (0: none yet). Seconds close only in tick(), never in add(). */
+  private closedThrough = 0;
   private readonly stats: AggregatorStats = { events: 0, dropped: 0, buckets: 0 };
 
   constructor(opts: AggregatorOptions) {
@@ -103,11 +105,11 @@ export class Aggregator {
   /** Count one event in second `sec` (epoch seconds). */
   add(ev: RstEvent, sec: number): void {
     this.stats.events++;
-    if (sec > this.newest) {
-      const prev = this.newest;
-      this.newest = sec;
-      if (prev > 0) this.closeUpTo(sec - OPEN_SECONDS, prev);
-    }
+    // Adding never closes a second: the per-CPU buffers are read one after another, so within one read pass
+    // CPU 1's events of second t arrive after CPU 0's of t+5 when the reader was held up (a busy event loop);
+    // closing on the newest event would push them into "other". The reader closes seconds with tick() once a
+    // pass has drained every CPU.
+    if (sec > this.newest) this.newest = sec;
     if (sec <= this.newest - this.retentionSeconds) {
       this.stats.dropped++;
       return;
@@ -142,8 +144,8 @@ export class Aggregator {
     this.bump(b, D_REASON, d + ev.reason);
     this.bump(b, D_STATE, d + ev.state);
     this.bump(b, D_TUPLE, d + tupleKey(ev));
-    // A second first seen after its neighbours were closed is closed at once, or nothing would close it.
-    if (sec <= this.newest - OPEN_SECONDS) this.close(b);
+    // A second first seen after tick() closed its neighbours is closed at once, or nothing would close it.
+    if (sec <= this.closedThrough) this.close(b);
   }
 
   private lateAdd(b: Bucket, dim: number, key: string, di: number): void {
@@ -187,21 +189,20 @@ export class Aggregator {
     b.open = false;
   }
 
-  private closeUpTo(lastToClose: number, prevNewest: number): void {
-    const from = Math.max(prevNewest - OPEN_SECONDS - 1, lastToClose - this.ring.length + 1);
+  /**
+   * Close every second up to `nowSec - 3` (the reader calls it after draining every CPU; queries call it too),
+   * so memory is bounded even when events stop.
+   */
+  tick(nowSec: number): void {
+    if (nowSec > this.newest) this.newest = nowSec;
+    const lastToClose = nowSec - OPEN_SECONDS;
+    if (lastToClose <= this.closedThrough) return;
+    const from = Math.max(this.closedThrough + 1, lastToClose - this.ring.length + 1);
     for (let s = from; s <= lastToClose; s++) {
       const b = this.ring[s % this.ring.length];
       if (b && b.sec === s && b.open) this.close(b);
     }
-  }
-
-  /** Close every second older than `nowSec - 3`, so memory is bounded even when events stop. */
-  tick(nowSec: number): void {
-    if (nowSec > this.newest) {
-      const prev = this.newest;
-      this.newest = nowSec;
-      if (prev > 0) this.closeUpTo(nowSec - OPEN_SECONDS, prev);
-    }
+    this.closedThrough = lastToClose;
   }
 
   /** Top `limit` per dimension over the seconds (nowSec − windowSeconds, nowSec]. */

@@ -225,7 +225,8 @@ class LiveAttribution implements Attribution {
       }
       if (pages === MAX_PAGES_PER_CPU_PER_DRAIN) more = true;
     }
-    this.agg.tick(readSec);
+    // Close seconds only after a pass that drained every CPU: with pages left, older events may still come.
+    if (!more) this.agg.tick(readSec);
     return more;
   }
 

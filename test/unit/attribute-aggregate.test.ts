@@ -136,7 +136,8 @@ describe('Aggregator', () => {
   it('a late event for a closed second is counted in its total and "other"', () => {
     const a = new Aggregator({ topK: 2, retentionSeconds: 3600 });
     a.add(ev(), T0);
-    a.add(ev(), T0 + 10); // closes T0
+    a.add(ev(), T0 + 10);
+    a.tick(T0 + 10); // the read pass ends: closes T0
     a.add(ev({ remoteAddr: '10.0.0.77' }), T0); // late
     const top = a.top({ nowSec: T0, windowSeconds: 1 });
     expect(top.total).toBe(2);
@@ -149,6 +150,20 @@ describe('Aggregator', () => {
     // a second first seen late is closed at once (bounded)
     a.add(ev({ remoteAddr: '10.0.0.88' }), T0 + 3);
     expect(a.secondSize(T0 + 3)!.open).toBe(false);
+  });
+
+  it('one read pass may bring older seconds after newer ones (CPUs read in turn): none of them is late', () => {
+    const a = new Aggregator({ topK: 2, retentionSeconds: 3600 });
+    // CPU 0 had seconds T0..T0+6 waiting, CPU 1 too, each event a distinct peer (more than topK per second).
+    for (const _cpu of [0, 1])
+      for (let s = 0; s <= 6; s++) a.add(ev({ remoteAddr: `10.0.${_cpu}.${s}` }), T0 + s);
+    a.tick(T0 + 7);
+    for (let s = 0; s <= 3; s++) {
+      const top = a.top({ nowSec: T0 + s, windowSeconds: 1, limit: 10 });
+      expect(top.total).toBe(2);
+      expect(top.other).toBe(0);
+      expect(top.peers.map((p) => p.key).sort()).toEqual([`10.0.0.${s}`, `10.0.1.${s}`]);
+    }
   });
 
   it('keeps the retention (an hour) and no more; windows are capped by it', () => {
