@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { REPO } from './engine/paths.js';
-import { HEADER_BYTES, type WorkerInput, type WorkerMessage } from './engine/protocol.js';
+import { HEADER_BYTES, MAX_INPUT_BYTES, type WorkerInput, type WorkerMessage } from './engine/protocol.js';
 import { TARGETS } from './targets/index.js';
 
 interface Options {
@@ -129,6 +129,8 @@ interface TargetResult {
   peakHeapMb: number;
   restarts: number;
   findings: Finding[];
+  /** Set when the target could not run (its worker failed outside any input): the run is not valid. */
+  failed?: string;
 }
 
 type Ended =
@@ -143,7 +145,7 @@ function runWorker(
   o: Options,
   onMessage: (m: WorkerMessage) => void,
 ): Promise<Ended> {
-  const maxLen = input.maxLenOverride ?? TARGETS.find((t) => t.name === input.target)!.maxLen;
+  const maxLen = Math.max(MAX_INPUT_BYTES, input.maxLenOverride ?? 0);
   const shared = new SharedArrayBuffer(HEADER_BYTES + maxLen);
   const ctl = new Int32Array(shared, 0, 4);
   const current = () => {
@@ -316,6 +318,7 @@ async function fuzzTarget(name: string, o: Options): Promise<TargetResult> {
         ),
       );
     } else {
+      result.failed = ended.detail.split('\n').slice(0, 3).join(' | ');
       console.log(`\n  worker for ${name} stopped outside an input: ${ended.detail}`);
     }
     if (ended.input === undefined || result.restarts >= 3) break;
@@ -402,7 +405,13 @@ async function minimize(o: Options): Promise<number> {
 async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
   if (o.list) {
-    for (const t of TARGETS) console.log(`${t.name.padEnd(16)} ${t.about}`);
+    for (const t of TARGETS) {
+      const about = await t.load().then(
+        (x) => x.about,
+        (err: unknown) => `(cannot be loaded: ${err instanceof Error ? err.message : String(err)})`,
+      );
+      console.log(`${t.name.padEnd(16)} ${about}`);
+    }
     return 0;
   }
   if (o.repro.length > 0 || o.minimize !== undefined) {
@@ -429,6 +438,14 @@ async function main(): Promise<number> {
     `${JSON.stringify({ seed: o.seed, execsGoal: o.execs, secondsCap: o.seconds, results }, null, 2)}\n`,
   );
   const findings = results.flatMap((r) => r.findings);
+  const failed = results.filter((r) => r.failed !== undefined);
+  if (failed.length > 0) {
+    console.log(
+      `\nFAILED TO RUN (the figures above are not valid for them): ${failed.map((r) => r.target).join(', ')}`,
+    );
+    for (const r of failed) console.log(`  ${r.target}: ${r.failed}`);
+    return 2;
+  }
   const short = results.filter((r) => r.execs < o.execs);
   if (short.length > 0)
     console.log(`\nbelow ${o.execs} executions (time cap reached): ${short.map((r) => r.target).join(', ')}`);

@@ -32,3 +32,6 @@ export type WorkerMessage =
   | { type: 'done'; execs: number; seconds: number; corpus: number; features: number; maxExecMs: number };
 
 export const HEADER_BYTES = 16;
+
+/** Room for one input in shared memory (every target's maxLen is below it; repro/minimize size their own). */
+export const MAX_INPUT_BYTES = 64 * 1024;

@@ -57,7 +57,7 @@ async function loadTarget(name: string): Promise<FuzzTarget> {
   const { TARGETS } = await import('../targets/index.js');
   const t = TARGETS.find((x) => x.name === name);
   if (!t) throw new Error(`no fuzz target ${name}`);
-  return t;
+  return t.load();
 }
 
 async function main(): Promise<void> {
