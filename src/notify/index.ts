@@ -11,6 +11,7 @@ import { formatProblem, RstwatchError } from '../internal/errors.js';
 import type { Logger } from '../internal/log.js';
 import { DEFAULT_NOTIFY_FILE, loadNotifyConfig } from './config.js';
 import { Dispatcher } from './dispatch.js';
+import { secretWarnings } from './secrets.js';
 import type { NotifyConfig } from './types.js';
 
 export { Dispatcher } from './dispatch.js';
@@ -33,6 +34,7 @@ export function readNotifyConfig(path: string, log?: Logger): NotifyConfig {
       },
     );
   }
+  for (const w of secretWarnings(config)) log?.warn(w.message, { code: w.code, file: w.file });
   return config;
 }
 
