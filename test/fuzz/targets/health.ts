@@ -20,6 +20,8 @@ import {
 import { compileAlerts } from '../../../src/health/load.js';
 import { parseLookup } from '../../../src/health/lookup-parse.js';
 import { compileSimplePattern, parseLabelFilter } from '../../../src/health/pattern.js';
+import { STATUS } from '../../../src/health/types.js';
+import { HealthSim } from '../../helpers/health-sim.js';
 import { FIXTURES, listFiles, NETDATA_HEALTH, REPO } from '../engine/paths.js';
 import { bytes, check, checkProblems, type FuzzTarget, utf8 } from '../engine/target.js';
 
@@ -176,6 +178,49 @@ export const healthPartsTarget: FuzzTarget = {
     } else {
       const f = parseLabelFilter(rest);
       check(Array.isArray(f), 'label filter not a list');
+    }
+  },
+};
+
+// ---- the engine ----
+
+const STATUSES = new Set<number>(Object.values(STATUS));
+
+/**
+ * Alerts that load must also run: the configuration (only files that load without an error, as HealthSim
+ * takes them) drives the engine for 40 simulated seconds of varied rates on both reset counters (quiet,
+ * storms, gaps), the way the agent drives it. The engine may not throw, and every status, value and log
+ * entry stays well-formed.
+ */
+export const healthRunTarget: FuzzTarget = {
+  name: 'health-run',
+  about:
+    'alert configuration that loads, run by the engine in simulated time (src/health/scheduler.ts, lookup, engine, expr eval)',
+  maxLen: 4096,
+  text: true,
+  dict: HEALTH_DICT,
+  seeds: () => textSeeds(4096).filter((s) => !utf8(s).includes('broken')),
+  run(data) {
+    let sim: HealthSim;
+    try {
+      sim = new HealthSim({ config: utf8(data), file: 'fuzz.conf' });
+    } catch {
+      return; // a file with an error, or no alert: the agent leaves it out (health-config checks that path)
+    }
+    sim.run({
+      AttemptFails: '0x5 50x5 _x2 1000x3 0x3 3x2~2 0x5 7x5 0x10',
+      OutRsts: '1x8 _x1 400x6 0x10 90x5 0x10',
+    });
+    for (const rt of sim.engine.alerts) {
+      check(STATUSES.has(rt.status), `alert ${rt.compiled.config.name} has status ${rt.status}`);
+      check(typeof rt.value === 'number', `alert ${rt.compiled.config.name} value ${String(rt.value)}`);
+    }
+    for (const e of sim.entries) {
+      check(
+        STATUSES.has(e.newStatus) && STATUSES.has(e.oldStatus),
+        `log entry ${e.oldStatus} → ${e.newStatus}`,
+      );
+      check(Number.isFinite(e.when), `log entry at ${e.when}`);
     }
   },
 };

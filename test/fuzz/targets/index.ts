@@ -16,6 +16,7 @@ export const TARGETS: readonly TargetEntry[] = [
   { name: 'decode', load: async () => (await import('./capture.js')).decodeTarget },
   { name: 'analyze', load: async () => (await import('./analyze.js')).analyzeTarget },
   { name: 'health-config', load: async () => (await import('./health.js')).healthConfigTarget },
+  { name: 'health-run', load: async () => (await import('./health.js')).healthRunTarget },
   { name: 'health-parts', load: async () => (await import('./health.js')).healthPartsTarget },
   { name: 'expr', load: async () => (await import('./health.js')).exprTarget },
   { name: 'proc', load: async () => (await import('./collect.js')).procTarget },
