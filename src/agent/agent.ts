@@ -3,7 +3,7 @@
  * engine, attribution, the API and notifications on the same store and clock.
  */
 
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { attachAlertContext } from '../attribute/alert-context.js';
@@ -19,7 +19,7 @@ import { loadHealth } from '../health/load.js';
 import { HealthEngine } from '../health/scheduler.js';
 import { type Clock, systemClock } from '../internal/clock.js';
 import type { Settings } from '../internal/config.js';
-import { errorMessage, formatProblem, RstwatchError, sysCode } from '../internal/errors.js';
+import { errorMessage, formatProblem, RstwatchError } from '../internal/errors.js';
 import type { Logger } from '../internal/log.js';
 import type { Os } from '../model/charts.js';
 import { type Dispatcher, readNotifyConfig, startNotifications } from '../notify/index.js';
@@ -29,6 +29,7 @@ import { startApi } from '../server/start.js';
 import { HistoryDb } from '../store/history-db.js';
 import { Store } from '../store/store.js';
 import { CounterDump, POSTPONE_AFTER_SUSPEND_SECONDS, resumedFromSuspend } from './counter-dump.js';
+import { checkDataDir, takePidFile } from './data-dir.js';
 import { DbFileWatch, guardPersistence } from './db-guard.js';
 import { Sampler } from './sampler.js';
 
@@ -63,35 +64,6 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-/** One agent per data folder: a pid file, taken over when the pid in it is no longer running. */
-function takePidFile(path: string): void {
-  try {
-    writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
-    return;
-  } catch (err) {
-    if (sysCode(err) !== 'EEXIST') {
-      throw new RstwatchError('E_DATA_DIR', `cannot write ${path}: ${errorMessage(err)}`, { file: path });
-    }
-  }
-  const pid = Number(readFileSync(path, 'utf8').trim());
-  let alive = false;
-  if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-    try {
-      process.kill(pid, 0);
-      alive = true;
-    } catch (err) {
-      alive = sysCode(err) === 'EPERM';
-    }
-  }
-  if (alive) {
-    throw new RstwatchError('E_AGENT_RUNNING', `another rstwatch agent (pid ${pid}) uses this data folder`, {
-      file: path,
-      hint: 'stop it, or give this one another --data-dir',
-    });
-  }
-  writeFileSync(path, `${process.pid}\n`, { mode: 0o644 });
-}
-
 export async function startAgent(settings: Settings, deps: AgentDeps): Promise<RunningAgent> {
   const clock = deps.clock ?? systemClock;
   const { log } = deps;
@@ -110,6 +82,7 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
       },
     );
   }
+  checkDataDir(settings.dataDir, log);
   const pidFile = join(settings.dataDir, 'agent.pid');
   takePidFile(pidFile);
 
