@@ -106,7 +106,18 @@ export async function findTracefs(opts: FindOptions = {}): Promise<{ root: strin
     // no /proc: fall back to the usual places
   }
   const candidates = opts.candidates ?? DEFAULT_TRACEFS_CANDIDATES;
-  for (const dir of [...mounts, ...candidates]) if (isTracefs(dir)) return { root: dir, mounted: false };
+  // A mounted tracefs we may not enter (mode 0700, not root, no CAP_DAC_OVERRIDE) is a permission problem;
+  // trying to mount another one would only say "already mounted".
+  for (const dir of mounts) {
+    try {
+      statSync(join(dir, 'instances'));
+      statSync(join(dir, 'events'));
+      return { root: dir, mounted: false };
+    } catch (err) {
+      if (permission(err)) throw permissionError(`open ${dir}`, err);
+    }
+  }
+  for (const dir of candidates) if (isTracefs(dir)) return { root: dir, mounted: false };
   let supported = true;
   try {
     supported = /\btracefs\b/.test(readFileSync(opts.filesystemsFile ?? '/proc/filesystems', 'utf8'));
