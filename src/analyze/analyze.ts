@@ -34,7 +34,7 @@ import {
   classifyResets,
   fmtEp,
 } from './causes.js';
-import { DEFAULT_MAX_FLOWS, FlowTable } from './flows.js';
+import { DEFAULT_MAX_FLOWS, FlowTable, type QuietConnection } from './flows.js';
 import type { Connection } from './types.js';
 
 export type { CauseSummary, Counted } from './aggregate.js';
@@ -163,6 +163,20 @@ export interface AnalysisReport {
 
 const byId = (a: Connection, b: Connection) => a.id - b.id;
 
+/** Two classifyResets() results, each in connection id order, as one in id order (a connection's resets together). */
+function mergeById(a: ClassifiedReset[], b: ClassifiedReset[]): ClassifiedReset[] {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  const out: ClassifiedReset[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i]!.conn.id < b[j]!.conn.id)) out.push(a[i++]!);
+    else out.push(b[j++]!);
+  }
+  return out;
+}
+
 let heapGrowthLimited = false;
 /**
  * Caps how far V8 lets the heap grow past the live data between two full collections (×2, V8's own choice
@@ -213,7 +227,7 @@ export async function analyzeCapture(
       early = ctxb.build();
       earlyAt = connections;
     }
-    tally.add(classifyResets(older, early));
+    tally.add(classifyResets(older, early, { explain: false }));
     classifiedEarly += older.length;
   };
   const onConnection = (c: Connection) => {
@@ -231,7 +245,17 @@ export async function analyzeCapture(
       hold(c);
     }
   };
-  const table = new FlowTable({ maxFlows: opts.maxFlows ?? DEFAULT_MAX_FLOWS, onConnection });
+  // Connections without resets only count and feed the scan context: the table hands them over as a view,
+  // without building a Connection (most connections of a capture have no reset).
+  const onQuietConnection = (q: QuietConnection) => {
+    connections++;
+    ctxb.addQuiet(q);
+  };
+  const table = new FlowTable({
+    maxFlows: opts.maxFlows ?? DEFAULT_MAX_FLOWS,
+    onConnection,
+    onQuietConnection,
+  });
   const pkt = newDecodedTcp();
   const skips: Record<string, number> = {};
   const maxTalkers = Math.max(1, opts.maxTalkers ?? DEFAULT_MAX_TALKERS);
@@ -290,11 +314,12 @@ export async function analyzeCapture(
   for (const c of table.finish()) onConnection(c);
 
   const ctx = ctxb.build();
-  // The listed connections and those still held, in id order, against the capture-wide context.
-  const remaining = listed.concat(held).sort(byId);
+  // The listed connections (with their evidence) and those still held (counted only), against the
+  // capture-wide context, fed to the tally in id order.
+  const classified = classifyResets(listed, ctx);
+  const rest = classifyResets(held.sort(byId), ctx, { explain: false });
   held = [];
-  const classified = classifyResets(remaining, ctx);
-  tally.add(classified);
+  tally.add(mergeById(classified, rest));
 
   let drops: number | null = null;
   for (const i of summary.interfaces) {
@@ -329,7 +354,8 @@ export async function analyzeCapture(
       rstFromOrig: tally.fromOrig,
       rstFromResp: tally.resets - tally.fromOrig,
       classifiedEarly,
-      topApproximate: senders.dropped + receivers.dropped + pairs.dropped + tally.groupsDropped > 0,
+      topApproximate:
+        senders.dropped + receivers.dropped + pairs.dropped + tally.groupsDropped + ctxb.evicted > 0,
     },
     causes: tally.causeSummaries(),
     top: {
@@ -364,7 +390,7 @@ function sentence(r: ClassifiedReset, count: number, conns: number, ctx: Classif
       return `\`${c.origAddr}\` probed ${what} (${plural(count, 'reset')}): a port scan or a port check; if it is not yours, block the source ${see}`;
     }
     case 'queue-overflow':
-      return `\`${svc}\` retransmitted SYN-ACKs and then reset ${plural(conns, 'connection')}: its listen/accept queue overflowed; raise the backlog (\`net.core.somaxconn\`, the listen() backlog) and make the application accept faster ${see}`;
+      return `\`${svc}\` reset ${plural(conns, 'connection')} its listen/accept queue could not take (SYN-ACK retransmissions, or a bare RST to the handshake with tcp_abort_on_overflow=1): raise the backlog (\`net.core.somaxconn\`, the listen() backlog) and make the application accept faster ${see}`;
     case 'abort':
       return `\`${r.sender}\` aborted ${plural(conns, 'connection')} of \`${svc}\` with RST instead of FIN: the application closed with unread data or with SO_LINGER 0; check its error paths and logs ${see}`;
     case 'idle-timeout':

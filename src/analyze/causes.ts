@@ -13,6 +13,7 @@
  */
 
 import { isLikelyServerPort } from './flows.js';
+import type { QuietConnection } from './records.js';
 import type { Connection, ResetInfo } from './types.js';
 
 export type CauseId =
@@ -178,28 +179,79 @@ function isRstProbe(c: Connection, r: ResetInfo): boolean {
   return r.flags === 'RST' && !isLikelyServerPort(r.side === 'orig' ? c.origPort : c.respPort);
 }
 
+/** Per-source failed attempts, with what build() derived from them the last time (while unchanged). */
+interface SourceAttempts {
+  list: Attempt[];
+  /** Distinct targets of the attempts in `list` (grows with it). */
+  targets: Set<string>;
+  /** The list grew since `result` was computed. */
+  dirty: boolean;
+  result: ScanSource | undefined;
+}
+
+interface FloodTally {
+  rsts: number;
+  sources: Set<string>;
+  first: number;
+  last: number;
+}
+
+interface ScatterTally {
+  sender: string;
+  receiver: string;
+  packets: number;
+  ports: Set<number>;
+}
+
+/**
+ * Drops the entries whose weight is at or below the median (at least one) from a map that reached its bound,
+ * and returns how many went: the same policy as the report's top lists (aggregate.ts BoundedCounter), so that
+ * the heavy hitters — scanners, flood targets — stay.
+ */
+function pruneByWeight<V>(m: Map<string, V>, weight: (v: V) => number): number {
+  const ws = [...m.values()].map(weight).sort((a, b) => a - b);
+  const median = ws[ws.length >> 1] ?? 0;
+  const before = m.size;
+  for (const [k, v] of m) if (weight(v) <= median) m.delete(k);
+  if (m.size === before) {
+    const first = m.keys().next().value;
+    if (first !== undefined) m.delete(first);
+  }
+  return before - m.size;
+}
+
 /** Incremental first pass: `add` every connection (with or without resets), then `build`. */
 export class ContextBuilder {
-  private readonly attempts = new Map<string, Attempt[]>();
-  private readonly flood = new Map<
-    string,
-    { rsts: number; sources: Set<string>; first: number; last: number }
-  >();
-  private readonly scatter = new Map<
-    string,
-    { sender: string; receiver: string; packets: number; ports: Set<number> }
-  >();
+  private readonly attempts = new Map<string, SourceAttempts>();
+  private readonly flood = new Map<string, FloodTally>();
+  private readonly scatter = new Map<string, ScatterTally>();
   /** Bounded memory: per source we keep at most this many attempts (enough to prove a scan). */
   private static readonly MAX_ATTEMPTS_PER_SOURCE = 10_000;
+  /**
+   * Sources with attempts, flood receivers and backscatter pairs kept (each): a spoofed SYN flood or its
+   * backscatter from millions of addresses would otherwise grow these maps without bound. Past it, the
+   * lighter half is dropped (`evicted` counts them; the report is then marked approximate).
+   */
+  static readonly MAX_KEYS = 50_000;
+  /** Sources, receivers and pairs dropped to stay within MAX_KEYS (0: the context is exact). */
+  evicted = 0;
+
+  constructor(private readonly maxKeys = ContextBuilder.MAX_KEYS) {}
 
   private attempt(source: string, host: string, port: number, time: number, rst: boolean): void {
-    let list = this.attempts.get(source);
-    if (list === undefined) {
-      list = [];
-      this.attempts.set(source, list);
+    let a = this.attempts.get(source);
+    if (a === undefined) {
+      if (this.attempts.size >= this.maxKeys)
+        this.evicted += pruneByWeight(this.attempts, (x) => x.list.length);
+      a = { list: [], targets: new Set(), dirty: true, result: undefined };
+      this.attempts.set(source, a);
     }
-    if (list.length < ContextBuilder.MAX_ATTEMPTS_PER_SOURCE)
-      list.push({ target: `${host}|${port}`, host, port, time, rst });
+    if (a.list.length < ContextBuilder.MAX_ATTEMPTS_PER_SOURCE) {
+      const target = `${host}|${port}`;
+      a.list.push({ target, host, port, time, rst });
+      a.targets.add(target);
+      a.dirty = true;
+    }
   }
 
   add(c: Connection): void {
@@ -213,6 +265,7 @@ export class ContextBuilder {
           this.attempt(send, recv, r.side === 'orig' ? c.respPort : c.origPort, r.time, true);
         let f = this.flood.get(recv);
         if (f === undefined) {
+          if (this.flood.size >= this.maxKeys) this.evicted += pruneByWeight(this.flood, (x) => x.rsts);
           f = { rsts: 0, sources: new Set(), first: r.time, last: r.time };
           this.flood.set(recv, f);
         }
@@ -227,10 +280,21 @@ export class ContextBuilder {
     }
   }
 
+  /**
+   * The same as add() for a connection without resets, from the flow table's lean view: only a failed
+   * attempt matters then, and without a RST the only failed attempt is Zeek's S0 (REJ, RSTO and RSTOS0 need
+   * a RST).
+   */
+  addQuiet(q: QuietConnection): void {
+    if (q.origSyns > 0 && q.connState === 'S0')
+      this.attempt(q.origAddr, q.respAddr, q.respPort, q.startTime, false);
+  }
+
   private scatterAdd(sender: string, receiver: string, port: number): void {
     const k = `${sender}|${receiver}`;
     let s = this.scatter.get(k);
     if (s === undefined) {
+      if (this.scatter.size >= this.maxKeys) this.evicted += pruneByWeight(this.scatter, (x) => x.packets);
       s = { sender, receiver, packets: 0, ports: new Set() };
       this.scatter.set(k, s);
     }
@@ -238,39 +302,53 @@ export class ContextBuilder {
     if (s.ports.size < 65536) s.ports.add(port);
   }
 
+  /** What one source's attempts say (undefined: not a scanner). */
+  private static scanSource(addr: string, a: SourceAttempts): ScanSource | undefined {
+    const list = a.list;
+    if (a.targets.size < THRESHOLDS.scanMinTargets) return undefined;
+    list.sort((x, y) => x.time - y.time);
+    // Sliding window over time: distinct targets inside any scanWindowSec window.
+    const inWin = new Map<string, number>();
+    let peak = 0;
+    let lo = 0;
+    for (let hi = 0; hi < list.length; hi++) {
+      const at = list[hi]!;
+      inWin.set(at.target, (inWin.get(at.target) ?? 0) + 1);
+      while (at.time - list[lo]!.time > THRESHOLDS.scanWindowSec) {
+        const t = list[lo]!.target;
+        const n = (inWin.get(t) ?? 1) - 1;
+        if (n === 0) inWin.delete(t);
+        else inWin.set(t, n);
+        lo++;
+      }
+      peak = Math.max(peak, inWin.size);
+    }
+    if (peak < THRESHOLDS.scanMinTargets) return undefined;
+    return {
+      addr,
+      targets: a.targets.size,
+      rstProbes: list.filter((x) => x.rst).length,
+      ports: new Set(list.map((x) => x.port)).size,
+      hosts: new Set(list.map((x) => x.host)).size,
+      peakTargetsInWindow: peak,
+      firstTime: list[0]!.time,
+      lastTime: list[list.length - 1]!.time,
+    };
+  }
+
+  /**
+   * The context so far. A source whose attempts did not change since the last build keeps its result
+   * (the sort is stable, so sorting again would give the same order): building it again and again while
+   * early classification runs costs only the sources that moved.
+   */
   build(): ClassifyContext {
     const scanners = new Map<string, ScanSource>();
-    for (const [addr, list] of this.attempts) {
-      const targets = new Set(list.map((a) => a.target));
-      if (targets.size < THRESHOLDS.scanMinTargets) continue;
-      list.sort((a, b) => a.time - b.time);
-      // Sliding window over time: distinct targets inside any scanWindowSec window.
-      const inWin = new Map<string, number>();
-      let peak = 0;
-      let lo = 0;
-      for (let hi = 0; hi < list.length; hi++) {
-        const a = list[hi]!;
-        inWin.set(a.target, (inWin.get(a.target) ?? 0) + 1);
-        while (a.time - list[lo]!.time > THRESHOLDS.scanWindowSec) {
-          const t = list[lo]!.target;
-          const n = (inWin.get(t) ?? 1) - 1;
-          if (n === 0) inWin.delete(t);
-          else inWin.set(t, n);
-          lo++;
-        }
-        peak = Math.max(peak, inWin.size);
+    for (const [addr, a] of this.attempts) {
+      if (a.dirty) {
+        a.result = ContextBuilder.scanSource(addr, a);
+        a.dirty = false;
       }
-      if (peak < THRESHOLDS.scanMinTargets) continue;
-      scanners.set(addr, {
-        addr,
-        targets: targets.size,
-        rstProbes: list.filter((a) => a.rst).length,
-        ports: new Set(list.map((a) => a.port)).size,
-        hosts: new Set(list.map((a) => a.host)).size,
-        peakTargetsInWindow: peak,
-        firstTime: list[0]!.time,
-        lastTime: list[list.length - 1]!.time,
-      });
+      if (a.result !== undefined) scanners.set(addr, { ...a.result });
     }
     const floods = new Map<string, FloodTarget>();
     for (const [addr, f] of this.flood) {
@@ -335,8 +413,33 @@ interface Verdict {
   evidence: string[];
 }
 
+/** The resets of the same side as `r` (RSTs from its sender). */
+function sameSideOf(c: Connection, r: ResetInfo): ResetInfo[] {
+  return c.resets.filter((x) => x.side === r.side);
+}
+
+/** The three injection signals of injectionSignals(), as flags: what the rules decide on. */
+interface InjectionFlags {
+  ttl: boolean;
+  /** How many of challenge ACK, TTL, stepped seqs. */
+  count: number;
+}
+
+function injectionFlags(c: Connection, r: ResetInfo): InjectionFlags {
+  const ttl = r.prevPackets > 0 && r.prevTtlMin >= 0 && (r.ttl < r.prevTtlMin || r.ttl > r.prevTtlMax);
+  let stepped = false;
+  if (c.resets.length >= 2) {
+    const same = sameSideOf(c, r);
+    stepped =
+      same.length >= 2 &&
+      new Set(same.map((x) => x.seq)).size >= 2 &&
+      same.some((x) => x.judgment !== 'exact');
+  }
+  return { ttl, count: (r.challengeAck ? 1 : 0) + (ttl ? 1 : 0) + (stepped ? 1 : 0) };
+}
+
 /** Injection signals on one reset: TTL unlike the sender's other packets, challenge ACK, stepped seqs. */
-function injectionSignals(c: Connection, r: ResetInfo, sameSide: ResetInfo[]): string[] {
+function injectionSignals(r: ResetInfo, sameSide: ResetInfo[]): string[] {
   const s: string[] = [];
   if (r.challengeAck)
     s.push(
@@ -351,7 +454,6 @@ function injectionSignals(c: Connection, r: ResetInfo, sameSide: ResetInfo[]): s
     s.push(
       `${sameSide.length} RSTs from the same side with ${seqs.size} different sequence numbers (stepped)`,
     );
-  void c;
   return s;
 }
 
@@ -366,21 +468,31 @@ function fingerprintNotes(r: ResetInfo): string[] {
   return n;
 }
 
+/** The evidence of a reset classified without it (counted only, never shown). */
+const NO_EVIDENCE: string[] = [];
+Object.freeze(NO_EVIDENCE);
+
+/**
+ * The cause of one reset: the rules in order, first match wins. Evidence sentences are built only when
+ * `explain` is set (they are shown for listed connections only; building them for every reset of a large
+ * capture was a third of the allocations).
+ */
 function decide(
   c: Connection,
   r: ResetInfo,
   ctx: ClassifyContext,
   snd: string,
+  sndPort: number,
   rcv: string,
-  sndEp: string,
-  rcvEp: string,
+  rcvPort: number,
+  explain: boolean,
 ): Verdict {
-  const sameSide = c.resets.filter((x) => x.side === r.side);
-  const facts = baseFacts(c, r, sndEp, rcvEp);
-  const v = (cause: CauseId, confidence: Confidence, ...why: string[]): Verdict => ({
+  const v = (cause: CauseId, confidence: Confidence, why: () => string[]): Verdict => ({
     cause,
     confidence,
-    evidence: [...why, ...facts],
+    evidence: explain
+      ? [...why(), ...baseFacts(c, r, fmtEp(snd, sndPort), fmtEp(rcv, rcvPort))]
+      : NO_EVIDENCE,
   });
 
   const scanFact = (s: ScanSource) =>
@@ -393,51 +505,42 @@ function decide(
     const fl = ctx.floods.get(rcv);
     const rs = ctx.scanners.get(snd);
     if (rs !== undefined && rs.rstProbes > 0 && isRstProbe(c, r) && (fl === undefined || fl.sources <= 1))
-      return v(
-        'scan',
-        'likely',
+      return v('scan', 'likely', () => [
         scanFact(rs),
         `a lone ${r.flags} with nothing before or after it in this connection: an RST scan probe (a closed or open port alike drops it without an answer)`,
-      );
+      ]);
     if (fl !== undefined)
-      return v(
-        'rst-flood',
-        'likely',
+      return v('rst-flood', 'likely', () => [
         `${fl.rsts} RSTs to ${rcv} from ${fl.sources} source(s) over ${secs(fl.lastTime - fl.firstTime)} with no other packet of their connections`,
-      );
+      ]);
     const bs = ctx.backscatter.get(`${snd}|${rcv}`);
     if (bs !== undefined && r.flags === 'RST+ACK')
-      return v(
-        'backscatter',
-        'possible',
+      return v('backscatter', 'possible', () => [
         `${bs.packets} unsolicited RST+ACK / SYN-ACK packets from ${snd} to ${rcv} on ${bs.ports} port(s), none answering anything ${rcv} sent in the capture: ${snd} may be answering spoofed packets (SYN-flood backscatter)`,
-      );
-    return v(
-      'unexplained',
-      'possible',
+      ]);
+    return v('unexplained', 'possible', () => [
       'no other packet of this connection is in the capture (it may have started before the capture, or the RST is unsolicited)',
-    );
+    ]);
   }
 
   // Unsolicited SYN-ACK answered by a RST: backscatter of a SYN flood against the SYN-ACK's sender.
   if (hasUnsolicitedSynAck(c) && r.side === 'orig') {
     const bs = ctx.backscatter.get(`${c.respAddr}|${c.origAddr}`);
-    return v(
-      'backscatter',
-      bs !== undefined ? 'likely' : 'possible',
+    return v('backscatter', bs !== undefined ? 'likely' : 'possible', () => [
       `${fmtEp(c.respAddr, c.respPort)} sent a SYN-ACK although ${c.origAddr} sent no SYN in the capture; the RST answers it`,
       ...(bs !== undefined
         ? [`${bs.packets} such SYN-ACKs/RSTs from ${c.respAddr} to ${c.origAddr} on ${bs.ports} port(s)`]
         : []),
-    );
+    ]);
   }
 
   // Injection / spoofing: strong signals override the structural rules below.
-  const inj = injectionSignals(c, r, sameSide);
-  const strong = r.challengeAck || inj.some((s) => s.startsWith('TTL'));
+  const sig = injectionFlags(c, r);
+  const inj = () => injectionSignals(r, sameSideOf(c, r));
+  const strong = r.challengeAck || sig.ttl;
   if (strong) {
-    const conf: Confidence = r.challengeAck || inj.length >= 2 ? 'likely' : 'possible';
-    return v('injection', conf, ...inj, ...fingerprintNotes(r));
+    const conf: Confidence = r.challengeAck || sig.count >= 2 ? 'likely' : 'possible';
+    return v('injection', conf, () => [...inj(), ...fingerprintNotes(r)]);
   }
 
   const scanner = ctx.scanners.get(c.origAddr);
@@ -445,33 +548,31 @@ function decide(
   // Refused: RST answering a SYN, no SYN-ACK.
   if (c.connState === 'REJ' && r.side === 'resp' && c.resp.syns === 0) {
     const answer = r.idleSec >= 0 ? ` ${ms(r.idleSec)} after the SYN` : '';
-    if (scanner !== undefined) return v('scan', 'likely', scanFact(scanner), `the SYN was refused${answer}`);
-    return v(
-      'refused',
-      r.judgment === 'exact' ? 'certain' : 'likely',
+    if (scanner !== undefined)
+      return v('scan', 'likely', () => [scanFact(scanner), `the SYN was refused${answer}`]);
+    return v('refused', r.judgment === 'exact' ? 'certain' : 'likely', () => [
       `SYN to ${fmtEp(c.respAddr, c.respPort)} answered by ${r.flags}${answer}, no SYN-ACK: nothing listens there` +
         (r.judgment === 'exact' ? ' (the RST acknowledges the SYN)' : ''),
       ...(c.synRetransmissions > 0 ? [`${c.synRetransmissions} SYN retransmission(s) before`] : []),
-    );
+    ]);
   }
 
   // Scan: SYN, SYN-ACK, then the originator resets without completing (half-open "SYN scan").
   if (r.side === 'orig' && isFailedAttempt(c) && c.connState !== 'REJ') {
     if (scanner !== undefined)
-      return v('scan', 'likely', scanFact(scanner), 'the originator reset without completing the handshake');
+      return v('scan', 'likely', () => [
+        scanFact(scanner),
+        'the originator reset without completing the handshake',
+      ]);
     if (c.resp.syns > 0 && !c.handshakeCompleted)
-      return v(
-        'scan',
-        'possible',
+      return v('scan', 'possible', () => [
         `SYN, SYN-ACK, then a ${r.flags} from the originator instead of the final ACK: a single half-open probe (port check or SYN scan)`,
-      );
+      ]);
   }
 
   // Queue overflow: SYN-ACK retransmissions, then the server resets.
   if (r.side === 'resp' && c.synAckRetransmissions > 0 && c.resp.payloadBytes === 0) {
-    return v(
-      'queue-overflow',
-      c.handshakeCompleted ? 'likely' : 'possible',
+    return v('queue-overflow', c.handshakeCompleted ? 'likely' : 'possible', () => [
       `${c.synAckRetransmissions} SYN-ACK retransmission(s) from ${fmtEp(c.respAddr, c.respPort)} before the RST` +
         (c.handshakeCompleted
           ? ': the client had completed the handshake, so the server dropped its ACK (accept queue full)'
@@ -479,7 +580,7 @@ function decide(
       ...(c.orig.retransmissions > 0
         ? [`${c.orig.retransmissions} data retransmission(s) from the client`]
         : []),
-    );
+    ]);
   }
   // Queue overflow with net.ipv4.tcp_abort_on_overflow=1: the server sent nothing but its SYN-ACK(s), the
   // client completed the handshake, and the ACK (or first data) that found the accept queue full is answered
@@ -493,37 +594,31 @@ function decide(
     c.resp.syns > 0 &&
     c.resp.packets - c.resp.rsts === c.resp.syns
   ) {
-    return v(
-      'queue-overflow',
-      'likely',
+    return v('queue-overflow', 'likely', () => [
       `${fmtEp(c.respAddr, c.respPort)} sent only its SYN-ACK, then answered the client's completed handshake with a bare RST at its ISN + 1: no socket took the connection; with net.ipv4.tcp_abort_on_overflow=1 this is how Linux refuses a connection that finds the accept queue full`,
       ...(c.orig.payloadBytes > 0
         ? [`the client had sent ${c.orig.payloadBytes} byte(s) of data, never acknowledged`]
         : []),
-    );
+    ]);
   }
 
   // TIME-WAIT assassination: RST after both FINs.
   if (r.afterBothFins) {
-    return v(
-      'time-wait-assassination',
-      r.judgment === 'exact' ? 'likely' : 'possible',
+    return v('time-wait-assassination', r.judgment === 'exact' ? 'likely' : 'possible', () => [
       `both sides had sent FIN before this RST (RFC 1337 shape)` +
         (r.judgment === 'exact' ? '; its sequence number is exact, so a TIME-WAIT socket accepts it' : ''),
-    );
+    ]);
   }
 
   // Weak injection signals (inexact seq, stepped seqs) without a structural explanation.
   if (r.judgment === 'in-window' || (r.judgment === 'out-of-window' && r.prevPackets > 0)) {
-    return v(
-      'injection',
-      'possible',
+    return v('injection', 'possible', () => [
       `the sequence number is not the one the receiver expected (${r.judgment}): a real peer's RST is exact; a spoofer guesses`,
-      ...inj,
+      ...inj(),
       ...fingerprintNotes(r),
-    );
+    ]);
   }
-  if (inj.length > 0) return v('injection', 'possible', ...inj, ...fingerprintNotes(r));
+  if (sig.count > 0) return v('injection', 'possible', () => [...inj(), ...fingerprintNotes(r)]);
 
   const established =
     c.handshakeCompleted ||
@@ -535,63 +630,64 @@ function decide(
   // tcp_keepalive_probes unanswered probes with a RST+ACK (tcp_keepalive_timer → tcp_send_active_reset,
   // reason TCP_KEEPALIVE_TIMEOUT); the probes are what tells it from an application abort.
   if (r.keepaliveProbes > 0 && established && r.judgment !== 'out-of-window') {
-    return v(
-      'idle-timeout',
-      'likely',
+    return v('idle-timeout', 'likely', () => [
       `${snd} sent ${r.keepaliveProbes} keepalive probe(s) (an ACK at SND.UNA − 1) that ${rcv} never answered in the capture, then reset the connection: a keepalive timeout (RFC 1122 §4.2.3.6)`,
-    );
+    ]);
   }
 
   // Half-open: a bare RST (no ACK) on an established connection: the sender's kernel had no socket for it.
   if (r.flags === 'RST' && r.prevPackets > 0 && established && r.judgment !== 'out-of-window') {
-    return v(
-      'half-open',
-      r.judgment === 'exact' ? 'likely' : 'possible',
+    return v('half-open', r.judgment === 'exact' ? 'likely' : 'possible', () => [
       `bare RST (no ACK bit) from ${snd}, which had sent ${r.prevPackets} packet(s) on this connection: a kernel answers a segment for a connection it does not know this way (RFC 9293 §3.5.2)`,
-    );
+    ]);
   }
 
   // Idle / keepalive timeout.
   if (r.idleSec >= THRESHOLDS.idleSec && established) {
-    return v(
-      'idle-timeout',
-      r.idleSec >= THRESHOLDS.idleLikelySec ? 'likely' : 'possible',
+    return v('idle-timeout', r.idleSec >= THRESHOLDS.idleLikelySec ? 'likely' : 'possible', () => [
       `the connection was silent for ${secs(r.idleSec)} before ${snd} reset it`,
-    );
+    ]);
   }
 
   // Application abort: RST+ACK with the sender's current seq on a live connection, in place of a FIN.
   if (r.flags === 'RST+ACK' && established && r.prevPackets > 0 && r.judgment === 'exact') {
     const closing = r.senderStateBefore === 'CLOSED';
-    return v(
-      'abort',
-      'likely',
+    return v('abort', 'likely', () => [
       closing
         ? `${snd} had sent a FIN and then a RST+ACK with its current sequence number: data arrived after close`
         : `${snd} sent a RST+ACK with its current sequence number instead of a FIN: the application closed with unread data or with SO_LINGER 0`,
-    );
+    ]);
   }
 
-  return v('unexplained', 'possible', 'no rule matched; the facts are below');
-}
-
-function endpoint(c: Connection, side: 'orig' | 'resp'): [string, number] {
-  return side === 'orig' ? [c.origAddr, c.origPort] : [c.respAddr, c.respPort];
+  return v('unexplained', 'possible', () => ['no rule matched; the facts are below']);
 }
 
 export const fmtEp = (addr: string, port: number): string =>
   addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 
-/** Gives every reset of every connection a cause. Pure; order: connections as given, resets in order. */
-export function classifyResets(connections: readonly Connection[], ctx: ClassifyContext): ClassifiedReset[] {
+/**
+ * Gives every reset of every connection a cause. Pure; order: connections as given, resets in order.
+ * With `explain: false` the resets carry no evidence (an empty array): for resets that are only counted.
+ */
+export function classifyResets(
+  connections: readonly Connection[],
+  ctx: ClassifyContext,
+  opts: { explain?: boolean } = {},
+): ClassifiedReset[] {
+  const explain = opts.explain ?? true;
   const out: ClassifiedReset[] = [];
   for (const c of connections) {
-    c.resets.forEach((r, index) => {
-      const [sa, sp] = endpoint(c, r.side);
-      const [ra, rp] = endpoint(c, r.side === 'orig' ? 'resp' : 'orig');
-      const d = decide(c, r, ctx, sa, ra, fmtEp(sa, sp), fmtEp(ra, rp));
+    const resets = c.resets;
+    for (let index = 0; index < resets.length; index++) {
+      const r = resets[index]!;
+      const fromOrig = r.side === 'orig';
+      const sa = fromOrig ? c.origAddr : c.respAddr;
+      const sp = fromOrig ? c.origPort : c.respPort;
+      const ra = fromOrig ? c.respAddr : c.origAddr;
+      const rp = fromOrig ? c.respPort : c.origPort;
+      const d = decide(c, r, ctx, sa, sp, ra, rp, explain);
       const evidence = d.evidence;
-      if (d.cause === 'unexplained') evidence.push(...fingerprintNotes(r));
+      if (explain && d.cause === 'unexplained') evidence.push(...fingerprintNotes(r));
       out.push({
         conn: c,
         reset: r,
@@ -605,7 +701,7 @@ export function classifyResets(connections: readonly Connection[], ctx: Classify
         receiver: ra,
         receiverPort: rp,
       });
-    });
+    }
   }
   return out;
 }

@@ -5,10 +5,38 @@
  * conn_state decision (scripts/base/protocols/conn/main.zeek, `conn_state()`).
  *
  * Written from the behaviour described there; no code copied. Differences from Zeek: docs/conn-state.md.
+ *
+ * The state lives in the flow table's records (flow-record.ts): these functions take the store, the slot and
+ * endpoint offsets, and keep sequence numbers as int32 (see flow-record.ts for why the answers are the same).
  */
 
 import { TCP } from '../packet/types.js';
-import { seqDelta } from './seq.js';
+import {
+  CH,
+  E_ACK_SEQ,
+  E_DID_CLOSE,
+  E_FIN_CNT,
+  E_GAP_CNT,
+  E_GAP_THRESH,
+  E_HIST_LAST_FIN,
+  E_HIST_LAST_RST,
+  E_HIST_LAST_SYN,
+  E_KEEPALIVE,
+  E_LAST_SEQ,
+  E_PREV_STATE,
+  E_RAW_WINDOW,
+  E_RST_CNT,
+  E_RXMT_CNT,
+  E_RXMT_THRESH,
+  E_START_SEQ,
+  E_STATE,
+  E_WIN0_CNT,
+  E_WIN0_THRESH,
+  F_FLIPS,
+  F_ORIG_EP,
+  type FlowStore,
+  I_STRIDE,
+} from './flow-record.js';
 import type { ConnState, EndpointStateName } from './types.js';
 
 /** Endpoint states, numbered as in Zeek's TCP_Endpoint.h. */
@@ -45,90 +73,36 @@ const HIST_MULTI = 0x40;
 /** Zeek ignores SYN/RST sequence jumps larger than this when advancing last_seq (TOO_LARGE_SEQ_DELTA). */
 const TOO_LARGE_SEQ_DELTA = 1048576;
 
-/**
- * One side of a connection: Zeek's endpoint state plus the per-side facts the reset classifier needs.
- * Plain numeric fields, all initialised here, so V8 keeps one hidden class and no per-packet allocation.
- */
-export class TcpEndpoint {
-  state: EpState = EP.INACTIVE;
-  prevState: EpState = EP.INACTIVE;
-  /** Zeek's start_seq / last_seq / ack_seq (unsigned 32-bit). */
-  startSeq = 0;
-  lastSeq = 0;
-  ackSeq = 0;
-  histLastSyn = 0;
-  histLastFin = 0;
-  histLastRst = 0;
-  finCnt = 0;
-  rstCnt = 0;
-  didClose = false;
-  /** Logarithmic history counters: next letter when cnt reaches thresh (1, 10, 100, …). */
-  rxmtCnt = 0;
-  rxmtThresh = 1;
-  win0Cnt = 0;
-  win0Thresh = 1;
-  gapCnt = 0;
-  gapThresh = 1;
-
-  // ---- facts (kept here so that a role flip moves them with the host) ----
-  packets = 0;
-  /** Packets that were not RSTs. */
-  nonRstPackets = 0;
-  payloadBytes = 0;
-  firstTime = -1;
-  lastTime = -1;
-  syns = 0;
-  /** ISN of this side's first SYN / SYN-ACK (−1 none). */
-  isn = -1;
-  /** Highest sequence number this side is known to have reached (SND.NXT): own segments, or the peer's ACKs. */
-  nextSeq = -1;
-  /** Last advertised window field (unscaled) and whether it came on a SYN (never scaled). −1 = none. */
-  rawWindow = -1;
-  windowOnSyn = false;
-  mss = -1;
-  wscale = -1;
-  sackPermitted = false;
-  timestamps = false;
-  ackedUnseen = 0;
-  /**
-   * Keepalive probes sent since this side's last other segment and since the peer's last packet (the
-   * kernel's icsk_probes_out, which tcp_ack() clears on any answer). Read when this side sends a RST.
-   */
-  keepaliveProbes = 0;
-  /** SYNs without ACK / SYN-ACKs repeated with the same ISN. */
-  synRetx = 0;
-  synAckRetx = 0;
-  sentSyn = false;
-  sentSynAck = false;
-  /** TTL range of this side's non-RST packets (−1 none). */
-  ttlMin = -1;
-  ttlMax = -1;
-  /** Fingerprint of the last non-RST packet. */
-  lastTtl = -1;
-  lastIpId = -1;
-  lastTsVal = -1;
-  lastHasTs = false;
+/** Offset in I of the slot's current originator (0) or responder (1) endpoint. */
+export function roleEp(s: FlowStore, slot: number, responder: boolean): number {
+  const phys = s.I[slot * I_STRIDE + F_ORIG_EP]!;
+  return s.ep(slot, responder ? phys ^ 1 : phys);
 }
 
 /** Zeek's endpoint Size(): payload bytes from sequence numbers (32-bit: connections under 4 GiB). */
-export function endpointSize(ep: TcpEndpoint, peer: TcpEndpoint): number {
-  if (ep.prevState === EP.SYN_SENT && ep.state === EP.RESET && peer.state === EP.INACTIVE) {
-    const acked = (ep.ackSeq - ep.startSeq) >>> 0;
+export function endpointSize(I: Int32Array, ep: number, peer: number): number {
+  if (
+    I[ep + E_PREV_STATE] === EP.SYN_SENT &&
+    I[ep + E_STATE] === EP.RESET &&
+    I[peer + E_STATE] === EP.INACTIVE
+  ) {
+    const acked = (I[ep + E_ACK_SEQ]! - I[ep + E_START_SEQ]!) >>> 0;
     // A half-open connection discovered and aborted: its sequence numbers say nothing about data.
     if (acked !== 0 && acked !== 1) return 0;
   }
-  const last = (ep.lastSeq - ep.startSeq) >>> 0;
-  const acked = (ep.ackSeq - ep.startSeq) >>> 0;
+  const last = (I[ep + E_LAST_SEQ]! - I[ep + E_START_SEQ]!) >>> 0;
+  const acked = (I[ep + E_ACK_SEQ]! - I[ep + E_START_SEQ]!) >>> 0;
   let size = Math.max(last, acked);
   if (size !== 0) size--; // the SYN octet
-  if (ep.finCnt > 0 && size !== 0) size--; // the FIN octet
+  if (I[ep + E_FIN_CNT]! > 0 && size !== 0) size--; // the FIN octet
   return size;
 }
 
 const RSTOS0_RE = /^\^?S[^HAFGIQ]*R.*$/;
 
 /**
- * Zeek's conn_state() for TCP, in its decision order (field guide §1.2).
+ * Zeek's conn_state() for TCP, in its decision order (field guide §1.2). `history` is a string or a function
+ * giving it (only the RSTOS0 decision reads it).
  *
  * @example connState(EP.SYN_SENT, EP.RESET, 0, 0, 'Sr') // 'REJ'
  */
@@ -137,7 +111,7 @@ export function connState(
   rs: EpState,
   origSize: number,
   respSize: number,
-  history: string,
+  history: string | (() => string),
 ): ConnState {
   const oInactive = os === EP.INACTIVE || os === EP.PARTIAL;
   const rInactive = rs === EP.INACTIVE || rs === EP.PARTIAL;
@@ -147,7 +121,8 @@ export function connState(
     return oInactive ? 'RSTRH' : 'RSTR';
   }
   if (os === EP.RESET) {
-    if (rInactive) return RSTOS0_RE.test(history) ? 'RSTOS0' : 'OTH';
+    if (rInactive)
+      return RSTOS0_RE.test(typeof history === 'string' ? history : history()) ? 'RSTOS0' : 'OTH';
     return 'RSTO';
   }
   if (rs === EP.CLOSED && os === EP.CLOSED) return 'SF';
@@ -158,378 +133,407 @@ export function connState(
   return 'OTH';
 }
 
-function setState(ep: TcpEndpoint, s: EpState): void {
-  if (s !== ep.state) {
-    ep.prevState = ep.state;
-    ep.state = s;
+/** conn_state of the flow in `slot`. */
+export function flowConnState(s: FlowStore, slot: number): ConnState {
+  const I = s.I;
+  const o = roleEp(s, slot, false);
+  const r = roleEp(s, slot, true);
+  return connState(
+    I[o + E_STATE] as EpState,
+    I[r + E_STATE] as EpState,
+    endpointSize(I, o, r),
+    endpointSize(I, r, o),
+    () => s.history(slot),
+  );
+}
+
+function setState(I: Int32Array, ep: number, st: EpState): void {
+  const cur = I[ep + E_STATE]!;
+  if (st !== cur) {
+    I[ep + E_PREV_STATE] = cur;
+    I[ep + E_STATE] = st;
   }
 }
 
+/** Swaps the roles (Zeek FlipRoles): the other endpoint becomes the originator and '^' is appended. */
+export function flipRoles(s: FlowStore, slot: number): void {
+  const b = slot * I_STRIDE;
+  s.I[b + F_ORIG_EP] = s.I[b + F_ORIG_EP]! ^ 1;
+  s.I[b + F_FLIPS] = s.I[b + F_FLIPS]! + 1;
+  s.addLetter(slot, CH.FLIP, true, true);
+}
+
+/** Zeek's logarithmic letters (Connection::ScaledHistoryEntry, base 10): returns the next threshold. */
+function scaled(
+  s: FlowStore,
+  slot: number,
+  isOrig: boolean,
+  code: number,
+  cnt: number,
+  thresh: number,
+): number {
+  if (cnt === thresh) {
+    s.addLetter(slot, code, isOrig);
+    const next = thresh * 10;
+    return next > 0xffffffff ? thresh : next;
+  }
+  return thresh;
+}
+
+function retransmission(s: FlowStore, slot: number, isOrig: boolean, ep: number): void {
+  const I = s.I;
+  const cnt = I[ep + E_RXMT_CNT]! + 1;
+  I[ep + E_RXMT_CNT] = cnt;
+  I[ep + E_RXMT_THRESH] = scaled(s, slot, isOrig, CH.T, cnt, I[ep + E_RXMT_THRESH]!);
+}
+
+function zeroWindow(s: FlowStore, slot: number, isOrig: boolean, ep: number): void {
+  const I = s.I;
+  const cnt = I[ep + E_WIN0_CNT]! + 1;
+  I[ep + E_WIN0_CNT] = cnt;
+  I[ep + E_WIN0_THRESH] = scaled(s, slot, isOrig, CH.W, cnt, I[ep + E_WIN0_THRESH]!);
+}
+
+/** A content gap in the stream of endpoint `ep` (letter in that endpoint's role). */
+export function gap(s: FlowStore, slot: number, isOrig: boolean, ep: number): void {
+  const I = s.I;
+  const cnt = I[ep + E_GAP_CNT]! + 1;
+  I[ep + E_GAP_CNT] = cnt;
+  I[ep + E_GAP_THRESH] = scaled(s, slot, isOrig, CH.G, cnt, I[ep + E_GAP_THRESH]!);
+}
+
 /**
- * Both endpoints of one connection, the history string and Zeek's per-packet processing order:
- * init endpoint → history → zero window → (SYN options) → ACK bookkeeping → last_seq (retransmission) →
- * state machine → ACKed-unseen gap.
+ * Processes one segment from the originator (isOrig) or the responder, in Zeek's order: init endpoint →
+ * history → keepalive count → zero window → FIN/RST counts → ACK bookkeeping → last_seq (retransmission) →
+ * state machine. `seq` and `ack` are int32 (`x | 0`).
  */
-export class TcpSession {
-  orig = new TcpEndpoint();
-  resp = new TcpEndpoint();
-  history = '';
-  histSeen = 0;
-  /** Number of role flips (each appends '^'). */
-  flips = 0;
+export function processSegment(
+  s: FlowStore,
+  slot: number,
+  isOrig: boolean,
+  seq: number,
+  ack: number,
+  flags: number,
+  len: number,
+  window: number,
+): void {
+  const I = s.I;
+  const ep = roleEp(s, slot, !isOrig);
+  const peer = roleEp(s, slot, isOrig);
+  const syn = (flags & TCP.SYN) !== 0;
+  const fin = (flags & TCP.FIN) !== 0;
+  const rst = (flags & TCP.RST) !== 0;
+  const hasAck = (flags & TCP.ACK) !== 0;
+  // SYN and FIN take one sequence number each; a RST's payload is not part of the stream.
+  const segLen = (rst ? 0 : len) + (syn ? 1 : 0) + (fin ? 1 : 0);
+  const seqEnd = (seq + segLen) | 0;
 
-  /** Appends `code` (upper case) for the role, once per role (Zeek CheckHistory). Returns true if seen before. */
-  private seen(isOrig: boolean, mask: number, code: string): boolean {
-    const m = isOrig ? mask : mask << 16;
-    if ((this.histSeen & m) === 0) {
-      this.histSeen |= m;
-      this.history += isOrig ? code : code.toLowerCase();
+  initEndpoint(I, ep, syn, seq, seqEnd);
+  updateHistory(s, slot, isOrig, ep, syn, fin, rst, hasAck, seq, len);
+  countKeepalive(I, ep, peer, syn, fin, rst, hasAck, seq, len);
+
+  // Zeek update_window(): a zero window is interesting unless on/after a RST or after the peer's FIN.
+  if (window === 0 && !rst && I[peer + E_STATE] !== EP.CLOSED && I[ep + E_STATE] !== EP.RESET)
+    zeroWindow(s, slot, isOrig, ep);
+  if (fin) I[ep + E_FIN_CNT] = I[ep + E_FIN_CNT]! + 1;
+  if (rst) I[ep + E_RST_CNT] = I[ep + E_RST_CNT]! + 1;
+
+  if (hasAck) {
+    if (I[peer + E_STATE] === EP.INACTIVE) {
+      // init_peer(): number the silent peer as if its SYN had been seen.
+      const base = (ack - 1) | 0;
+      I[peer + E_START_SEQ] = base;
+      I[peer + E_ACK_SEQ] = base;
+      I[peer + E_LAST_SEQ] = base;
+    } else if (!rst && ((ack - I[peer + E_START_SEQ]!) | 0) >= 0) {
+      // update_ack_seq(); acks in RSTs are not trusted.
+      const d = (ack - I[peer + E_ACK_SEQ]!) | 0;
+      if (!(ack === 0 && d > TOO_LARGE_SEQ_DELTA) && d > 0) I[peer + E_ACK_SEQ] = ack;
+    }
+  }
+
+  updateLastSeq(s, slot, isOrig, ep, seqEnd, syn, fin, rst, len);
+  if (syn || fin || rst || I[ep + E_STATE] === EP.INACTIVE)
+    updateStateMachine(s, slot, isOrig, ep, peer, syn, fin, rst, hasAck, seq, len);
+}
+
+/**
+ * A keepalive probe (RFC 1122 §4.2.3.6; Linux tcp_keepalive_timer → tcp_write_wakeup →
+ * tcp_xmit_probe_skb(sk, 0)) is an ACK at SND.UNA − 1 with no data (some stacks send one old byte), sent
+ * only when everything was acknowledged, so its seq is one below the highest seen (Zeek's last_seq).
+ * Zero-window probes (tcp_probe_timer) look the same but never end in a RST: not counted when the peer's
+ * last window was 0. Any packet from the peer answers the probes (tcp_ack clears icsk_probes_out).
+ * Runs before updateLastSeq: the comparison is with last_seq before this segment.
+ */
+function countKeepalive(
+  I: Int32Array,
+  ep: number,
+  peer: number,
+  syn: boolean,
+  fin: boolean,
+  rst: boolean,
+  hasAck: boolean,
+  seq: number,
+  len: number,
+): void {
+  I[peer + E_KEEPALIVE] = 0;
+  if (rst) return; // the RST's own record reads the count (flows.ts recordReset runs first)
+  const st = I[ep + E_STATE];
+  const probe =
+    hasAck &&
+    !syn &&
+    !fin &&
+    len <= 1 &&
+    (st === EP.ESTABLISHED || st === EP.PARTIAL) &&
+    seq === ((I[ep + E_LAST_SEQ]! - 1) | 0) &&
+    I[peer + E_RAW_WINDOW] !== 0;
+  I[ep + E_KEEPALIVE] = probe ? I[ep + E_KEEPALIVE]! + 1 : 0;
+}
+
+function reinit(I: Int32Array, ep: number, seq: number, seqEnd: number): void {
+  I[ep + E_START_SEQ] = seq;
+  I[ep + E_ACK_SEQ] = seq;
+  I[ep + E_LAST_SEQ] = seqEnd;
+}
+
+function initEndpoint(I: Int32Array, ep: number, syn: boolean, seq: number, seqEnd: number): void {
+  switch (I[ep + E_STATE]) {
+    case EP.INACTIVE:
+      if (syn) reinit(I, ep, seq, seqEnd);
+      else {
+        // Partial connection: number as though a SYN had been seen; the first packet is not a duplicate.
+        const start = (seq - 1) | 0;
+        I[ep + E_START_SEQ] = start;
+        I[ep + E_ACK_SEQ] = start;
+        I[ep + E_LAST_SEQ] = seq;
+      }
+      break;
+    case EP.SYN_SENT:
+    case EP.SYN_ACK_SENT:
+      if (syn && seq !== I[ep + E_START_SEQ]) reinit(I, ep, seq, seqEnd);
+      break;
+    case EP.ESTABLISHED:
+    case EP.PARTIAL:
+      if (syn) reinit(I, ep, seq, seqEnd);
+      break;
+    case EP.RESET:
+      // Sequence numbers set up by a (possibly injected) RST: trust a later SYN instead.
+      if (syn && I[ep + E_PREV_STATE] === EP.INACTIVE) reinit(I, ep, seq, seqEnd);
+      break;
+    default:
+      break;
+  }
+}
+
+function updateHistory(
+  s: FlowStore,
+  slot: number,
+  isOrig: boolean,
+  ep: number,
+  syn: boolean,
+  fin: boolean,
+  rst: boolean,
+  hasAck: boolean,
+  seq: number,
+  len: number,
+): void {
+  const I = s.I;
+  const bits = (syn ? 1 : 0) + (fin ? 1 : 0) + (rst ? 1 : 0);
+  if (bits === 0) {
+    if (len > 0) s.seen(slot, isOrig, HIST_DATA, CH.D);
+    else if (hasAck) s.seen(slot, isOrig, HIST_ACK, CH.A);
+    return;
+  }
+  const relSeq = (seq - I[ep + E_START_SEQ]!) | 0;
+  if (bits > 1) {
+    if (fin && rst) s.seen(slot, isOrig, HIST_FIN_RST, CH.I);
+    else s.seen(slot, isOrig, HIST_MULTI, CH.Q);
+  } else if (syn) {
+    const code = hasAck ? CH.H : CH.S;
+    if (s.seen(slot, isOrig, HIST_SYN, code) && relSeq !== I[ep + E_HIST_LAST_SYN])
+      s.addLetter(slot, code, isOrig);
+    I[ep + E_HIST_LAST_SYN] = relSeq;
+  } else if (fin) {
+    // A FIN's sequence number is at the end of its data.
+    const finSeq = (relSeq + len) | 0;
+    if (s.seen(slot, isOrig, HIST_FIN, CH.F) && finSeq !== I[ep + E_HIST_LAST_FIN])
+      s.addLetter(slot, CH.F, isOrig);
+    I[ep + E_HIST_LAST_FIN] = finSeq;
+  } else {
+    if (s.seen(slot, isOrig, HIST_RST, CH.R) && relSeq !== I[ep + E_HIST_LAST_RST])
+      s.addLetter(slot, CH.R, isOrig);
+    I[ep + E_HIST_LAST_RST] = relSeq;
+  }
+}
+
+function updateLastSeq(
+  s: FlowStore,
+  slot: number,
+  isOrig: boolean,
+  ep: number,
+  seqEnd: number,
+  syn: boolean,
+  fin: boolean,
+  rst: boolean,
+  len: number,
+): void {
+  const I = s.I;
+  const last = I[ep + E_LAST_SEQ]!;
+  const d = (seqEnd - last) | 0;
+  if ((syn || rst) && (d > TOO_LARGE_SEQ_DELTA || d < -TOO_LARGE_SEQ_DELTA)) {
+    // Implausible jump on a SYN/RST: keep the old value.
+  } else if (fin && last === ((I[ep + E_START_SEQ]! + 1) | 0)) {
+    I[ep + E_LAST_SEQ] = seqEnd; // only SYN and FIN seen: accept the FIN even if it looks backwards (> 2 GB)
+  } else if (I[ep + E_STATE] === EP.RESET) {
+    // After a RST, sequence numbers are not trusted.
+  } else if (d > 0) {
+    I[ep + E_LAST_SEQ] = seqEnd;
+  } else if (len > 0) {
+    retransmission(s, slot, isOrig, ep);
+  }
+}
+
+/** Only called for a SYN, FIN or RST, or from an INACTIVE sender: for anything else nothing changes. */
+function updateStateMachine(
+  s: FlowStore,
+  slot: number,
+  isOrig: boolean,
+  ep: number,
+  peer: number,
+  syn: boolean,
+  fin: boolean,
+  rst: boolean,
+  hasAck: boolean,
+  seq: number,
+  len: number,
+): void {
+  const I = s.I;
+  switch (I[ep + E_STATE]) {
+    case EP.INACTIVE:
+      inactive(s, slot, isOrig, ep, peer, syn, fin, rst, hasAck, seq, len);
+      break;
+    case EP.SYN_SENT:
+    case EP.SYN_ACK_SENT:
+      if (fin) {
+        setState(I, ep, EP.CLOSED);
+        I[ep + E_DID_CLOSE] = 1;
+      }
+      if (rst) {
+        setState(I, ep, EP.RESET);
+        I[ep + E_DID_CLOSE] = 1;
+      }
+      break;
+    case EP.ESTABLISHED:
+    case EP.PARTIAL:
+      if (syn && I[ep + E_STATE] === EP.PARTIAL && I[peer + E_STATE] === EP.INACTIVE && !hasAck)
+        setState(I, ep, EP.SYN_SENT);
+      if (fin && !rst) {
+        setState(I, ep, EP.CLOSED);
+        // The peer sent FIN then RST: that was a normal close after all.
+        if (I[peer + E_STATE] === EP.RESET && I[peer + E_PREV_STATE] === EP.CLOSED)
+          setState(I, peer, EP.CLOSED);
+        I[ep + E_DID_CLOSE] = 1;
+      }
+      if (rst) {
+        setState(I, ep, EP.RESET);
+        I[ep + E_DID_CLOSE] = 1;
+      }
+      break;
+    case EP.CLOSED:
+      // After a FIN exchange a RST does not count (the connection stays SF).
+      if (rst && I[peer + E_STATE] !== EP.CLOSED) {
+        setState(I, ep, EP.RESET);
+        I[ep + E_DID_CLOSE] = 1;
+      }
+      break;
+    default:
+      break; // RESET: nothing changes any more
+  }
+}
+
+function inactive(
+  s: FlowStore,
+  slot: number,
+  isOrig: boolean,
+  ep: number,
+  peer: number,
+  syn: boolean,
+  fin: boolean,
+  rst: boolean,
+  hasAck: boolean,
+  seq: number,
+  len: number,
+): void {
+  const I = s.I;
+  if (syn) {
+    if (isOrig) {
+      setState(I, ep, hasAck ? EP.SYN_ACK_SENT : EP.SYN_SENT);
+    } else {
+      if (!hasAck && I[peer + E_STATE] === EP.SYN_ACK_SENT && seq === I[ep + E_START_SEQ]) {
+        // SYN and SYN-ACK seen in reverse order: the roles were wrong.
+        flipRoles(s, slot);
+        setState(I, peer, EP.ESTABLISHED);
+      }
+      if (I[peer + E_STATE] === EP.SYN_SENT) setState(I, peer, EP.ESTABLISHED);
+      setState(I, ep, EP.ESTABLISHED);
+    }
+  }
+  if (fin) {
+    setState(I, ep, EP.CLOSED);
+    I[ep + E_DID_CLOSE] = 1;
+  }
+  if (rst) {
+    setState(I, ep, EP.RESET);
+    I[ep + E_DID_CLOSE] = 1;
+  }
+  if (I[ep + E_STATE] === EP.INACTIVE) {
+    if (!isOrig && len === 0 && I[roleEp(s, slot, false) + E_STATE] === EP.SYN_SENT) {
+      // Some stacks ACK a SYN before answering it: not a partial connection.
+    } else if (hasAck && I[peer + E_STATE] === EP.ESTABLISHED) {
+      setState(I, ep, EP.ESTABLISHED); // SYN-ACK seen, SYN missed, now the ACK
+    } else {
+      setState(I, ep, EP.PARTIAL);
+    }
+  }
+}
+
+/** Zeek's TCPSessionAdapter::IsReuse: does this SYN (seq int32) start a new connection on the same 4-tuple? */
+export function isReuse(s: FlowStore, slot: number, flags: number, seq: number): boolean {
+  if ((flags & TCP.SYN) === 0) return false;
+  const I = s.I;
+  const orig = roleEp(s, slot, false);
+  const resp = roleEp(s, slot, true);
+  let connOrig = orig;
+  if ((flags & TCP.ACK) !== 0) {
+    if (I[orig + E_STATE] !== EP.INACTIVE) return false; // only half connections are reused by a SYN-ACK
+    connOrig = resp;
+  }
+  if (!isClosed(s, slot)) {
+    if (seq === I[connOrig + E_START_SEQ]) return false;
+    if (
+      (flags & TCP.ACK) === 0 &&
+      I[connOrig + E_STATE] === EP.SYN_ACK_SENT &&
+      I[resp + E_STATE] === EP.INACTIVE &&
+      seq === I[resp + E_START_SEQ]
+    )
       return false;
-    }
-    return true;
   }
+  return true;
+}
 
-  private add(isOrig: boolean, code: string): void {
-    this.history += isOrig ? code : code.toLowerCase();
-  }
+/** Either side closed (FIN or RST) in Zeek's sense (did_close). */
+export function isClosed(s: FlowStore, slot: number): boolean {
+  return s.I[s.ep(slot, 0) + E_DID_CLOSE] !== 0 || s.I[s.ep(slot, 1) + E_DID_CLOSE] !== 0;
+}
 
-  /** Swaps the roles (Zeek FlipRoles): the endpoints change places and '^' is appended. */
-  flipRoles(): void {
-    const t = this.orig;
-    this.orig = this.resp;
-    this.resp = t;
-    this.flips++;
-    this.history += '^';
-  }
-
-  /** Processes one segment from the originator (isOrig) or the responder. */
-  process(isOrig: boolean, seq: number, ack: number, flags: number, len: number, window: number): void {
-    const ep = isOrig ? this.orig : this.resp;
-    const peer = isOrig ? this.resp : this.orig;
-    const syn = (flags & TCP.SYN) !== 0;
-    const fin = (flags & TCP.FIN) !== 0;
-    const rst = (flags & TCP.RST) !== 0;
-    const hasAck = (flags & TCP.ACK) !== 0;
-    // SYN and FIN take one sequence number each; a RST's payload is not part of the stream.
-    const segLen = (rst ? 0 : len) + (syn ? 1 : 0) + (fin ? 1 : 0);
-    const seqEnd = (seq + segLen) >>> 0;
-
-    this.initEndpoint(ep, syn, seq, seqEnd);
-    this.updateHistory(isOrig, ep, syn, fin, rst, hasAck, seq, len);
-    this.countKeepalive(ep, peer, syn, fin, rst, hasAck, seq, len);
-
-    // Zeek update_window(): a zero window is interesting unless on/after a RST or after the peer's FIN.
-    if (window === 0 && !rst && peer.state !== EP.CLOSED && ep.state !== EP.RESET)
-      this.zeroWindow(isOrig, ep);
-    if (fin) ep.finCnt++;
-    if (rst) ep.rstCnt++;
-
-    if (hasAck) {
-      if (peer.state === EP.INACTIVE) {
-        // init_peer(): number the silent peer as if its SYN had been seen.
-        const base = (ack - 1) >>> 0;
-        peer.startSeq = base;
-        peer.ackSeq = base;
-        peer.lastSeq = base;
-      } else if (!rst && seqDelta(ack, peer.startSeq) >= 0) {
-        // update_ack_seq(); acks in RSTs are not trusted.
-        const d = seqDelta(ack, peer.ackSeq);
-        if (!(ack === 0 && d > TOO_LARGE_SEQ_DELTA) && d > 0) peer.ackSeq = ack;
-      }
-    }
-
-    this.updateLastSeq(isOrig, ep, seqEnd, syn, fin, rst, len);
-    this.updateStateMachine(isOrig, ep, peer, syn, fin, rst, hasAck, seq, len);
-  }
-
-  /**
-   * A keepalive probe (RFC 1122 §4.2.3.6; Linux tcp_keepalive_timer → tcp_write_wakeup →
-   * tcp_xmit_probe_skb(sk, 0)) is an ACK at SND.UNA − 1 with no data (some stacks send one old byte), sent
-   * only when everything was acknowledged, so its seq is one below the highest seen (Zeek's last_seq).
-   * Zero-window probes (tcp_probe_timer) look the same but never end in a RST: not counted when the peer's
-   * last window was 0. Any packet from the peer answers the probes (tcp_ack clears icsk_probes_out).
-   * Runs before updateLastSeq: the comparison is with last_seq before this segment.
-   */
-  private countKeepalive(
-    ep: TcpEndpoint,
-    peer: TcpEndpoint,
-    syn: boolean,
-    fin: boolean,
-    rst: boolean,
-    hasAck: boolean,
-    seq: number,
-    len: number,
-  ): void {
-    peer.keepaliveProbes = 0;
-    if (rst) return; // the RST's own record reads the count (flows.ts recordReset runs first)
-    const probe =
-      hasAck &&
-      !syn &&
-      !fin &&
-      len <= 1 &&
-      (ep.state === EP.ESTABLISHED || ep.state === EP.PARTIAL) &&
-      seq === (ep.lastSeq - 1) >>> 0 &&
-      peer.rawWindow !== 0;
-    ep.keepaliveProbes = probe ? ep.keepaliveProbes + 1 : 0;
-  }
-
-  private initEndpoint(ep: TcpEndpoint, syn: boolean, seq: number, seqEnd: number): void {
-    switch (ep.state) {
-      case EP.INACTIVE:
-        if (syn) {
-          ep.startSeq = seq;
-          ep.ackSeq = seq;
-          ep.lastSeq = seqEnd;
-        } else {
-          // Partial connection: number as though a SYN had been seen; the first packet is not a duplicate.
-          ep.startSeq = (seq - 1) >>> 0;
-          ep.ackSeq = ep.startSeq;
-          ep.lastSeq = seq;
-        }
-        break;
-      case EP.SYN_SENT:
-      case EP.SYN_ACK_SENT:
-        if (syn && seq !== ep.startSeq) this.reinit(ep, seq, seqEnd);
-        break;
-      case EP.ESTABLISHED:
-      case EP.PARTIAL:
-        if (syn) this.reinit(ep, seq, seqEnd);
-        break;
-      case EP.RESET:
-        // Sequence numbers set up by a (possibly injected) RST: trust a later SYN instead.
-        if (syn && ep.prevState === EP.INACTIVE) this.reinit(ep, seq, seqEnd);
-        break;
-      default:
-        break;
-    }
-  }
-
-  private reinit(ep: TcpEndpoint, seq: number, seqEnd: number): void {
-    ep.startSeq = seq;
-    ep.ackSeq = seq;
-    ep.lastSeq = seqEnd;
-  }
-
-  private updateHistory(
-    isOrig: boolean,
-    ep: TcpEndpoint,
-    syn: boolean,
-    fin: boolean,
-    rst: boolean,
-    hasAck: boolean,
-    seq: number,
-    len: number,
-  ): void {
-    const bits = (syn ? 1 : 0) + (fin ? 1 : 0) + (rst ? 1 : 0);
-    const relSeq = (seq - ep.startSeq) >>> 0;
-    if (bits > 1) {
-      if (fin && rst) this.seen(isOrig, HIST_FIN_RST, 'I');
-      else this.seen(isOrig, HIST_MULTI, 'Q');
-    } else if (bits === 1) {
-      if (syn) {
-        const code = hasAck ? 'H' : 'S';
-        if (this.seen(isOrig, HIST_SYN, code) && relSeq !== ep.histLastSyn) this.add(isOrig, code);
-        ep.histLastSyn = relSeq;
-      } else if (fin) {
-        // A FIN's sequence number is at the end of its data.
-        const finSeq = (relSeq + len) >>> 0;
-        if (this.seen(isOrig, HIST_FIN, 'F') && finSeq !== ep.histLastFin) this.add(isOrig, 'F');
-        ep.histLastFin = finSeq;
-      } else {
-        if (this.seen(isOrig, HIST_RST, 'R') && relSeq !== ep.histLastRst) this.add(isOrig, 'R');
-        ep.histLastRst = relSeq;
-      }
-    } else if (len > 0) {
-      this.seen(isOrig, HIST_DATA, 'D');
-    } else if (hasAck) {
-      this.seen(isOrig, HIST_ACK, 'A');
-    }
-  }
-
-  private updateLastSeq(
-    isOrig: boolean,
-    ep: TcpEndpoint,
-    seqEnd: number,
-    syn: boolean,
-    fin: boolean,
-    rst: boolean,
-    len: number,
-  ): void {
-    const d = seqDelta(seqEnd, ep.lastSeq);
-    if ((syn || rst) && (d > TOO_LARGE_SEQ_DELTA || d < -TOO_LARGE_SEQ_DELTA)) {
-      // Implausible jump on a SYN/RST: keep the old value.
-    } else if (fin && ep.lastSeq === (ep.startSeq + 1) >>> 0) {
-      ep.lastSeq = seqEnd; // only SYN and FIN seen: accept the FIN even if it looks backwards (> 2 GB)
-    } else if (ep.state === EP.RESET) {
-      // After a RST, sequence numbers are not trusted.
-    } else if (d > 0) {
-      ep.lastSeq = seqEnd;
-    } else if (len > 0) {
-      this.retransmission(isOrig, ep);
-    }
-  }
-
-  /** Zeek's logarithmic letters (Connection::ScaledHistoryEntry, base 10). */
-  private scaled(isOrig: boolean, code: string, cnt: number, thresh: number): number {
-    if (cnt === thresh) {
-      this.add(isOrig, code);
-      const next = thresh * 10;
-      return next > 0xffffffff ? thresh : next;
-    }
-    return thresh;
-  }
-
-  retransmission(isOrig: boolean, ep: TcpEndpoint): void {
-    ep.rxmtThresh = this.scaled(isOrig, 'T', ++ep.rxmtCnt, ep.rxmtThresh);
-  }
-
-  zeroWindow(isOrig: boolean, ep: TcpEndpoint): void {
-    ep.win0Thresh = this.scaled(isOrig, 'W', ++ep.win0Cnt, ep.win0Thresh);
-  }
-
-  /** A content gap in `ep`'s stream (letter in ep's role). */
-  gap(isOrig: boolean, ep: TcpEndpoint): void {
-    ep.gapThresh = this.scaled(isOrig, 'G', ++ep.gapCnt, ep.gapThresh);
-  }
-
-  private updateStateMachine(
-    isOrig: boolean,
-    ep: TcpEndpoint,
-    peer: TcpEndpoint,
-    syn: boolean,
-    fin: boolean,
-    rst: boolean,
-    hasAck: boolean,
-    seq: number,
-    len: number,
-  ): void {
-    switch (ep.state) {
-      case EP.INACTIVE:
-        this.inactive(isOrig, ep, peer, syn, fin, rst, hasAck, seq, len);
-        break;
-      case EP.SYN_SENT:
-      case EP.SYN_ACK_SENT:
-        if (fin) {
-          setState(ep, EP.CLOSED);
-          ep.didClose = true;
-        }
-        if (rst) {
-          setState(ep, EP.RESET);
-          ep.didClose = true;
-        }
-        break;
-      case EP.ESTABLISHED:
-      case EP.PARTIAL:
-        if (syn && ep.state === EP.PARTIAL && peer.state === EP.INACTIVE && !hasAck)
-          setState(ep, EP.SYN_SENT);
-        if (fin && !rst) {
-          setState(ep, EP.CLOSED);
-          // The peer sent FIN then RST: that was a normal close after all.
-          if (peer.state === EP.RESET && peer.prevState === EP.CLOSED) setState(peer, EP.CLOSED);
-          ep.didClose = true;
-        }
-        if (rst) {
-          setState(ep, EP.RESET);
-          ep.didClose = true;
-        }
-        break;
-      case EP.CLOSED:
-        // After a FIN exchange a RST does not count (the connection stays SF).
-        if (rst && peer.state !== EP.CLOSED) {
-          setState(ep, EP.RESET);
-          ep.didClose = true;
-        }
-        break;
-      default:
-        break; // RESET: nothing changes any more
-    }
-  }
-
-  private inactive(
-    isOrig: boolean,
-    ep: TcpEndpoint,
-    peer: TcpEndpoint,
-    syn: boolean,
-    fin: boolean,
-    rst: boolean,
-    hasAck: boolean,
-    seq: number,
-    len: number,
-  ): void {
-    if (syn) {
-      if (isOrig) {
-        setState(ep, hasAck ? EP.SYN_ACK_SENT : EP.SYN_SENT);
-      } else {
-        if (!hasAck && peer.state === EP.SYN_ACK_SENT && seq === ep.startSeq) {
-          // SYN and SYN-ACK seen in reverse order: the roles were wrong.
-          this.flipRoles();
-          setState(peer, EP.ESTABLISHED);
-        }
-        if (peer.state === EP.SYN_SENT) setState(peer, EP.ESTABLISHED);
-        setState(ep, EP.ESTABLISHED);
-      }
-    }
-    if (fin) {
-      setState(ep, EP.CLOSED);
-      ep.didClose = true;
-    }
-    if (rst) {
-      setState(ep, EP.RESET);
-      ep.didClose = true;
-    }
-    if (ep.state === EP.INACTIVE) {
-      if (!isOrig && len === 0 && this.orig.state === EP.SYN_SENT) {
-        // Some stacks ACK a SYN before answering it: not a partial connection.
-      } else if (hasAck && peer.state === EP.ESTABLISHED) {
-        setState(ep, EP.ESTABLISHED); // SYN-ACK seen, SYN missed, now the ACK
-      } else {
-        setState(ep, EP.PARTIAL);
-      }
-    }
-  }
-
-  /** Zeek's TCPSessionAdapter::IsReuse: does this SYN start a new connection on the same 4-tuple? */
-  isReuse(flags: number, seq: number): boolean {
-    if ((flags & TCP.SYN) === 0) return false;
-    let connOrig = this.orig;
-    if ((flags & TCP.ACK) !== 0) {
-      if (this.orig.state !== EP.INACTIVE) return false; // only half connections are reused by a SYN-ACK
-      connOrig = this.resp;
-    }
-    if (!this.isClosed()) {
-      if (seq === connOrig.startSeq) return false;
-      if (
-        (flags & TCP.ACK) === 0 &&
-        connOrig.state === EP.SYN_ACK_SENT &&
-        this.resp.state === EP.INACTIVE &&
-        seq === this.resp.startSeq
-      )
-        return false;
-    }
-    return true;
-  }
-
-  /** Either side closed (FIN or RST) in Zeek's sense (did_close). */
-  isClosed(): boolean {
-    return this.orig.didClose || this.resp.didClose;
-  }
-
-  /** Done: both sides closed, or a RST ended it. */
-  isFinished(): boolean {
-    return (
-      (this.orig.didClose && this.resp.didClose) ||
-      this.orig.state === EP.RESET ||
-      this.resp.state === EP.RESET
-    );
-  }
-
-  connState(): ConnState {
-    return connState(
-      this.orig.state,
-      this.resp.state,
-      endpointSize(this.orig, this.resp),
-      endpointSize(this.resp, this.orig),
-      this.history,
-    );
-  }
+/** Done: both sides closed, or a RST ended it. */
+export function isFinished(s: FlowStore, slot: number): boolean {
+  const I = s.I;
+  const a = s.ep(slot, 0);
+  const b = s.ep(slot, 1);
+  return (
+    (I[a + E_DID_CLOSE] !== 0 && I[b + E_DID_CLOSE] !== 0) ||
+    I[a + E_STATE] === EP.RESET ||
+    I[b + E_STATE] === EP.RESET
+  );
 }

@@ -12,9 +12,115 @@
 import type { DecodedTcp } from '../packet/types.js';
 import { TCP } from '../packet/types.js';
 import { AddressNames } from './addr-cache.js';
-import { EP, EP_NAMES, endpointSize, TcpEndpoint, TcpSession } from './conn-state.js';
-import { judgeRst, MAX_WSCALE, seqDelta, seqGt } from './seq.js';
-import type { Connection, EndpointFacts, ResetInfo } from './types.js';
+import { EP, flipRoles, gap, isFinished, isReuse, processSegment } from './conn-state.js';
+import {
+  D_FIRST_FRAME,
+  D_ID,
+  D_LAST,
+  D_LAST_FRAME,
+  D_PENDING_DEADLINE,
+  D_START,
+  D_STRIDE,
+  DE_BASE,
+  DE_FIRST_TIME,
+  DE_LAST_TIME,
+  DE_NON_RST,
+  DE_PACKETS,
+  DE_PAYLOAD,
+  DE_STRIDE,
+  E_ACKED_UNSEEN,
+  E_BASE,
+  E_FIN_CNT,
+  E_HAS_NEXT,
+  E_ISN,
+  E_KEEPALIVE,
+  E_LAST_HAS_TS,
+  E_LAST_IPID,
+  E_LAST_TSVAL,
+  E_LAST_TTL,
+  E_MSS,
+  E_NEXT_SEQ,
+  E_RAW_WINDOW,
+  E_SACK,
+  E_SENT_SYN,
+  E_SENT_SYNACK,
+  E_STATE,
+  E_STRIDE,
+  E_SYN_RETX,
+  E_SYNACK_RETX,
+  E_SYNS,
+  E_TIMESTAMPS,
+  E_TTL_MAX,
+  E_TTL_MIN,
+  E_WINDOW_ON_SYN,
+  E_WSCALE,
+  F_A0,
+  F_A1,
+  F_A2,
+  F_A3,
+  F_B0,
+  F_B1,
+  F_B2,
+  F_B3,
+  F_FLIPS,
+  F_HANDSHAKE,
+  F_HASH,
+  F_NRESETS,
+  F_ORIG_EP,
+  F_ORIG_IS_A,
+  F_PA,
+  F_PB,
+  F_PENDING,
+  F_PENDING_ACK,
+  F_PENDING_RCV,
+  F_RESET_HEAD,
+  F_RESET_TAIL,
+  F_V,
+  FlowStore,
+  I_STRIDE,
+} from './flow-record.js';
+import { buildConnection, type QuietConnection, QuietView, takeResets } from './records.js';
+import {
+  JUDGMENT_CODE,
+  R_ACK,
+  R_AFTER_FINS,
+  R_CHALLENGE,
+  R_EXPECTED,
+  R_FLAGS,
+  R_HAS_EXPECTED,
+  R_HAS_TS,
+  R_IPID,
+  R_JUDGMENT,
+  R_KEEPALIVE,
+  R_NEXT,
+  R_OFFSET,
+  R_PAYLOAD,
+  R_PREV_HAS_TS,
+  R_PREV_IPID,
+  R_PREV_TSVAL,
+  R_PREV_TTL,
+  R_PREV_TTL_MAX,
+  R_PREV_TTL_MIN,
+  R_RCV_STATE,
+  R_SENDER,
+  R_SEQ,
+  R_SND_STATE,
+  R_STRIDE,
+  R_TSVAL,
+  R_TTL,
+  R_WINDOW,
+  RD_CHALLENGE_FRAME,
+  RD_FRAME,
+  RD_IDLE,
+  RD_PREV_PACKETS,
+  RD_STRIDE,
+  RD_TIME,
+  ResetPool,
+} from './reset-pool.js';
+import { judgeRst, MAX_WSCALE, type RstContext } from './seq.js';
+import type { Connection } from './types.js';
+
+export type { QuietConnection } from './records.js';
 
 /**
  * Default table size, for a peak RSS ≤ 256 MB on any capture (docs/benchmarks.md, part 4). A tracked flow is
@@ -49,6 +155,12 @@ export interface FlowTableOptions {
   challengeAckSec?: number;
   /** Receives each connection as it leaves the table. Without it, they are kept and returned by finish(). */
   onConnection?: (conn: Connection) => void;
+  /**
+   * When set, a connection without resets leaving the table comes here instead, as a view valid only during
+   * the call (no Connection is built: most connections of a capture have no reset). finish() still builds
+   * every remaining connection.
+   */
+  onQuietConnection?: (conn: QuietConnection) => void;
 }
 
 export interface FlowTableStats {
@@ -82,42 +194,10 @@ export function isLikelyServerPort(port: number): boolean {
   return SERVER_PORTS[port] === 1;
 }
 
-const EMPTY_RESETS: ResetInfo[] = [];
+/** One RST's judgment inputs; judgeRst's context object, reused (RSTs only, but there may be millions). */
+const rstContext: RstContext = { rcvNxt: -1, rawWindow: -1, windowShift: -1, synSentSndNxt: -1 };
 
-/** One tracked connection. Address words are the canonical "A" (lower) and "B" endpoints. */
-class Flow extends TcpSession {
-  id = 0;
-  slot = 0;
-  hash = 0;
-  v = 4;
-  a0 = 0;
-  a1 = 0;
-  a2 = 0;
-  a3 = 0;
-  b0 = 0;
-  b1 = 0;
-  b2 = 0;
-  b3 = 0;
-  pa = 0;
-  pb = 0;
-  /** The originator is endpoint A. */
-  origIsA = true;
-  startTime = 0;
-  lastTime = -1;
-  firstFrame = 0;
-  lastFrame = 0;
-  handshake = false;
-  resets: ResetInfo[] = EMPTY_RESETS;
-  /** The endpoint that sent each reset (so a later role flip still names the right side). */
-  resetSenders: TcpEndpoint[] | null = null;
-  /** A RST whose receiver may still send a challenge ACK. */
-  pending: ResetInfo | null = null;
-  pendingReceiver: TcpEndpoint | null = null;
-  pendingAck = 0;
-  pendingDeadline = 0;
-}
-
-/** Murmur3-style finaliser over the canonical key words. */
+/** Murmur3-style mixing over the canonical key words (int32). */
 function mix(h: number, k: number): number {
   let x = Math.imul(k, 0xcc9e2d51);
   x = (x << 15) | (x >>> 17);
@@ -133,62 +213,28 @@ function fmix(h: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  return h | 0;
 }
 
+/** Bytes [o, o+4) as a signed 32-bit word (addresses are compared unsigned where order matters). */
 function rd(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
 }
 
-/**
- * Flow objects are reused (a pool of at most maxFlows), so that a multi-GB capture does not allocate, promote
- * and collect a flow and its two endpoints per connection: on a 1 GB loopback capture that churn was most of
- * the garbage collector's time (docs/benchmarks.md, part 4). A flow leaving the table is copied out by
- * toConnection() first; reuse then resets every field to its initial value with a function compiled once from
- * a fresh object's own fields — so a field added to TcpEndpoint/TcpSession later is reset too. Should a field
- * ever start out as an object (other than the known ones below), pooling is switched off rather than risk
- * sharing it between connections.
- */
-type Reset<T> = (target: T, fresh: T) => void;
-
-function compileReset<T extends object>(fresh: T, own: ReadonlySet<string>): Reset<T> | undefined {
-  const lines: string[] = [];
-  for (const [k, v] of Object.entries(fresh)) {
-    if (own.has(k)) continue;
-    if (v !== null && typeof v === 'object' && v !== EMPTY_RESETS) return undefined;
-    if (typeof v === 'function') return undefined;
-    const key = JSON.stringify(k);
-    lines.push(`o[${key}] = f[${key}];`);
-  }
-  // Straight-line stores with constant keys: V8 compiles them like `o.x = f.x` (a loop over the keys would be
-  // a keyed, megamorphic store per field).
-  return new Function('o', 'f', lines.join('\n')) as Reset<T>;
+/** Effective window shift of endpoint `rcv` (RFC 7323 §2.2: only when both SYNs carried the option); −1 unknown. */
+function windowShift(I: Int32Array, rcv: number, snd: number): number {
+  if (I[rcv + E_WINDOW_ON_SYN] !== 0) return 0;
+  if (I[rcv + E_SENT_SYN] === 0 && I[rcv + E_SENT_SYNACK] === 0) return -1;
+  const rs = I[rcv + E_WSCALE]!;
+  if (rs < 0) return 0;
+  if (I[snd + E_SENT_SYN] === 0 && I[snd + E_SENT_SYNACK] === 0) return -1;
+  if (I[snd + E_WSCALE]! < 0) return 0;
+  return Math.min(rs, MAX_WSCALE);
 }
 
-const FRESH_ENDPOINT = new TcpEndpoint();
-const FRESH_FLOW = new Flow();
-const resetEndpoint = compileReset(FRESH_ENDPOINT, new Set());
-/** orig/resp are the two endpoints (reset by resetEndpoint); every other field of a flow is a plain value. */
-const resetFlow = resetEndpoint && compileReset(FRESH_FLOW, new Set(['orig', 'resp']));
-
-/** A flow as new: one from the pool, reset, or a new one. */
-function takeFlow(pool: Flow[]): Flow {
-  const f = pool.pop();
-  if (f === undefined || resetFlow === undefined || resetEndpoint === undefined) return new Flow();
-  resetFlow(f, FRESH_FLOW);
-  resetEndpoint(f.orig, FRESH_ENDPOINT);
-  resetEndpoint(f.resp, FRESH_ENDPOINT);
-  return f;
-}
-
-/** Effective window shift of `rcv` (RFC 7323 §2.2: only when both SYNs carried the option); −1 unknown. */
-function windowShift(rcv: TcpEndpoint, snd: TcpEndpoint): number {
-  if (rcv.windowOnSyn) return 0;
-  if (!rcv.sentSyn && !rcv.sentSynAck) return -1;
-  if (rcv.wscale < 0) return 0;
-  if (!snd.sentSyn && !snd.sentSynAck) return -1;
-  if (snd.wscale < 0) return 0;
-  return Math.min(rcv.wscale, MAX_WSCALE);
+/** An endpoint's SND.NXT as the old unsigned form: the value, or −1 when unknown. */
+function nextSeqOf(I: Int32Array, ep: number): number {
+  return I[ep + E_HAS_NEXT] !== 0 ? I[ep + E_NEXT_SEQ]! >>> 0 : -1;
 }
 
 export class FlowTable {
@@ -203,17 +249,22 @@ export class FlowTable {
     resets: 0,
   };
   onConnection: ((conn: Connection) => void) | undefined;
+  onQuietConnection: ((conn: QuietConnection) => void) | undefined;
 
   private readonly idleTimeout: number;
   private readonly establishedIdleTimeout: number;
   private readonly closedTimeout: number;
+  /** The shortest of idleTimeout and closedTimeout: a tail idle for less cannot expire. */
+  private readonly minTimeout: number;
   private readonly challengeSec: number;
-  private readonly flows: (Flow | undefined)[];
-  /** Flows that left the table, for reuse (see takeFlow). */
-  private readonly pool: Flow[] = [];
+  private readonly store: FlowStore;
+  /** The current packet's time (seconds): kept here, not passed, so that no call boxes a double. */
+  private readonly now = new Float64Array(1);
+  /** The RSTs of the flows in the table. */
+  private readonly pool = new ResetPool();
   /**
    * Open-addressing index, two Int32 per bucket: slot + 1 (0 = empty) and the flow's hash, so a probe past
-   * another flow compares the hash in this array instead of loading that flow from memory (linear probing,
+   * another flow compares the hash in this array instead of loading that flow's record (linear probing,
    * backward-shift deletion).
    */
   private readonly buckets: Int32Array;
@@ -225,9 +276,11 @@ export class FlowTable {
   private tail = -1;
   private readonly freeSlots: Int32Array;
   private freeTop: number;
+  private readonly used: Uint8Array;
   private nextId = 0;
   private readonly kept: Connection[] = [];
   private readonly names = new AddressNames();
+  private readonly quiet: QuietView;
 
   constructor(opts: FlowTableOptions = {}) {
     const max = Math.max(1, Math.floor(opts.maxFlows ?? DEFAULT_MAX_FLOWS));
@@ -238,9 +291,11 @@ export class FlowTable {
       opts.establishedIdleTimeoutSec ?? DEFAULT_ESTABLISHED_IDLE_TIMEOUT_SEC,
     );
     this.closedTimeout = opts.closedTimeoutSec ?? DEFAULT_CLOSED_TIMEOUT_SEC;
+    this.minTimeout = Math.min(this.idleTimeout, this.closedTimeout);
     this.challengeSec = opts.challengeAckSec ?? DEFAULT_CHALLENGE_ACK_SEC;
     this.onConnection = opts.onConnection;
-    this.flows = new Array<Flow | undefined>(max).fill(undefined);
+    this.onQuietConnection = opts.onQuietConnection;
+    this.store = new FlowStore(max);
     let size = 16;
     while (size < max * 2) size *= 2;
     this.buckets = new Int32Array(size * 2);
@@ -250,17 +305,22 @@ export class FlowTable {
     this.freeSlots = new Int32Array(max);
     for (let i = 0; i < max; i++) this.freeSlots[i] = max - 1 - i;
     this.freeTop = max;
+    this.used = new Uint8Array(max);
+    this.quiet = new QuietView(this.store, this.names);
   }
 
   /** Feeds one decoded TCP segment. `pkt` may be reused by the caller after this returns. */
   observe(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void {
     const t = tsSec + tsNsec / 1e9;
+    this.now[0] = t;
     const st = this.stats;
+    const flags = pkt.flags;
     st.packets++;
-    if ((pkt.flags & TCP.RST) !== 0) st.resets++;
-    if (this.tail >= 0) this.expire(t);
+    if ((flags & TCP.RST) !== 0) st.resets++;
+    const D = this.store.D;
+    // Nothing can expire before the least recently seen flow has been idle for the shortest timeout.
+    if (this.tail >= 0 && t - D[this.tail * D_STRIDE + D_LAST]! > this.minTimeout) this.expire();
 
-    const v6 = pkt.ipVersion === 6;
     const src = pkt.src;
     const dst = pkt.dst;
     const s0 = rd(src, 0);
@@ -271,7 +331,8 @@ export class FlowTable {
     let d1 = 0;
     let d2 = 0;
     let d3 = 0;
-    if (v6) {
+    const v = pkt.ipVersion === 6 ? 6 : 4;
+    if (v === 6) {
       s1 = rd(src, 4);
       s2 = rd(src, 8);
       s3 = rd(src, 12);
@@ -281,48 +342,23 @@ export class FlowTable {
     }
     const sp = pkt.srcPort;
     const dp = pkt.dstPort;
-    // Canonical order: (address, port) of A <= B.
+    // Canonical order: (address, port) of A <= B, addresses compared as unsigned words.
     let srcIsA: boolean;
-    if (s0 !== d0) srcIsA = s0 < d0;
-    else if (s1 !== d1) srcIsA = s1 < d1;
-    else if (s2 !== d2) srcIsA = s2 < d2;
-    else if (s3 !== d3) srcIsA = s3 < d3;
+    if (s0 !== d0) srcIsA = s0 >>> 0 < d0 >>> 0;
+    else if (s1 !== d1) srcIsA = s1 >>> 0 < d1 >>> 0;
+    else if (s2 !== d2) srcIsA = s2 >>> 0 < d2 >>> 0;
+    else if (s3 !== d3) srcIsA = s3 >>> 0 < d3 >>> 0;
     else srcIsA = sp <= dp;
-
-    let a0: number;
-    let a1: number;
-    let a2: number;
-    let a3: number;
-    let b0: number;
-    let b1: number;
-    let b2: number;
-    let b3: number;
-    let pa: number;
-    let pb: number;
-    if (srcIsA) {
-      a0 = s0;
-      a1 = s1;
-      a2 = s2;
-      a3 = s3;
-      pa = sp;
-      b0 = d0;
-      b1 = d1;
-      b2 = d2;
-      b3 = d3;
-      pb = dp;
-    } else {
-      a0 = d0;
-      a1 = d1;
-      a2 = d2;
-      a3 = d3;
-      pa = dp;
-      b0 = s0;
-      b1 = s1;
-      b2 = s2;
-      b3 = s3;
-      pb = sp;
-    }
-    const v = v6 ? 6 : 4;
+    const a0 = srcIsA ? s0 : d0;
+    const a1 = srcIsA ? s1 : d1;
+    const a2 = srcIsA ? s2 : d2;
+    const a3 = srcIsA ? s3 : d3;
+    const b0 = srcIsA ? d0 : s0;
+    const b1 = srcIsA ? d1 : s1;
+    const b2 = srcIsA ? d2 : s2;
+    const b3 = srcIsA ? d3 : s3;
+    const pa = srcIsA ? sp : dp;
+    const pb = srcIsA ? dp : sp;
     let h = mix(v, a0);
     h = mix(h, a1);
     h = mix(h, a2);
@@ -333,44 +369,45 @@ export class FlowTable {
     h = mix(h, b3);
     h = fmix(mix(h, (pa << 16) | pb));
 
-    let flow: Flow | undefined;
+    const I = this.store.I;
     const buckets = this.buckets;
-    const h32 = h | 0;
-    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
+    const mask = this.mask;
+    let slot = -1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
       const e = buckets[2 * i]!;
       if (e === 0) break;
-      if (buckets[2 * i + 1] !== h32) continue;
-      const f = this.flows[e - 1]!;
+      if (buckets[2 * i + 1] !== h) continue;
+      const b = (e - 1) * I_STRIDE;
       if (
-        f.a0 === a0 &&
-        f.b0 === b0 &&
-        f.pa === pa &&
-        f.pb === pb &&
-        f.v === v &&
-        f.a1 === a1 &&
-        f.a2 === a2 &&
-        f.a3 === a3 &&
-        f.b1 === b1 &&
-        f.b2 === b2 &&
-        f.b3 === b3
+        I[b + F_A0] === a0 &&
+        I[b + F_B0] === b0 &&
+        I[b + F_PA] === pa &&
+        I[b + F_PB] === pb &&
+        I[b + F_V] === v &&
+        I[b + F_A1] === a1 &&
+        I[b + F_A2] === a2 &&
+        I[b + F_A3] === a3 &&
+        I[b + F_B1] === b1 &&
+        I[b + F_B2] === b2 &&
+        I[b + F_B3] === b3
       ) {
-        flow = f;
+        slot = e - 1;
         break;
       }
     }
 
-    if (flow !== undefined && (pkt.flags & TCP.SYN) !== 0 && flow.isReuse(pkt.flags, pkt.seq)) {
+    if (slot >= 0 && (flags & TCP.SYN) !== 0 && isReuse(this.store, slot, flags, pkt.seq | 0)) {
       st.reused++;
-      this.remove(flow, 'reused');
-      flow = undefined;
+      this.remove(slot, 'reused');
+      slot = -1;
     }
-    if (flow === undefined) {
+    if (slot < 0) {
       if (this.freeTop === 0) {
         // Table full: the least recently seen flow goes. A finished one quiet for longer than Zeek's
         // tcp_close_delay (5 s) would have left Zeek's table already: it expires, it is not "evicted"
         // (only the late-RST watch of closedTimeoutSec is cut short).
-        const lru = this.flows[this.tail]!;
-        if (lru.isFinished() && t - lru.lastTime > CLOSE_DELAY_SEC) {
+        const lru = this.tail;
+        if (isFinished(this.store, lru) && t - D[lru * D_STRIDE + D_LAST]! > CLOSE_DELAY_SEC) {
           st.expired++;
           this.remove(lru, 'finished');
         } else {
@@ -378,47 +415,51 @@ export class FlowTable {
           this.remove(lru, 'evicted');
         }
       }
-      flow = takeFlow(this.pool);
-      flow.v = v;
-      flow.a0 = a0;
-      flow.a1 = a1;
-      flow.a2 = a2;
-      flow.a3 = a3;
-      flow.b0 = b0;
-      flow.b1 = b1;
-      flow.b2 = b2;
-      flow.b3 = b3;
-      flow.pa = pa;
-      flow.pb = pb;
-      flow.hash = h;
-      flow.id = this.nextId++;
-      flow.startTime = t;
-      flow.firstFrame = frame;
-      this.insert(flow);
+      slot = this.freeSlots[--this.freeTop]!;
+      this.store.clear(slot);
+      const b = slot * I_STRIDE;
+      I[b + F_HASH] = h;
+      I[b + F_V] = v;
+      I[b + F_A0] = a0;
+      I[b + F_A1] = a1;
+      I[b + F_A2] = a2;
+      I[b + F_A3] = a3;
+      I[b + F_B0] = b0;
+      I[b + F_B1] = b1;
+      I[b + F_B2] = b2;
+      I[b + F_B3] = b3;
+      I[b + F_PA] = pa;
+      I[b + F_PB] = pb;
+      const db = slot * D_STRIDE;
+      D[db + D_ID] = this.nextId++;
+      D[db + D_START] = t;
+      D[db + D_FIRST_FRAME] = frame;
+      this.insert(slot, h);
       st.flows++;
       // Originator: the SYN sender; else the SYN-ACK receiver; else the side not on a likely server port.
-      const f = pkt.flags;
       let flip: boolean;
-      if ((f & TCP.SYN) !== 0) flip = (f & TCP.ACK) !== 0;
+      if ((flags & TCP.SYN) !== 0) flip = (flags & TCP.ACK) !== 0;
       else if (isLikelyServerPort(sp)) flip = isLikelyServerPort(dp) ? sp < dp : true;
       else flip = false;
-      flow.origIsA = flip ? !srcIsA : srcIsA;
-      if (flip) flow.flipRoles();
-    } else if (this.head !== flow.slot) {
-      this.touch(flow.slot);
+      I[b + F_ORIG_IS_A] = (flip ? !srcIsA : srcIsA) ? 1 : 0;
+      if (flip) flipRoles(this.store, slot);
+    } else if (this.head !== slot) {
+      this.touch(slot);
     }
-    this.segment(flow, pkt, srcIsA === flow.origIsA, t, frame);
+    this.segment(slot, pkt, srcIsA === (I[slot * I_STRIDE + F_ORIG_IS_A] !== 0), frame);
   }
 
   /** Ends tracking: returns the connections still in the table (plus any kept ones), in start order. */
   finish(): Connection[] {
     const out = this.kept.splice(0);
-    const rest: Flow[] = [];
-    for (const f of this.flows) if (f !== undefined) rest.push(f);
-    rest.sort((x, y) => x.id - y.id);
-    for (const f of rest) {
-      this.unlink(f);
-      out.push(toConnection(f, 'end', this.names));
+    const D = this.store.D;
+    const rest: number[] = [];
+    for (let slot = 0; slot < this.maxFlows; slot++) if (this.used[slot] !== 0) rest.push(slot);
+    rest.sort((x, y) => D[x * D_STRIDE + D_ID]! - D[y * D_STRIDE + D_ID]!);
+    for (const slot of rest) {
+      const c = this.build(slot, 'end');
+      this.unlink(slot);
+      out.push(c);
     }
     this.stats.active = 0;
     out.sort((x, y) => x.id - y.id);
@@ -426,183 +467,219 @@ export class FlowTable {
   }
 
   /** Per-connection processing of one segment (the hot path). */
-  private segment(flow: Flow, pkt: DecodedTcp, isOrig: boolean, t: number, frame: number): void {
-    const ep = isOrig ? flow.orig : flow.resp;
-    const peer = isOrig ? flow.resp : flow.orig;
+  private segment(slot: number, pkt: DecodedTcp, isOrig: boolean, frame: number): void {
+    const s = this.store;
+    const I = s.I;
+    const D = s.D;
+    const t = this.now[0]!;
+    const b = slot * I_STRIDE;
+    const db = slot * D_STRIDE;
+    const epPhys = isOrig ? I[b + F_ORIG_EP]! : I[b + F_ORIG_EP]! ^ 1;
+    const ep = b + E_BASE + epPhys * E_STRIDE;
+    const peer = b + E_BASE + (epPhys ^ 1) * E_STRIDE;
+    const dep = db + DE_BASE + epPhys * DE_STRIDE;
     const flags = pkt.flags;
-    const seq = pkt.seq;
-    const ack = pkt.ack;
+    const seq = pkt.seq | 0;
+    const ack = pkt.ack | 0;
     const len = pkt.payloadLen;
     const syn = (flags & TCP.SYN) !== 0;
     const fin = (flags & TCP.FIN) !== 0;
     const rst = (flags & TCP.RST) !== 0;
     const hasAck = (flags & TCP.ACK) !== 0;
 
-    if (flow.pending !== null) {
-      if (t > flow.pendingDeadline) flow.pending = null;
+    const pending = I[b + F_PENDING]!;
+    if (pending >= 0) {
+      if (t > D[db + D_PENDING_DEADLINE]!) I[b + F_PENDING] = -1;
       else if (
-        ep === flow.pendingReceiver &&
+        epPhys === I[b + F_PENDING_RCV] &&
         hasAck &&
         (flags & 7) === 0 &&
         len === 0 &&
-        ack === flow.pendingAck
+        ack === I[b + F_PENDING_ACK]
       ) {
-        flow.pending.challengeAck = true;
-        flow.pending.challengeAckFrame = frame;
-        flow.pending = null;
+        this.pool.I[pending * R_STRIDE + R_CHALLENGE] = 1;
+        this.pool.D[pending * RD_STRIDE + RD_CHALLENGE_FRAME] = frame;
+        I[b + F_PENDING] = -1;
       }
     }
-    if (rst) this.recordReset(flow, pkt, isOrig, ep, peer, t, frame);
+    if (rst) this.recordReset(slot, pkt, epPhys, frame);
 
-    const flips = flow.flips;
-    flow.process(isOrig, seq, ack, flags, len, pkt.window);
-    if (flow.flips !== flips) flow.origIsA = !flow.origIsA;
+    const flips = I[b + F_FLIPS];
+    processSegment(s, slot, isOrig, seq, ack, flags, len, pkt.window);
+    if (I[b + F_FLIPS] !== flips) I[b + F_ORIG_IS_A] = I[b + F_ORIG_IS_A]! ^ 1;
 
     // Facts.
-    ep.packets++;
-    ep.payloadBytes += len;
-    if (ep.firstTime < 0) ep.firstTime = t;
-    ep.lastTime = t;
-    if (pkt.hasTimestamps) ep.timestamps = true;
+    D[dep + DE_PACKETS] = D[dep + DE_PACKETS]! + 1;
+    D[dep + DE_PAYLOAD] = D[dep + DE_PAYLOAD]! + len;
+    if (D[dep + DE_FIRST_TIME]! < 0) D[dep + DE_FIRST_TIME] = t;
+    D[dep + DE_LAST_TIME] = t;
+    const hasTs = pkt.hasTimestamps;
+    if (hasTs) I[ep + E_TIMESTAMPS] = 1;
     if (syn) {
       if (hasAck) {
-        if (ep.sentSynAck && seq === ep.isn) ep.synAckRetx++;
-        ep.sentSynAck = true;
+        if (I[ep + E_SENT_SYNACK] !== 0 && seq === I[ep + E_ISN])
+          I[ep + E_SYNACK_RETX] = I[ep + E_SYNACK_RETX]! + 1;
+        I[ep + E_SENT_SYNACK] = 1;
       } else {
-        if (ep.sentSyn && seq === ep.isn) ep.synRetx++;
-        ep.sentSyn = true;
+        if (I[ep + E_SENT_SYN] !== 0 && seq === I[ep + E_ISN]) I[ep + E_SYN_RETX] = I[ep + E_SYN_RETX]! + 1;
+        I[ep + E_SENT_SYN] = 1;
       }
-      if (ep.syns === 0 || seq !== ep.isn) ep.isn = seq;
-      ep.syns++;
-      if (pkt.mss >= 0) ep.mss = pkt.mss;
-      if (pkt.wscale >= 0) ep.wscale = pkt.wscale;
-      if (pkt.sackPermitted) ep.sackPermitted = true;
+      if (I[ep + E_SYNS] === 0 || seq !== I[ep + E_ISN]) I[ep + E_ISN] = seq;
+      I[ep + E_SYNS] = I[ep + E_SYNS]! + 1;
+      if (pkt.mss >= 0) I[ep + E_MSS] = pkt.mss;
+      if (pkt.wscale >= 0) I[ep + E_WSCALE] = pkt.wscale;
+      if (pkt.sackPermitted) I[ep + E_SACK] = 1;
     }
     if (!rst) {
-      ep.nonRstPackets++;
-      const end = (seq + len + (syn ? 1 : 0) + (fin ? 1 : 0)) >>> 0;
-      if (ep.nextSeq < 0 || seqGt(end, ep.nextSeq)) ep.nextSeq = end;
-      ep.rawWindow = pkt.window;
-      ep.windowOnSyn = syn;
-      const ttl = pkt.ttl;
-      ep.lastTtl = ttl;
-      ep.lastIpId = pkt.ipId;
-      ep.lastHasTs = pkt.hasTimestamps;
-      ep.lastTsVal = pkt.hasTimestamps ? pkt.tsVal : -1;
-      if (ep.ttlMin < 0 || ttl < ep.ttlMin) ep.ttlMin = ttl;
-      if (ttl > ep.ttlMax) ep.ttlMax = ttl;
-      if (hasAck && !(ack === 0 && seqDelta(ack, peer.nextSeq) > 1048576)) {
-        if (peer.nextSeq < 0) peer.nextSeq = ack;
-        else if (seqGt(ack, peer.nextSeq)) {
-          // Wireshark's "ACKed unseen segment": the peer sent data the capture did not show (Zeek's gap).
-          if (!syn && !fin && peer.nonRstPackets > 0) {
-            peer.ackedUnseen++;
-            flow.gap(peer === flow.orig, peer);
-          }
-          peer.nextSeq = ack;
-        }
+      D[dep + DE_NON_RST] = D[dep + DE_NON_RST]! + 1;
+      const end = (seq + len + (syn ? 1 : 0) + (fin ? 1 : 0)) | 0;
+      if (I[ep + E_HAS_NEXT] === 0 || ((end - I[ep + E_NEXT_SEQ]!) | 0) > 0) {
+        I[ep + E_NEXT_SEQ] = end;
+        I[ep + E_HAS_NEXT] = 1;
       }
-      if (hasAck && !syn && ep === flow.orig && ep.sentSyn && peer.sentSynAck) flow.handshake = true;
+      I[ep + E_RAW_WINDOW] = pkt.window;
+      I[ep + E_WINDOW_ON_SYN] = syn ? 1 : 0;
+      const ttl = pkt.ttl;
+      I[ep + E_LAST_TTL] = ttl;
+      I[ep + E_LAST_IPID] = pkt.ipId;
+      I[ep + E_LAST_HAS_TS] = hasTs ? 1 : 0;
+      I[ep + E_LAST_TSVAL] = hasTs ? pkt.tsVal | 0 : -1;
+      const ttlMin = I[ep + E_TTL_MIN]!;
+      if (ttlMin < 0 || ttl < ttlMin) I[ep + E_TTL_MIN] = ttl;
+      if (ttl > I[ep + E_TTL_MAX]!) I[ep + E_TTL_MAX] = ttl;
+      if (hasAck) {
+        // While unknown, the peer's value is −1: the sanity check reads it as the unsigned code did.
+        const peerNext = I[peer + E_NEXT_SEQ]!;
+        const d = (ack - peerNext) | 0;
+        if (!(ack === 0 && d > 1048576)) {
+          if (I[peer + E_HAS_NEXT] === 0) {
+            I[peer + E_NEXT_SEQ] = ack;
+            I[peer + E_HAS_NEXT] = 1;
+          } else if (d > 0) {
+            // Wireshark's "ACKed unseen segment": the peer sent data the capture did not show (Zeek's gap).
+            if (!syn && !fin && D[db + DE_BASE + (epPhys ^ 1) * DE_STRIDE + DE_NON_RST]! > 0) {
+              I[peer + E_ACKED_UNSEEN] = I[peer + E_ACKED_UNSEEN]! + 1;
+              gap(s, slot, (epPhys ^ 1) === I[b + F_ORIG_EP], peer);
+            }
+            I[peer + E_NEXT_SEQ] = ack;
+          }
+        }
+        if (!syn && epPhys === I[b + F_ORIG_EP] && I[ep + E_SENT_SYN] !== 0 && I[peer + E_SENT_SYNACK] !== 0)
+          I[b + F_HANDSHAKE] = 1;
+      }
     }
-    flow.lastTime = t;
-    flow.lastFrame = frame;
+    D[db + D_LAST] = t;
+    D[db + D_LAST_FRAME] = frame;
   }
 
-  private recordReset(
-    flow: Flow,
-    pkt: DecodedTcp,
-    isOrig: boolean,
-    snd: TcpEndpoint,
-    rcv: TcpEndpoint,
-    t: number,
-    frame: number,
-  ): void {
+  private recordReset(slot: number, pkt: DecodedTcp, sndPhys: number, frame: number): void {
+    const s = this.store;
+    const I = s.I;
+    const D = s.D;
+    const t = this.now[0]!;
+    const b = slot * I_STRIDE;
+    const db = slot * D_STRIDE;
+    const snd = s.ep(slot, sndPhys);
+    const rcv = s.ep(slot, sndPhys ^ 1);
+    const sndNonRst = D[s.dep(slot, sndPhys) + DE_NON_RST]!;
     const flags = pkt.flags;
     const hasAck = (flags & TCP.ACK) !== 0;
-    const synSent = rcv.state === EP.SYN_SENT && snd.nonRstPackets === 0 && rcv.nextSeq >= 0;
-    const verdict = judgeRst(pkt.seq, pkt.ack, hasAck, {
-      rcvNxt: snd.nextSeq,
-      rawWindow: rcv.rawWindow,
-      windowShift: windowShift(rcv, snd),
-      synSentSndNxt: synSent ? rcv.nextSeq : -1,
-    });
-    const prev = snd.nonRstPackets > 0;
-    const info: ResetInfo = {
-      frame,
-      time: t,
-      side: isOrig ? 'orig' : 'resp',
-      seq: pkt.seq,
-      ack: pkt.ack,
-      flags: hasAck ? 'RST+ACK' : 'RST',
-      flagBits: flags,
-      payloadLen: pkt.payloadLen,
-      judgment: verdict.judgment,
-      expectedSeq: synSent ? rcv.nextSeq : snd.nextSeq,
-      seqOffset: verdict.offset,
-      receiverWindow: verdict.window,
-      challengeAck: false,
-      challengeAckFrame: -1,
-      senderStateBefore: EP_NAMES[snd.state]!,
-      receiverStateBefore: EP_NAMES[rcv.state]!,
-      afterBothFins: flow.orig.finCnt > 0 && flow.resp.finCnt > 0,
-      idleSec: flow.lastTime < 0 ? -1 : t - flow.lastTime,
-      ttl: pkt.ttl,
-      ipId: pkt.ipId,
-      hasTimestamps: pkt.hasTimestamps,
-      tsVal: pkt.hasTimestamps ? pkt.tsVal : -1,
-      prevTtl: prev ? snd.lastTtl : -1,
-      prevIpId: prev ? snd.lastIpId : -1,
-      prevHasTimestamps: prev && snd.lastHasTs,
-      prevTsVal: prev ? snd.lastTsVal : -1,
-      prevTtlMin: snd.ttlMin,
-      prevTtlMax: snd.ttlMax,
-      prevPackets: snd.nonRstPackets,
-      keepaliveProbes: snd.keepaliveProbes,
-    };
-    if (flow.resets === EMPTY_RESETS) {
-      flow.resets = [];
-      flow.resetSenders = [];
-    }
-    flow.resets.push(info);
-    flow.resetSenders!.push(snd);
-    if (!synSent && snd.nextSeq >= 0) {
-      flow.pending = info;
-      flow.pendingReceiver = rcv;
-      flow.pendingAck = snd.nextSeq;
-      flow.pendingDeadline = t + this.challengeSec;
+    const rcvNext = nextSeqOf(I, rcv);
+    const sndNext = nextSeqOf(I, snd);
+    const synSent = I[rcv + E_STATE] === EP.SYN_SENT && sndNonRst === 0 && rcvNext >= 0;
+    rstContext.rcvNxt = sndNext;
+    rstContext.rawWindow = I[rcv + E_RAW_WINDOW]!;
+    rstContext.windowShift = windowShift(I, rcv, snd);
+    rstContext.synSentSndNxt = synSent ? rcvNext : -1;
+    const verdict = judgeRst(pkt.seq, pkt.ack, hasAck, rstContext);
+    const prev = sndNonRst > 0;
+    const hasTs = pkt.hasTimestamps;
+    const last = D[db + D_LAST]!;
+    const pool = this.pool;
+    const e = pool.take();
+    const R = pool.I;
+    const RD = pool.D;
+    const r = e * R_STRIDE;
+    const rd = e * RD_STRIDE;
+    R[r + R_SENDER] = sndPhys;
+    R[r + R_SEQ] = pkt.seq;
+    R[r + R_ACK] = pkt.ack;
+    R[r + R_FLAGS] = flags;
+    R[r + R_PAYLOAD] = pkt.payloadLen;
+    R[r + R_JUDGMENT] = JUDGMENT_CODE[verdict.judgment];
+    const expected = synSent ? rcvNext : sndNext;
+    R[r + R_EXPECTED] = expected;
+    R[r + R_HAS_EXPECTED] = expected >= 0 ? 1 : 0;
+    R[r + R_OFFSET] = verdict.offset;
+    R[r + R_WINDOW] = verdict.window;
+    R[r + R_CHALLENGE] = 0;
+    R[r + R_SND_STATE] = I[snd + E_STATE]!;
+    R[r + R_RCV_STATE] = I[rcv + E_STATE]!;
+    R[r + R_AFTER_FINS] = I[s.ep(slot, 0) + E_FIN_CNT]! > 0 && I[s.ep(slot, 1) + E_FIN_CNT]! > 0 ? 1 : 0;
+    R[r + R_TTL] = pkt.ttl;
+    R[r + R_IPID] = pkt.ipId;
+    R[r + R_HAS_TS] = hasTs ? 1 : 0;
+    R[r + R_TSVAL] = pkt.tsVal;
+    R[r + R_PREV_TTL] = prev ? I[snd + E_LAST_TTL]! : -1;
+    R[r + R_PREV_IPID] = prev ? I[snd + E_LAST_IPID]! : -1;
+    R[r + R_PREV_HAS_TS] = prev && I[snd + E_LAST_HAS_TS] !== 0 ? 1 : 0;
+    R[r + R_PREV_TSVAL] = I[snd + E_LAST_TSVAL]!;
+    R[r + R_PREV_TTL_MIN] = I[snd + E_TTL_MIN]!;
+    R[r + R_PREV_TTL_MAX] = I[snd + E_TTL_MAX]!;
+    R[r + R_KEEPALIVE] = I[snd + E_KEEPALIVE]!;
+    RD[rd + RD_FRAME] = frame;
+    RD[rd + RD_TIME] = t;
+    RD[rd + RD_CHALLENGE_FRAME] = -1;
+    RD[rd + RD_IDLE] = last < 0 ? -1 : t - last;
+    RD[rd + RD_PREV_PACKETS] = sndNonRst;
+    const tail = I[b + F_RESET_TAIL]!;
+    if (tail < 0) I[b + F_RESET_HEAD] = e;
+    else R[tail * R_STRIDE + R_NEXT] = e;
+    I[b + F_RESET_TAIL] = e;
+    I[b + F_NRESETS] = I[b + F_NRESETS]! + 1;
+    if (!synSent && sndNext >= 0) {
+      I[b + F_PENDING] = e;
+      I[b + F_PENDING_RCV] = sndPhys ^ 1;
+      I[b + F_PENDING_ACK] = I[snd + E_NEXT_SEQ]!;
+      D[db + D_PENDING_DEADLINE] = t + this.challengeSec;
     } else {
-      flow.pending = null;
+      I[b + F_PENDING] = -1;
     }
   }
 
   /** Removes flows from the LRU end that are finished or idle for long enough. */
-  private expire(now: number): void {
+  private expire(): void {
+    const now = this.now[0]!;
+    const D = this.store.D;
     // An established connection idle longer than the short limit but within its own is moved to the head
     // (at most once per flow and call, so the loop ends) and the flows behind it are looked at.
     let bumps = this.stats.active;
     while (this.tail >= 0) {
-      const f = this.flows[this.tail]!;
-      const idle = now - f.lastTime;
-      const finished = f.isFinished();
+      const slot = this.tail;
+      const idle = now - D[slot * D_STRIDE + D_LAST]!;
+      const finished = isFinished(this.store, slot);
       if (idle <= (finished ? this.closedTimeout : this.idleTimeout)) return;
-      if (!finished && f.handshake && idle <= this.establishedIdleTimeout) {
+      if (
+        !finished &&
+        this.store.I[slot * I_STRIDE + F_HANDSHAKE] !== 0 &&
+        idle <= this.establishedIdleTimeout
+      ) {
         if (bumps-- <= 0) return;
-        this.touch(f.slot);
+        this.touch(slot);
         continue;
       }
       this.stats.expired++;
-      this.remove(f, finished ? 'finished' : 'idle');
+      this.remove(slot, finished ? 'finished' : 'idle');
     }
   }
 
-  private insert(flow: Flow): void {
-    const slot = this.freeSlots[--this.freeTop]!;
-    flow.slot = slot;
-    this.flows[slot] = flow;
-    let i = flow.hash & this.mask;
-    while (this.buckets[2 * i] !== 0) i = (i + 1) & this.mask;
-    this.buckets[2 * i] = slot + 1;
-    this.buckets[2 * i + 1] = flow.hash | 0;
+  private insert(slot: number, h: number): void {
+    const buckets = this.buckets;
+    let i = h & this.mask;
+    while (buckets[2 * i] !== 0) i = (i + 1) & this.mask;
+    buckets[2 * i] = slot + 1;
+    buckets[2 * i + 1] = h;
+    this.used[slot] = 1;
     // Link at the head.
     this.prev[slot] = -1;
     this.next[slot] = this.head;
@@ -627,22 +704,37 @@ export class FlowTable {
     this.head = slot;
   }
 
-  private remove(flow: Flow, why: Connection['closedBy']): void {
-    this.unlink(flow);
+  private remove(slot: number, why: Connection['closedBy']): void {
     this.stats.active--;
-    const conn = toConnection(flow, why, this.names);
-    // Everything the connection needs was copied out (its resets array is handed over): reuse the flow.
-    this.pool.push(flow);
+    const quiet = this.onQuietConnection;
+    if (quiet !== undefined && this.store.I[slot * I_STRIDE + F_NRESETS] === 0) {
+      quiet(this.quiet.at(slot));
+      this.unlink(slot);
+      return;
+    }
+    const conn = this.build(slot, why);
+    this.unlink(slot);
     if (this.onConnection) this.onConnection(conn);
     else this.kept.push(conn);
   }
 
+  /** The Connection of a flow; its RSTs leave the pool (their senders named as the roles are now). */
+  private build(slot: number, why: Connection['closedBy']): Connection {
+    const b = slot * I_STRIDE;
+    const I = this.store.I;
+    const resets = takeResets(this.pool, I[b + F_RESET_HEAD]!, I[b + F_ORIG_EP]!);
+    I[b + F_RESET_HEAD] = -1;
+    I[b + F_RESET_TAIL] = -1;
+    I[b + F_NRESETS] = 0;
+    I[b + F_PENDING] = -1;
+    return buildConnection(this.store, slot, why, this.names, resets);
+  }
+
   /** Takes the flow out of the index, the LRU list and its slot. */
-  private unlink(flow: Flow): void {
-    const slot = flow.slot;
+  private unlink(slot: number): void {
     const mask = this.mask;
     const buckets = this.buckets;
-    let i = flow.hash & mask;
+    let i = this.store.I[slot * I_STRIDE + F_HASH]! & mask;
     while (buckets[2 * i] !== slot + 1) i = (i + 1) & mask;
     // Backward-shift deletion keeps every probe chain unbroken.
     buckets[2 * i] = 0;
@@ -664,130 +756,7 @@ export class FlowTable {
     else this.tail = p;
     this.prev[slot] = -1;
     this.next[slot] = -1;
-    this.flows[slot] = undefined;
+    this.used[slot] = 0;
     this.freeSlots[this.freeTop++] = slot;
   }
-}
-
-/*
- * What leaves the table is built by class constructors, not object literals: V8 "pretenures" an object
- * literal's allocation site once many of its objects outlive a scavenge (here: the connections with resets
- * held for classification), after which every connection of the capture was allocated straight into old
- * space and had to be found by full mark-compacts — ~300 MB of old-space garbage and +40 % peak RSS on a
- * 1 GB capture. Instances of a class are not pretenured that way. Same own fields, in the same order, as the
- * interfaces (and as the literals they replace).
- */
-class Facts implements EndpointFacts {
-  state: EndpointFacts['state'];
-  packets: number;
-  payloadBytes: number;
-  seqBytes: number;
-  retransmissions: number;
-  zeroWindows: number;
-  fins: number;
-  rsts: number;
-  syns: number;
-  ackedUnseen: number;
-  firstTime: number;
-  lastTime: number;
-  mss: number;
-  wscale: number;
-  sackPermitted: boolean;
-  timestamps: boolean;
-  ttlMin: number;
-  ttlMax: number;
-
-  constructor(ep: TcpEndpoint, peer: TcpEndpoint) {
-    this.state = EP_NAMES[ep.state]!;
-    this.packets = ep.packets;
-    this.payloadBytes = ep.payloadBytes;
-    this.seqBytes = endpointSize(ep, peer);
-    this.retransmissions = ep.rxmtCnt;
-    this.zeroWindows = ep.win0Cnt;
-    this.fins = ep.finCnt;
-    this.rsts = ep.rstCnt;
-    this.syns = ep.syns;
-    this.ackedUnseen = ep.ackedUnseen;
-    this.firstTime = ep.firstTime;
-    this.lastTime = ep.lastTime;
-    this.mss = ep.mss;
-    this.wscale = ep.wscale;
-    this.sackPermitted = ep.sackPermitted;
-    this.timestamps = ep.timestamps;
-    this.ttlMin = ep.ttlMin;
-    this.ttlMax = ep.ttlMax;
-  }
-}
-
-class ConnectionRecord implements Connection {
-  id: number;
-  key: string;
-  ipVersion: 4 | 6;
-  origAddr: string;
-  origPort: number;
-  respAddr: string;
-  respPort: number;
-  startTime: number;
-  endTime: number;
-  durationSec: number;
-  firstFrame: number;
-  lastFrame: number;
-  history: string;
-  connState: Connection['connState'];
-  flipped: boolean;
-  origPackets: number;
-  respPackets: number;
-  origPayloadBytes: number;
-  respPayloadBytes: number;
-  orig: EndpointFacts;
-  resp: EndpointFacts;
-  synRetransmissions: number;
-  synAckRetransmissions: number;
-  handshakeCompleted: boolean;
-  resets: ResetInfo[];
-  closedBy: Connection['closedBy'];
-
-  constructor(f: Flow, why: Connection['closedBy'], addrA: string, addrB: string, resets: ResetInfo[]) {
-    const o = f.orig;
-    const r = f.resp;
-    const v6 = f.v === 6;
-    this.id = f.id;
-    this.key = v6 ? `[${addrA}]:${f.pa}-[${addrB}]:${f.pb}` : `${addrA}:${f.pa}-${addrB}:${f.pb}`;
-    this.ipVersion = v6 ? 6 : 4;
-    this.origAddr = f.origIsA ? addrA : addrB;
-    this.origPort = f.origIsA ? f.pa : f.pb;
-    this.respAddr = f.origIsA ? addrB : addrA;
-    this.respPort = f.origIsA ? f.pb : f.pa;
-    this.startTime = f.startTime;
-    this.endTime = f.lastTime;
-    // A capture whose clock stepped back (merged files, NTP steps) can stamp the last packet before the
-    // first: a duration is never negative (as the summary's durationSec).
-    this.durationSec = Math.max(0, f.lastTime - f.startTime);
-    this.firstFrame = f.firstFrame;
-    this.lastFrame = f.lastFrame;
-    this.history = f.history;
-    this.connState = f.connState();
-    this.flipped = f.flips % 2 === 1;
-    this.origPackets = o.packets;
-    this.respPackets = r.packets;
-    this.origPayloadBytes = o.payloadBytes;
-    this.respPayloadBytes = r.payloadBytes;
-    this.orig = new Facts(o, r);
-    this.resp = new Facts(r, o);
-    this.synRetransmissions = o.synRetx;
-    this.synAckRetransmissions = r.synAckRetx;
-    this.handshakeCompleted = f.handshake;
-    this.resets = resets;
-    this.closedBy = why;
-  }
-}
-
-function toConnection(f: Flow, why: Connection['closedBy'], names: AddressNames): Connection {
-  const addrA = names.name(f.v, f.a0, f.a1, f.a2, f.a3);
-  const addrB = names.name(f.v, f.b0, f.b1, f.b2, f.b3);
-  const resets = f.resets === EMPTY_RESETS ? [] : f.resets;
-  if (f.resetSenders !== null) {
-    for (let i = 0; i < resets.length; i++) resets[i]!.side = f.resetSenders[i] === f.orig ? 'orig' : 'resp';
-  }
-  return new ConnectionRecord(f, why, addrA, addrB, resets);
 }

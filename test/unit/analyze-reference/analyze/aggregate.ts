@@ -1,0 +1,303 @@
+/**
+ * Bounded, incremental tallies for the analyze report, so that memory does not grow with the capture:
+ * a multi-GB capture with millions of resets (a scan, a flood, a refused-connect loop) is summarised in a few
+ * tens of MB (docs/benchmarks.md, "Capture analysis (part 4)", limits).
+ *
+ * - `BoundedCounter`: counts by key with at most `maxKeys` keys; past that the lower half by count is dropped
+ *   (so the top of the list stays right for any key that is frequent, and the list is marked approximate).
+ * - `SecondsHistogram`: RSTs per second, merging neighbouring seconds when a capture spans too many of them.
+ * - `ResetTally`: cause counts, examples, finding groups, ports and sides from classified resets, fed in
+ *   batches (classifyResets output), with the same results as a single pass in connection order.
+ */
+
+import {
+  CAUSE_TITLE,
+  CAUSE_TOPIC,
+  CAUSES,
+  type CauseId,
+  type ClassifiedReset,
+  type Confidence,
+  fmtEp,
+} from './causes.js';
+import type { Connection } from './types.js';
+
+export { AddressNames } from './addr-cache.js';
+
+export interface Counted {
+  key: string;
+  count: number;
+}
+
+/** Counts per key, at most `maxKeys` keys. */
+export class BoundedCounter {
+  private readonly m = new Map<string, number>();
+  /** Keys dropped to stay within maxKeys (0: every count is exact). */
+  dropped = 0;
+
+  constructor(readonly maxKeys: number) {}
+
+  add(key: string, n = 1): void {
+    const m = this.m;
+    const v = m.get(key);
+    if (v !== undefined) {
+      m.set(key, v + n);
+      return;
+    }
+    if (m.size >= this.maxKeys) this.prune();
+    m.set(key, n);
+  }
+
+  get size(): number {
+    return this.m.size;
+  }
+
+  /** Drops the keys at or below the median count (at least one key). */
+  private prune(): void {
+    const counts = [...this.m.values()].sort((a, b) => a - b);
+    const median = counts[counts.length >> 1] ?? 0;
+    const before = this.m.size;
+    for (const [k, v] of this.m) if (v <= median) this.m.delete(k);
+    if (this.m.size === before) {
+      const firstKey = this.m.keys().next().value;
+      if (firstKey !== undefined) this.m.delete(firstKey);
+    }
+    this.dropped += before - this.m.size;
+  }
+
+  /** The `n` largest counts, ties by key. */
+  top(n: number): Counted[] {
+    return [...this.m]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .slice(0, n)
+      .map(([key, count]) => ({ key, count }));
+  }
+
+  entries(): IterableIterator<[string, number]> {
+    return this.m.entries();
+  }
+}
+
+/** RSTs per second. Past `maxKeys` distinct buckets the bucket width doubles (neighbours merge). */
+export class SecondsHistogram {
+  private m = new Map<number, number>();
+  private widthSec = 1;
+
+  constructor(private readonly maxKeys = 1 << 17) {}
+
+  add(sec: number): void {
+    const k = this.widthSec === 1 ? sec : Math.floor(sec / this.widthSec) * this.widthSec;
+    this.m.set(k, (this.m.get(k) ?? 0) + 1);
+    if (this.m.size > this.maxKeys) {
+      this.widthSec *= 2;
+      const old = this.m;
+      this.m = new Map();
+      for (const [s, n] of old) {
+        const k2 = Math.floor(s / this.widthSec) * this.widthSec;
+        this.m.set(k2, (this.m.get(k2) ?? 0) + n);
+      }
+    }
+  }
+
+  /** At most `maxBuckets` buckets from the first to the last second with a RST. */
+  timeline(maxBuckets: number): { startSec: number; bucketSec: number; counts: number[] } {
+    if (this.m.size === 0) return { startSec: 0, bucketSec: 1, counts: [] };
+    const w = this.widthSec;
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    for (const k of this.m.keys()) {
+      if (k < lo) lo = k;
+      if (k > hi) hi = k;
+    }
+    const span = hi + w - lo;
+    let bucketSec = Math.max(1, Math.ceil(span / Math.max(1, maxBuckets)));
+    bucketSec = Math.ceil(bucketSec / w) * w;
+    const counts = new Array<number>(Math.ceil(span / bucketSec)).fill(0);
+    for (const [k, n] of this.m) {
+      const i = Math.floor((k - lo) / bucketSec);
+      counts[i] = (counts[i] ?? 0) + n;
+    }
+    return { startSec: lo, bucketSec, counts };
+  }
+}
+
+export interface CauseSummary {
+  cause: CauseId;
+  title: string;
+  topic: string;
+  count: number;
+  byConfidence: Record<Confidence, number>;
+  /** Up to 3 example connections (their 4-tuple keys as "orig → resp"). */
+  examples: string[];
+}
+
+/** A group of resets with the same cause and the same actors (one finding sentence). */
+export interface FindingGroup {
+  /** The group's reset of the lowest connection id: its connection names the actors. */
+  first: ClassifiedReset;
+  count: number;
+  /** Distinct connections. */
+  conns: number;
+  /** The weakest confidence of the members: never overstated. */
+  conf: Confidence;
+}
+
+const CONF_RANK: Record<Confidence, number> = { certain: 0, likely: 1, possible: 2 };
+
+export const connLabel = (c: Connection): string =>
+  `${fmtEp(c.origAddr, c.origPort)} → ${fmtEp(c.respAddr, c.respPort)}`;
+
+/** Finding group key per cause: who has to act. */
+export function findingKey(r: ClassifiedReset): string {
+  const c = r.conn;
+  switch (r.cause) {
+    case 'refused':
+      return `${c.origAddr}|${c.respAddr}|${c.respPort}`;
+    case 'scan':
+      return c.origAddr;
+    case 'queue-overflow':
+    case 'abort':
+    case 'idle-timeout':
+    case 'time-wait-assassination':
+    case 'half-open':
+      return `${r.sender}|${c.respAddr}|${c.respPort}`;
+    case 'backscatter':
+    case 'injection':
+      return `${r.sender}|${r.receiver}`;
+    case 'rst-flood':
+      return r.receiver;
+    case 'unexplained':
+      return '';
+  }
+}
+
+interface CauseTally {
+  summary: CauseSummary;
+  /** Connection id of each example (the examples are those of the lowest ids). */
+  exampleIds: number[];
+}
+
+interface GroupTally extends FindingGroup {
+  lastConnId: number;
+}
+
+/**
+ * Everything the report derives from classified resets. `add` takes one classifyResets() result: the resets
+ * of a connection must come in one call (they are consecutive there), connections in any order across calls.
+ * Fed once with every connection in id order, it gives exactly what a single pass over them gives.
+ */
+export class ResetTally {
+  private readonly causes = new Map<CauseId, CauseTally>();
+  private readonly groups = new Map<string, GroupTally>();
+  private readonly ports = new Map<string, number>();
+  /** Finding groups dropped (the smallest) to stay within maxGroups. */
+  groupsDropped = 0;
+  resets = 0;
+  fromOrig = 0;
+
+  constructor(private readonly maxGroups = 4096) {}
+
+  add(classified: readonly ClassifiedReset[]): void {
+    for (const r of classified) {
+      this.resets++;
+      if (r.reset.side === 'orig') this.fromOrig++;
+      const port = String(r.conn.respPort);
+      this.ports.set(port, (this.ports.get(port) ?? 0) + 1);
+      this.cause(r);
+      this.group(r);
+    }
+  }
+
+  private cause(r: ClassifiedReset): void {
+    let t = this.causes.get(r.cause);
+    if (t === undefined) {
+      t = {
+        summary: {
+          cause: r.cause,
+          title: CAUSE_TITLE[r.cause],
+          topic: CAUSE_TOPIC[r.cause],
+          count: 0,
+          byConfidence: { certain: 0, likely: 0, possible: 0 },
+          examples: [],
+        },
+        exampleIds: [],
+      };
+      this.causes.set(r.cause, t);
+    }
+    const s = t.summary;
+    s.count++;
+    s.byConfidence[r.confidence]++;
+    const id = r.conn.id;
+    const ids = t.exampleIds;
+    if (ids.length === 3 && id >= ids[2]!) return;
+    const label = connLabel(r.conn);
+    const at = s.examples.indexOf(label);
+    if (at >= 0) {
+      if (ids[at]! <= id) return;
+      s.examples.splice(at, 1);
+      ids.splice(at, 1);
+    }
+    let i = ids.length;
+    while (i > 0 && ids[i - 1]! > id) i--;
+    ids.splice(i, 0, id);
+    s.examples.splice(i, 0, label);
+    if (ids.length > 3) {
+      ids.pop();
+      s.examples.pop();
+    }
+  }
+
+  private group(r: ClassifiedReset): void {
+    const k = `${r.cause}#${findingKey(r)}`;
+    let g = this.groups.get(k);
+    if (g === undefined) {
+      if (this.groups.size >= this.maxGroups) this.pruneGroups();
+      g = { first: r, count: 0, conns: 0, conf: r.confidence, lastConnId: -1 };
+      this.groups.set(k, g);
+    } else if (r.conn.id < g.first.conn.id) {
+      g.first = r;
+    }
+    g.count++;
+    if (g.lastConnId !== r.conn.id) {
+      g.conns++;
+      g.lastConnId = r.conn.id;
+    }
+    if (CONF_RANK[r.confidence] > CONF_RANK[g.conf]) g.conf = r.confidence;
+  }
+
+  /** Drops the groups at or below the median count (they cannot be among the top findings). */
+  private pruneGroups(): void {
+    const counts = [...this.groups.values()].map((g) => g.count).sort((a, b) => a - b);
+    const median = counts[counts.length >> 1] ?? 0;
+    const before = this.groups.size;
+    for (const [k, g] of this.groups) if (g.count <= median) this.groups.delete(k);
+    if (this.groups.size === before) {
+      const firstKey = this.groups.keys().next().value;
+      if (firstKey !== undefined) this.groups.delete(firstKey);
+    }
+    this.groupsDropped += before - this.groups.size;
+  }
+
+  /** Causes by count (then in CAUSES order). */
+  causeSummaries(): CauseSummary[] {
+    return [...this.causes.values()]
+      .map((t) => t.summary)
+      .sort((a, b) => b.count - a.count || CAUSES.indexOf(a.cause) - CAUSES.indexOf(b.cause));
+  }
+
+  /**
+   * The `n` largest finding groups; equal counts in the order of their first reset (connection id, then the
+   * reset's index): the order a single pass in connection order meets them, however the batches came.
+   */
+  topGroups(n: number): FindingGroup[] {
+    return [...this.groups.values()]
+      .sort((a, b) => b.count - a.count || a.first.conn.id - b.first.conn.id || a.first.index - b.first.index)
+      .slice(0, Math.max(1, n));
+  }
+
+  topPorts(n: number): Counted[] {
+    return [...this.ports]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .slice(0, n)
+      .map(([key, count]) => ({ key, count }));
+  }
+}
