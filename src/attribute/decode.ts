@@ -152,9 +152,11 @@ function addressPart(fmt: EventFormat): { part: Part; minLength: number; sockadd
     };
     return { part, minLength: Math.max(so, dO) + saddr.size, sockaddr: true };
   }
-  const sport = intReader(need(fmt, 'sport'));
-  const dport = intReader(need(fmt, 'dport'));
-  const family = intReader(need(fmt, 'family'));
+  // Ports and the family are unsigned in the kernel (`__u16`): read them so whatever `signed:` says, or a
+  // port above 32767 would come out negative (test/fixtures/fuzz/tracefs-format/).
+  const sport = intReader({ ...need(fmt, 'sport'), signed: false });
+  const dport = intReader({ ...need(fmt, 'dport'), signed: false });
+  const family = intReader({ ...need(fmt, 'family'), signed: false });
   const s4 = need(fmt, 'saddr', 4).offset;
   const d4 = need(fmt, 'daddr', 4).offset;
   const s6 = need(fmt, 'saddr_v6', 16).offset;

@@ -38,6 +38,9 @@ export interface PageHeader {
   dataSize: number;
 }
 
+/** Far above the 4 KiB pages (and the larger sub-buffers of buffer_subbuf_size_kb) kernels use. */
+const MAX_PAGE_BYTES = 16 * 1024 * 1024;
+
 const FIELD_LINE = /^\s*field:(.+?);\s*offset:(\d+);\s*size:(\d+);\s*signed:(\d+);\s*$/;
 
 function fail(file: string, line: number, column: number, message: string): never {
@@ -151,6 +154,18 @@ export function parseHeaderPage(text: string, file = 'header_page'): PageHeader 
   if (!ts || !commit || !data) fail(file, 1, 1, 'header_page lacks timestamp, commit or data');
   if (commit.size !== 4 && commit.size !== 8)
     fail(file, 1, 1, `commit size ${commit.size} is neither 4 nor 8`);
+  // ringbuf.ts reads the 8-byte timestamp and the commit word before the data, and the agent allocates one
+  // page of dataOffset + dataSize bytes: a layout that does not fit is refused here, not met as a RangeError
+  // in the page walker or an absurd allocation (test/fixtures/fuzz/tracefs-format/).
+  if (ts.offset + 8 > data.offset || commit.offset + commit.size > data.offset)
+    fail(file, 1, 1, 'the timestamp and commit fields must come before data');
+  if (data.size < 1 || data.offset + data.size > MAX_PAGE_BYTES)
+    fail(
+      file,
+      1,
+      1,
+      `data of ${data.size} bytes at offset ${data.offset} does not fit a trace page (at most ${MAX_PAGE_BYTES} bytes)`,
+    );
   return {
     timestampOffset: ts.offset,
     commitOffset: commit.offset,

@@ -26,7 +26,8 @@ export function parseListeners(text: string): Map<number, number[]> {
     const colon = f[1]!.lastIndexOf(':');
     const port = Number.parseInt(f[1]!.slice(colon + 1), 16);
     const inode = Number(f[9]);
-    if (!Number.isFinite(port) || !Number.isInteger(inode) || inode === 0) continue;
+    // A garbled line (a torn read) must not invent a port or an inode: ports are 16-bit, inodes positive.
+    if (!(port >= 0 && port <= 0xffff) || !Number.isInteger(inode) || inode <= 0) continue;
     const list = out.get(port) ?? [];
     list.push(inode);
     out.set(port, list);

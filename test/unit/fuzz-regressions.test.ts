@@ -9,12 +9,17 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyzeCapture } from '../../src/analyze/analyze.js';
+import { makeDecoder } from '../../src/attribute/decode.js';
+import { parseEventFormat, parseHeaderPage } from '../../src/attribute/format.js';
+import { parseListeners } from '../../src/attribute/procmap.js';
+import { RstwatchError } from '../../src/internal/errors.js';
 import { setSysctl, unifiedDiff } from '../../src/remedy/sysctl-conf.js';
 import { renderHtml } from '../../src/report/html.js';
 import { renderText } from '../../src/report/text.js';
 import * as b from '../fixtures/pcap/build.js';
 import type { FuzzTarget } from '../fuzz/engine/target.js';
 import { analyzeTarget } from '../fuzz/targets/analyze.js';
+import { tracefsFormatTarget } from '../fuzz/targets/attribute.js';
 import { sysctlConfTarget } from '../fuzz/targets/config.js';
 import { FIXTURES } from '../helpers/paths.js';
 
@@ -22,6 +27,7 @@ import { FIXTURES } from '../helpers/paths.js';
 const TARGETS: Record<string, FuzzTarget> = {
   analyze: analyzeTarget,
   'sysctl-conf': sysctlConfTarget,
+  'tracefs-format': tracefsFormatTarget,
 };
 
 /** The fuzzer's per-input limit (test/fuzz/main.ts --timeout-ms). */
@@ -141,5 +147,60 @@ describe('sysctl-conf: unified diff', () => {
   it('a last line without a newline is still marked as such', () => {
     const diff = unifiedDiff('x = 1', 'x = 2', { before: 'a', after: 'b' });
     expect(diff.match(/\\ No newline at end of file/g)).toHaveLength(2);
+  });
+});
+
+describe('tracefs: formats the decoder and the page walker can trust', () => {
+  const kernel61 = join(FIXTURES, 'tracefs', '6.1', 'events');
+  const read = (...p: string[]) => readFileSync(join(kernel61, ...p), 'utf8');
+  const codeOf = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      return err instanceof RstwatchError ? err.code : `not a RstwatchError: ${String(err)}`;
+    }
+    return 'no error';
+  };
+
+  it('header_page with the timestamp or commit after data is E_TRACE_FORMAT (was: RangeError in walkPage)', () => {
+    const text = read('header_page').replace('offset:0;', 'offset:9000;');
+    expect(codeOf(() => parseHeaderPage(text))).toBe('E_TRACE_FORMAT');
+  });
+
+  it('header_page whose data does not fit a page is E_TRACE_FORMAT (was: a 90 MB page buffer, or RangeError)', () => {
+    const text = read('header_page').replace(
+      /field: char data;\toffset:(\d+);/,
+      'field: char data;\toffset:90000000;',
+    );
+    expect(text).toContain('offset:90000000;');
+    expect(codeOf(() => parseHeaderPage(text))).toBe('E_TRACE_FORMAT');
+    expect(parseHeaderPage(read('header_page'))).toMatchObject({ dataOffset: 16, dataSize: 4080 });
+  });
+
+  it('a port field declared signed still decodes ports above 32767 (was: a negative port)', () => {
+    const send = parseEventFormat(
+      read('tcp', 'tcp_send_reset', 'format').replace(
+        'sport;\toffset:28;\tsize:2;\tsigned:0',
+        'sport;\toffset:28;\tsize:2;\tsigned:1',
+      ),
+    );
+    expect(send.fields.get('sport')?.signed).toBe(true);
+    const decoder = makeDecoder(send, parseEventFormat(read('tcp', 'tcp_receive_reset', 'format')));
+    const rec = Buffer.alloc(80);
+    rec.writeUInt16LE(send.id, 0);
+    rec.writeUInt16LE(40000, 28); // sport
+    rec.writeUInt16LE(443, 30); // dport
+    rec.writeUInt16LE(2, 32); // AF_INET
+    const ev = decoder.decode(rec, 0, rec.length);
+    expect(ev).toMatchObject({ direction: 'sent', localPort: 40000, remotePort: 443, family: 'ipv4' });
+  });
+
+  it('/proc/net/tcp lines with a port or inode out of range are skipped, the others kept', () => {
+    const head =
+      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
+    const line = (port: string, inode: string) =>
+      `   0: 00000000:${port} 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0`;
+    const text = [head, line('-a', '7'), line('1F90', '-3'), line('1BB', '99')].join('\n');
+    expect([...parseListeners(text)]).toEqual([[443, [99]]]);
   });
 });

@@ -63,7 +63,7 @@ function checkEvent(ev: RstEvent, strict: boolean): void {
 /** Walk a page as LiveAttribution.drain does (a buffer of the page size, `length` bytes read). */
 function walk(page: Uint8Array, header: PageHeader, decoder: ResetDecoder): void {
   const size = Math.max(4096, header.dataOffset + header.dataSize);
-  check(Number.isSafeInteger(size) && size <= 1 << 20, `header_page asks for a ${size}-byte page buffer`);
+  check(Number.isSafeInteger(size) && size <= 16 << 20, `header_page asks for a ${size}-byte page buffer`);
   const buf = Buffer.alloc(size);
   buf.set(page.subarray(0, size));
   const r = walkPage(buf, Math.min(page.length, size), header, (b, off, len, tsNs) => {
@@ -157,9 +157,8 @@ export const tracefsFormatTarget: FuzzTarget = {
         if (ev) checkEvent(ev, false);
       }
     } else if (sel === 4) {
-      // Ports are looked up by the 16-bit port of an event: a bogus one from a garbled line never matches.
       for (const [port, inodes] of parseListeners(text)) {
-        check(Number.isInteger(port) && port >= 0, `listening port ${port}`);
+        check(Number.isInteger(port) && port >= 0 && port <= 65535, `listening port ${port}`);
         for (const i of inodes) check(Number.isInteger(i) && i > 0, `inode ${i}`);
       }
     } else if (sel === 5) {
