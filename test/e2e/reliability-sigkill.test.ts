@@ -24,7 +24,7 @@ import { createNetns, deleteNetns, netnsAvailable } from '../helpers/netns.js';
 import { BIN } from '../helpers/paths.js';
 
 /** Kills (bounded; RW_RELIABILITY_KILLS raises it for a longer local run). */
-const KILLS = Math.min(200, Number(process.env.RW_RELIABILITY_KILLS ?? 14));
+const KILLS = Math.min(200, Number(process.env.RW_RELIABILITY_KILLS ?? 12));
 
 const ALERTS = `
 template: relkill_attempts
