@@ -5,8 +5,10 @@
  * process (fd limit raised too) that
  *  1. opens 10,000 connections at once and holds them for 3 s: the agent holds up to its cap, answers
  *     503 E_API_BUSY to the rest and closes them;
- *  2. keeps up to 2,000 of them open and idle while 32 keep-alive clients hammer /api/v1/data (a 10-minute
- *     window of the handshake chart) for 5 s.
+ *  2. keeps up to 2,000 of them open and idle while 31 keep-alive clients hammer /api/v1/data (a 10-minute
+ *     window of the handshake chart) and one scrapes /metrics every 250 ms, for 5 s. In the second case
+ *     attribution is on: a scrape asks who listens on the top local ports, which walks the fds of every
+ *     process (tens of thousands here).
  * Lateness is the agent's own measure: every tick's distance from its second boundary, from its debug
  * counters file (t − b), and rstwatch_samples_late_total / rstwatch_samples_missed_total from /metrics
  * before and after. No tick may be 100 ms late, none missed.
@@ -29,7 +31,7 @@ const [host, port] = [process.argv[1], Number(process.argv[2])];
 const total = Number(process.argv[3]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 (async () => {
-  const r = { opened: 0, held: 0, busy503: 0, timeout408: 0, closedSilently: 0, errors: {}, requests: 0, ok: 0, statuses: {}, floodFromMs: Date.now(), floodSettledMs: 0, endMs: 0 };
+  const r = { opened: 0, held: 0, busy503: 0, timeout408: 0, closedSilently: 0, errors: {}, requests: 0, scrapes: 0, ok: 0, statuses: {}, floodFromMs: Date.now(), floodSettledMs: 0, endMs: 0 };
   const socks = [];
   // 1. All at once: every connect is started in the same turn. A connection is settled when it is
   // refused, fails, closes, or has stayed open for 300 ms.
@@ -76,7 +78,21 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
       });
     }
   };
-  await Promise.all(Array.from({ length: 32 }, worker));
+  // And a scraper of /metrics every 250 ms: with attribution on, each scrape asks who listens on the top
+  // local ports, a walk of every process's fds (tens of thousands here) every 5 s.
+  const scraper = async () => {
+    while (Date.now() < until) {
+      await new Promise((resolve) => {
+        const req = http.get({ host, port, path: '/metrics', agent }, (res) => {
+          res.resume();
+          res.on('end', () => { r.scrapes++; resolve(); });
+        });
+        req.on('error', () => resolve());
+      });
+      await sleep(250);
+    }
+  };
+  await Promise.all([...Array.from({ length: 31 }, worker), scraper()]);
   agent.destroy();
   r.endMs = Date.now();
   for (const s of open) s.destroy();
@@ -113,6 +129,7 @@ describe.skipIf(!ok)('10,000 concurrent connections to the API', () => {
       name: 'default cap (64) and fd limit 1,024',
       agentNofile: 1024,
       cap: 64,
+      attribution: 'no',
       hammerStatuses: ['200', '503'],
       env: { RSTWATCH_API_REQUESTS_PER_SECOND: '100000' },
     },
@@ -120,6 +137,7 @@ describe.skipIf(!ok)('10,000 concurrent connections to the API', () => {
       name: 'cap at its maximum (4,096) and the fd limit raised to 20,000',
       agentNofile: NOFILE,
       cap: 4096,
+      attribution: 'yes',
       hammerStatuses: ['200'],
       env: { RSTWATCH_API_MAX_CONNECTIONS: '4096', RSTWATCH_API_REQUESTS_PER_SECOND: '100000' },
     },
@@ -140,7 +158,7 @@ describe.skipIf(!ok)('10,000 concurrent connections to the API', () => {
         '--listen',
         '127.0.0.1:0',
         '--attribution',
-        'no',
+        c.attribution,
         '--notify-config',
         join(dir, 'notify.conf'),
         '--debug-counters-file',
@@ -205,6 +223,7 @@ describe.skipIf(!ok)('10,000 concurrent connections to the API', () => {
         busy503: number;
         errors: Record<string, number>;
         requests: number;
+        scrapes: number;
         ok: number;
         statuses: Record<string, number>;
         timeout408: number;
@@ -222,6 +241,7 @@ describe.skipIf(!ok)('10,000 concurrent connections to the API', () => {
       expect(r.closedSilently, JSON.stringify(r)).toBe(0);
       expect(r.busy503).toBeGreaterThanOrEqual(CONNECTIONS - c.cap - r.held - r.timeout408);
       expect(r.ok).toBeGreaterThan(100);
+      expect(r.scrapes).toBeGreaterThan(5);
       // Served, or (at the small cap, with the idle ones holding it) refused with 503 — nothing else.
       for (const st of Object.keys(r.statuses)) expect(c.hammerStatuses).toContain(st);
 

@@ -270,6 +270,9 @@ describe('listening processes', () => {
     let now = 0;
     const map = new ProcessMap({ now: () => now, refreshMs: 5000 });
     try {
+      // The first lookup starts a refresh in the background (slices between which the event loop runs).
+      expect(map.lookup(port)).toBeUndefined();
+      await map.idle();
       expect(map.lookup(port)).toEqual({
         pid: process.pid,
         name: readFileSync('/proc/self/comm', 'utf8').trim(),
@@ -277,9 +280,22 @@ describe('listening processes', () => {
       srv.close();
       now = 1000; // cached: still there
       expect(map.lookup(port)?.pid).toBe(process.pid);
-      now = 6000; // refreshed: gone
+      await map.idle();
+      expect(map.lookup(port)?.pid).toBe(process.pid);
+      now = 6000; // stale: answered from the old map while the refresh runs, then gone
+      expect(map.lookup(port)?.pid).toBe(process.pid);
+      await map.idle();
       expect(map.lookup(port)).toBeUndefined();
-      expect(new ProcessMap({ maxFdLinks: 0 }).lookup(port)).toBeUndefined();
+      const none = new ProcessMap({ maxFdLinks: 0 });
+      none.refresh();
+      expect(none.lookup(port)).toBeUndefined();
+      // refresh() does the whole walk at once.
+      const srv2 = net.createServer();
+      await new Promise<void>((r) => srv2.listen(0, '127.0.0.1', () => r()));
+      const port2 = (srv2.address() as { port: number }).port;
+      map.refresh();
+      expect(map.lookup(port2)?.pid).toBe(process.pid);
+      srv2.close();
     } finally {
       srv.close();
     }
