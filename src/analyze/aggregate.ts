@@ -188,7 +188,15 @@ interface GroupTally extends FindingGroup {
 export class ResetTally {
   private readonly causes = new Map<CauseId, CauseTally>();
   private readonly groups = new Map<string, GroupTally>();
-  private readonly ports = new Map<string, number>();
+  private readonly ports = new Map<number, number>();
+  /** The last group's key and the fields it was made of: consecutive resets mostly share a group. */
+  private lastKey = '';
+  private lastCause: CauseId | undefined;
+  private lastOrig = '';
+  private lastResp = '';
+  private lastPort = -1;
+  private lastSender = '';
+  private lastReceiver = '';
   /** Finding groups dropped (the smallest) to stay within maxGroups. */
   groupsDropped = 0;
   resets = 0;
@@ -197,14 +205,20 @@ export class ResetTally {
   constructor(private readonly maxGroups = 4096) {}
 
   add(classified: readonly ClassifiedReset[]): void {
-    for (const r of classified) {
-      this.resets++;
-      if (r.reset.side === 'orig') this.fromOrig++;
-      const port = String(r.conn.respPort);
-      this.ports.set(port, (this.ports.get(port) ?? 0) + 1);
-      this.cause(r);
-      this.group(r);
-    }
+    for (const r of classified) this.addOne(r);
+  }
+
+  /**
+   * One classified reset. `keep` turns it into an object that may be kept (the finding group's first reset):
+   * for a reused scratch object, a copy; by default the reset itself.
+   */
+  addOne(r: ClassifiedReset, keep?: (r: ClassifiedReset) => ClassifiedReset): void {
+    this.resets++;
+    if (r.reset.side === 'orig') this.fromOrig++;
+    const port = r.conn.respPort;
+    this.ports.set(port, (this.ports.get(port) ?? 0) + 1);
+    this.cause(r);
+    this.group(r, keep);
   }
 
   private cause(r: ClassifiedReset): void {
@@ -246,15 +260,37 @@ export class ResetTally {
     }
   }
 
-  private group(r: ClassifiedReset): void {
-    const k = `${r.cause}#${findingKey(r)}`;
+  /** `${cause}#${findingKey(r)}`, reusing the previous reset's key when its actors are the same. */
+  private groupKey(r: ClassifiedReset): string {
+    const c = r.conn;
+    if (
+      r.cause !== this.lastCause ||
+      c.origAddr !== this.lastOrig ||
+      c.respAddr !== this.lastResp ||
+      c.respPort !== this.lastPort ||
+      r.sender !== this.lastSender ||
+      r.receiver !== this.lastReceiver
+    ) {
+      this.lastKey = `${r.cause}#${findingKey(r)}`;
+      this.lastCause = r.cause;
+      this.lastOrig = c.origAddr;
+      this.lastResp = c.respAddr;
+      this.lastPort = c.respPort;
+      this.lastSender = r.sender;
+      this.lastReceiver = r.receiver;
+    }
+    return this.lastKey;
+  }
+
+  private group(r: ClassifiedReset, keep: ((r: ClassifiedReset) => ClassifiedReset) | undefined): void {
+    const k = this.groupKey(r);
     let g = this.groups.get(k);
     if (g === undefined) {
       if (this.groups.size >= this.maxGroups) this.pruneGroups();
-      g = { first: r, count: 0, conns: 0, conf: r.confidence, lastConnId: -1 };
+      g = { first: keep ? keep(r) : r, count: 0, conns: 0, conf: r.confidence, lastConnId: -1 };
       this.groups.set(k, g);
     } else if (r.conn.id < g.first.conn.id) {
-      g.first = r;
+      g.first = keep ? keep(r) : r;
     }
     g.count++;
     if (g.lastConnId !== r.conn.id) {
@@ -296,6 +332,7 @@ export class ResetTally {
 
   topPorts(n: number): Counted[] {
     return [...this.ports]
+      .map(([port, count]): [string, number] => [String(port), count])
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .slice(0, n)
       .map(([key, count]) => ({ key, count }));

@@ -66,12 +66,12 @@ const HIST_SYN = 0x1;
 const HIST_FIN = 0x2;
 const HIST_RST = 0x4;
 const HIST_FIN_RST = 0x8;
-const HIST_DATA = 0x10;
-const HIST_ACK = 0x20;
+export const HIST_DATA = 0x10;
+export const HIST_ACK = 0x20;
 const HIST_MULTI = 0x40;
 
 /** Zeek ignores SYN/RST sequence jumps larger than this when advancing last_seq (TOO_LARGE_SEQ_DELTA). */
-const TOO_LARGE_SEQ_DELTA = 1048576;
+export const TOO_LARGE_SEQ_DELTA = 1048576;
 
 /** Offset in I of the slot's current originator (0) or responder (1) endpoint. */
 export function roleEp(s: FlowStore, slot: number, responder: boolean): number {
@@ -101,8 +101,7 @@ export function endpointSize(I: Int32Array, ep: number, peer: number): number {
 const RSTOS0_RE = /^\^?S[^HAFGIQ]*R.*$/;
 
 /**
- * Zeek's conn_state() for TCP, in its decision order (field guide §1.2). `history` is a string or a function
- * giving it (only the RSTOS0 decision reads it).
+ * Zeek's conn_state() for TCP, in its decision order (field guide §1.2).
  *
  * @example connState(EP.SYN_SENT, EP.RESET, 0, 0, 'Sr') // 'REJ'
  */
@@ -111,7 +110,7 @@ export function connState(
   rs: EpState,
   origSize: number,
   respSize: number,
-  history: string | (() => string),
+  history: string,
 ): ConnState {
   const oInactive = os === EP.INACTIVE || os === EP.PARTIAL;
   const rInactive = rs === EP.INACTIVE || rs === EP.PARTIAL;
@@ -121,8 +120,7 @@ export function connState(
     return oInactive ? 'RSTRH' : 'RSTR';
   }
   if (os === EP.RESET) {
-    if (rInactive)
-      return RSTOS0_RE.test(typeof history === 'string' ? history : history()) ? 'RSTOS0' : 'OTH';
+    if (rInactive) return RSTOS0_RE.test(history) ? 'RSTOS0' : 'OTH';
     return 'RSTO';
   }
   if (rs === EP.CLOSED && os === EP.CLOSED) return 'SF';
@@ -133,18 +131,17 @@ export function connState(
   return 'OTH';
 }
 
-/** conn_state of the flow in `slot`. */
+/** conn_state of the flow in `slot` (its history is read only for the RSTOS0 decision). */
 export function flowConnState(s: FlowStore, slot: number): ConnState {
   const I = s.I;
   const o = roleEp(s, slot, false);
   const r = roleEp(s, slot, true);
-  return connState(
-    I[o + E_STATE] as EpState,
-    I[r + E_STATE] as EpState,
-    endpointSize(I, o, r),
-    endpointSize(I, r, o),
-    () => s.history(slot),
-  );
+  const os = I[o + E_STATE] as EpState;
+  const rs = I[r + E_STATE] as EpState;
+  const rInactive = rs === EP.INACTIVE || rs === EP.PARTIAL;
+  if (os === EP.RESET && rs !== EP.RESET && rInactive)
+    return RSTOS0_RE.test(s.history(slot)) ? 'RSTOS0' : 'OTH';
+  return connState(os, rs, endpointSize(I, o, r), endpointSize(I, r, o), '');
 }
 
 function setState(I: Int32Array, ep: number, st: EpState): void {
@@ -180,14 +177,14 @@ function scaled(
   return thresh;
 }
 
-function retransmission(s: FlowStore, slot: number, isOrig: boolean, ep: number): void {
+export function retransmission(s: FlowStore, slot: number, isOrig: boolean, ep: number): void {
   const I = s.I;
   const cnt = I[ep + E_RXMT_CNT]! + 1;
   I[ep + E_RXMT_CNT] = cnt;
   I[ep + E_RXMT_THRESH] = scaled(s, slot, isOrig, CH.T, cnt, I[ep + E_RXMT_THRESH]!);
 }
 
-function zeroWindow(s: FlowStore, slot: number, isOrig: boolean, ep: number): void {
+export function zeroWindow(s: FlowStore, slot: number, isOrig: boolean, ep: number): void {
   const I = s.I;
   const cnt = I[ep + E_WIN0_CNT]! + 1;
   I[ep + E_WIN0_CNT] = cnt;

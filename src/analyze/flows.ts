@@ -12,8 +12,22 @@
 import type { DecodedTcp } from '../packet/types.js';
 import { TCP } from '../packet/types.js';
 import { AddressNames } from './addr-cache.js';
-import { EP, flipRoles, gap, isFinished, isReuse, processSegment } from './conn-state.js';
 import {
+  EP,
+  flipRoles,
+  gap,
+  HIST_ACK,
+  HIST_DATA,
+  isFinished,
+  isReuse,
+  processSegment,
+  retransmission,
+  TOO_LARGE_SEQ_DELTA,
+  zeroWindow,
+} from './conn-state.js';
+import {
+  CH,
+  CONTROL,
   D_FIRST_FRAME,
   D_ID,
   D_LAST,
@@ -28,6 +42,7 @@ import {
   DE_PACKETS,
   DE_PAYLOAD,
   DE_STRIDE,
+  E_ACK_SEQ,
   E_ACKED_UNSEEN,
   E_BASE,
   E_FIN_CNT,
@@ -36,6 +51,7 @@ import {
   E_KEEPALIVE,
   E_LAST_HAS_TS,
   E_LAST_IPID,
+  E_LAST_SEQ,
   E_LAST_TSVAL,
   E_LAST_TTL,
   E_MSS,
@@ -44,6 +60,7 @@ import {
   E_SACK,
   E_SENT_SYN,
   E_SENT_SYNACK,
+  E_START_SEQ,
   E_STATE,
   E_STRIDE,
   E_SYN_RETX,
@@ -79,7 +96,8 @@ import {
   FlowStore,
   I_STRIDE,
 } from './flow-record.js';
-import { buildConnection, type QuietConnection, QuietView, takeResets } from './records.js';
+import { HeldConnections } from './held.js';
+import { buildConnection, type QuietConnection, QuietView, readResets } from './records.js';
 import {
   JUDGMENT_CODE,
   R_ACK,
@@ -161,6 +179,11 @@ export interface FlowTableOptions {
    * every remaining connection.
    */
   onQuietConnection?: (conn: QuietConnection) => void;
+  /**
+   * When set, a connection with resets leaving the table is copied into `table.held` and its index comes
+   * here instead of a Connection to onConnection (see held.ts).
+   */
+  onHeldConnection?: (held: number) => void;
 }
 
 export interface FlowTableStats {
@@ -197,16 +220,7 @@ export function isLikelyServerPort(port: number): boolean {
 /** One RST's judgment inputs; judgeRst's context object, reused (RSTs only, but there may be millions). */
 const rstContext: RstContext = { rcvNxt: -1, rawWindow: -1, windowShift: -1, synSentSndNxt: -1 };
 
-/** Murmur3-style mixing over the canonical key words (int32). */
-function mix(h: number, k: number): number {
-  let x = Math.imul(k, 0xcc9e2d51);
-  x = (x << 15) | (x >>> 17);
-  x = Math.imul(x, 0x1b873593);
-  h ^= x;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
+/** Murmur3's finaliser: every input bit affects every output bit. */
 function fmix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -250,6 +264,9 @@ export class FlowTable {
   };
   onConnection: ((conn: Connection) => void) | undefined;
   onQuietConnection: ((conn: QuietConnection) => void) | undefined;
+  onHeldConnection: ((held: number) => void) | undefined;
+  /** Connections with resets handed over by index (with onHeldConnection). */
+  readonly held: HeldConnections;
 
   private readonly idleTimeout: number;
   private readonly establishedIdleTimeout: number;
@@ -260,6 +277,9 @@ export class FlowTable {
   private readonly store: FlowStore;
   /** The current packet's time (seconds): kept here, not passed, so that no call boxes a double. */
   private readonly now = new Float64Array(1);
+  /** The slot whose last time tailLast holds (−1: none). */
+  private tailSlot = -1;
+  private readonly tailLast = new Float64Array(1);
   /** The RSTs of the flows in the table. */
   private readonly pool = new ResetPool();
   /**
@@ -295,6 +315,7 @@ export class FlowTable {
     this.challengeSec = opts.challengeAckSec ?? DEFAULT_CHALLENGE_ACK_SEC;
     this.onConnection = opts.onConnection;
     this.onQuietConnection = opts.onQuietConnection;
+    this.onHeldConnection = opts.onHeldConnection;
     this.store = new FlowStore(max);
     let size = 16;
     while (size < max * 2) size *= 2;
@@ -307,6 +328,7 @@ export class FlowTable {
     this.freeTop = max;
     this.used = new Uint8Array(max);
     this.quiet = new QuietView(this.store, this.names);
+    this.held = new HeldConnections(this.pool, this.names);
   }
 
   /** Feeds one decoded TCP segment. `pkt` may be reused by the caller after this returns. */
@@ -318,8 +340,16 @@ export class FlowTable {
     st.packets++;
     if ((flags & TCP.RST) !== 0) st.resets++;
     const D = this.store.D;
-    // Nothing can expire before the least recently seen flow has been idle for the shortest timeout.
-    if (this.tail >= 0 && t - D[this.tail * D_STRIDE + D_LAST]! > this.minTimeout) this.expire();
+    // Nothing can expire before the least recently seen flow has been idle for the shortest timeout. The
+    // tail's last time is remembered (tailSlot/tailLast) so that its record is not loaded for every packet.
+    const tail = this.tail;
+    if (tail >= 0) {
+      if (tail !== this.tailSlot) {
+        this.tailSlot = tail;
+        this.tailLast[0] = D[tail * D_STRIDE + D_LAST]!;
+      }
+      if (t - this.tailLast[0]! > this.minTimeout) this.expire();
+    }
 
     const src = pkt.src;
     const dst = pkt.dst;
@@ -359,15 +389,12 @@ export class FlowTable {
     const b3 = srcIsA ? d3 : s3;
     const pa = srcIsA ? sp : dp;
     const pb = srcIsA ? dp : sp;
-    let h = mix(v, a0);
-    h = mix(h, a1);
-    h = mix(h, a2);
-    h = mix(h, a3);
-    h = mix(h, b0);
-    h = mix(h, b1);
-    h = mix(h, b2);
-    h = mix(h, b3);
-    h = fmix(mix(h, (pa << 16) | pb));
+    // Independent multiplies (they run in parallel), then a full avalanche: the hash only places flows in
+    // the index, so any good mix will do.
+    let x = a0 ^ Math.imul(b0, 0x9e3779b1) ^ Math.imul((pa << 16) | pb, 0x85ebca6b) ^ v;
+    if (v === 6)
+      x ^= Math.imul(a1 ^ b3, 0xc2b2ae35) ^ Math.imul(a2 ^ b2, 0x27d4eb2f) ^ Math.imul(a3 ^ b1, 0x165667b1);
+    const h = fmix(x);
 
     const I = this.store.I;
     const buckets = this.buckets;
@@ -446,7 +473,11 @@ export class FlowTable {
     } else if (this.head !== slot) {
       this.touch(slot);
     }
-    this.segment(slot, pkt, srcIsA === (I[slot * I_STRIDE + F_ORIG_IS_A] !== 0), frame);
+    const isOrig = srcIsA === (I[slot * I_STRIDE + F_ORIG_IS_A] !== 0);
+    if ((flags & CONTROL) === 0) this.plainSegment(slot, pkt, isOrig, frame);
+    else this.segment(slot, pkt, isOrig, frame);
+    // The flow's last time changed: forget the remembered tail time if it was this flow's.
+    if (slot === this.tailSlot) this.tailSlot = -1;
   }
 
   /** Ends tracking: returns the connections still in the table (plus any kept ones), in start order. */
@@ -464,6 +495,120 @@ export class FlowTable {
     this.stats.active = 0;
     out.sort((x, y) => x.id - y.id);
     return out;
+  }
+
+  /**
+   * A segment without SYN, FIN or RST — most of any capture: the same as segment() (and processSegment) for
+   * that case, in one function with the control-flag branches taken out. The state machine does nothing
+   * for such a segment unless the sender is INACTIVE, which goes the general way.
+   */
+  private plainSegment(slot: number, pkt: DecodedTcp, isOrig: boolean, frame: number): void {
+    const s = this.store;
+    const I = s.I;
+    const b = slot * I_STRIDE;
+    const origPhys = I[b + F_ORIG_EP]!;
+    const epPhys = isOrig ? origPhys : origPhys ^ 1;
+    const ep = b + E_BASE + epPhys * E_STRIDE;
+    const epState = I[ep + E_STATE]!;
+    if (epState === EP.INACTIVE) {
+      this.segment(slot, pkt, isOrig, frame);
+      return;
+    }
+    const D = s.D;
+    const t = this.now[0]!;
+    const db = slot * D_STRIDE;
+    const peer = b + E_BASE + (epPhys ^ 1) * E_STRIDE;
+    const dep = db + DE_BASE + epPhys * DE_STRIDE;
+    const flags = pkt.flags;
+    const seq = pkt.seq | 0;
+    const ack = pkt.ack | 0;
+    const len = pkt.payloadLen;
+    const hasAck = (flags & TCP.ACK) !== 0;
+
+    const pending = I[b + F_PENDING]!;
+    if (pending >= 0) {
+      if (t > D[db + D_PENDING_DEADLINE]!) I[b + F_PENDING] = -1;
+      else if (epPhys === I[b + F_PENDING_RCV] && hasAck && len === 0 && ack === I[b + F_PENDING_ACK]) {
+        this.pool.I[pending * R_STRIDE + R_CHALLENGE] = 1;
+        this.pool.D[pending * RD_STRIDE + RD_CHALLENGE_FRAME] = frame;
+        I[b + F_PENDING] = -1;
+      }
+    }
+
+    // Zeek's processing (conn-state.ts processSegment) without SYN/FIN/RST: history, keepalive count, zero
+    // window, ACK bookkeeping, last_seq.
+    if (len > 0) s.seen(slot, isOrig, HIST_DATA, CH.D);
+    else if (hasAck) s.seen(slot, isOrig, HIST_ACK, CH.A);
+    const peerState = I[peer + E_STATE]!;
+    const last = I[ep + E_LAST_SEQ]!;
+    I[peer + E_KEEPALIVE] = 0;
+    const probe =
+      hasAck &&
+      len <= 1 &&
+      (epState === EP.ESTABLISHED || epState === EP.PARTIAL) &&
+      seq === ((last - 1) | 0) &&
+      I[peer + E_RAW_WINDOW] !== 0;
+    I[ep + E_KEEPALIVE] = probe ? I[ep + E_KEEPALIVE]! + 1 : 0;
+    if (pkt.window === 0 && peerState !== EP.CLOSED && epState !== EP.RESET) zeroWindow(s, slot, isOrig, ep);
+    if (hasAck) {
+      if (peerState === EP.INACTIVE) {
+        const base = (ack - 1) | 0;
+        I[peer + E_START_SEQ] = base;
+        I[peer + E_ACK_SEQ] = base;
+        I[peer + E_LAST_SEQ] = base;
+      } else if (((ack - I[peer + E_START_SEQ]!) | 0) >= 0) {
+        const d = (ack - I[peer + E_ACK_SEQ]!) | 0;
+        if (!(ack === 0 && d > TOO_LARGE_SEQ_DELTA) && d > 0) I[peer + E_ACK_SEQ] = ack;
+      }
+    }
+    const end = (seq + len) | 0;
+    if (epState !== EP.RESET) {
+      if (((end - last) | 0) > 0) I[ep + E_LAST_SEQ] = end;
+      else if (len > 0) retransmission(s, slot, isOrig, ep);
+    }
+
+    // Facts (as segment()).
+    D[dep + DE_PACKETS] = D[dep + DE_PACKETS]! + 1;
+    D[dep + DE_PAYLOAD] = D[dep + DE_PAYLOAD]! + len;
+    if (D[dep + DE_FIRST_TIME]! < 0) D[dep + DE_FIRST_TIME] = t;
+    D[dep + DE_LAST_TIME] = t;
+    const hasTs = pkt.hasTimestamps;
+    if (hasTs) I[ep + E_TIMESTAMPS] = 1;
+    D[dep + DE_NON_RST] = D[dep + DE_NON_RST]! + 1;
+    if (I[ep + E_HAS_NEXT] === 0 || ((end - I[ep + E_NEXT_SEQ]!) | 0) > 0) {
+      I[ep + E_NEXT_SEQ] = end;
+      I[ep + E_HAS_NEXT] = 1;
+    }
+    I[ep + E_RAW_WINDOW] = pkt.window;
+    I[ep + E_WINDOW_ON_SYN] = 0;
+    const ttl = pkt.ttl;
+    I[ep + E_LAST_TTL] = ttl;
+    I[ep + E_LAST_IPID] = pkt.ipId;
+    I[ep + E_LAST_HAS_TS] = hasTs ? 1 : 0;
+    I[ep + E_LAST_TSVAL] = hasTs ? pkt.tsVal | 0 : -1;
+    const ttlMin = I[ep + E_TTL_MIN]!;
+    if (ttlMin < 0 || ttl < ttlMin) I[ep + E_TTL_MIN] = ttl;
+    if (ttl > I[ep + E_TTL_MAX]!) I[ep + E_TTL_MAX] = ttl;
+    if (hasAck) {
+      const peerNext = I[peer + E_NEXT_SEQ]!;
+      const d = (ack - peerNext) | 0;
+      if (!(ack === 0 && d > TOO_LARGE_SEQ_DELTA)) {
+        if (I[peer + E_HAS_NEXT] === 0) {
+          I[peer + E_NEXT_SEQ] = ack;
+          I[peer + E_HAS_NEXT] = 1;
+        } else if (d > 0) {
+          if (D[db + DE_BASE + (epPhys ^ 1) * DE_STRIDE + DE_NON_RST]! > 0) {
+            I[peer + E_ACKED_UNSEEN] = I[peer + E_ACKED_UNSEEN]! + 1;
+            gap(s, slot, (epPhys ^ 1) === origPhys, peer);
+          }
+          I[peer + E_NEXT_SEQ] = ack;
+        }
+      }
+      if (epPhys === origPhys && I[ep + E_SENT_SYN] !== 0 && I[peer + E_SENT_SYNACK] !== 0)
+        I[b + F_HANDSHAKE] = 1;
+    }
+    D[db + D_LAST] = t;
+    D[db + D_LAST_FRAME] = frame;
   }
 
   /** Per-connection processing of one segment (the hot path). */
@@ -674,6 +819,7 @@ export class FlowTable {
   }
 
   private insert(slot: number, h: number): void {
+    if (slot === this.tailSlot) this.tailSlot = -1;
     const buckets = this.buckets;
     let i = h & this.mask;
     while (buckets[2 * i] !== 0) i = (i + 1) & this.mask;
@@ -706,10 +852,29 @@ export class FlowTable {
 
   private remove(slot: number, why: Connection['closedBy']): void {
     this.stats.active--;
+    this.leave(slot, why);
+  }
+
+  /** Hands the flow in `slot` to the callbacks and frees its slot. */
+  private leave(slot: number, why: Connection['closedBy']): void {
+    const I = this.store.I;
+    const b = slot * I_STRIDE;
     const quiet = this.onQuietConnection;
-    if (quiet !== undefined && this.store.I[slot * I_STRIDE + F_NRESETS] === 0) {
+    if (quiet !== undefined && I[b + F_NRESETS] === 0) {
       quiet(this.quiet.at(slot));
       this.unlink(slot);
+      return;
+    }
+    const hold = this.onHeldConnection;
+    if (hold !== undefined && I[b + F_NRESETS] !== 0) {
+      const h = this.held.add(this.store, slot, why);
+      // The RSTs belong to the held copy now.
+      I[b + F_RESET_HEAD] = -1;
+      I[b + F_RESET_TAIL] = -1;
+      I[b + F_NRESETS] = 0;
+      I[b + F_PENDING] = -1;
+      this.unlink(slot);
+      hold(h);
       return;
     }
     const conn = this.build(slot, why);
@@ -718,11 +883,24 @@ export class FlowTable {
     else this.kept.push(conn);
   }
 
+  /**
+   * Ends tracking like finish(), but hands the remaining connections to the callbacks (onQuietConnection,
+   * onHeldConnection, onConnection), in start order, instead of returning them.
+   */
+  drain(): void {
+    const D = this.store.D;
+    const rest: number[] = [];
+    for (let slot = 0; slot < this.maxFlows; slot++) if (this.used[slot] !== 0) rest.push(slot);
+    rest.sort((x, y) => D[x * D_STRIDE + D_ID]! - D[y * D_STRIDE + D_ID]!);
+    for (const slot of rest) this.leave(slot, 'end');
+    this.stats.active = 0;
+  }
+
   /** The Connection of a flow; its RSTs leave the pool (their senders named as the roles are now). */
   private build(slot: number, why: Connection['closedBy']): Connection {
     const b = slot * I_STRIDE;
     const I = this.store.I;
-    const resets = takeResets(this.pool, I[b + F_RESET_HEAD]!, I[b + F_ORIG_EP]!);
+    const resets = readResets(this.pool, I[b + F_RESET_HEAD]!, I[b + F_ORIG_EP]!, [], true);
     I[b + F_RESET_HEAD] = -1;
     I[b + F_RESET_TAIL] = -1;
     I[b + F_NRESETS] = 0;
@@ -732,6 +910,7 @@ export class FlowTable {
 
   /** Takes the flow out of the index, the LRU list and its slot. */
   private unlink(slot: number): void {
+    if (slot === this.tailSlot) this.tailSlot = -1;
     const mask = this.mask;
     const buckets = this.buckets;
     let i = this.store.I[slot * I_STRIDE + F_HASH]! & mask;

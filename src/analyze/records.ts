@@ -107,26 +107,27 @@ import type {
 } from './types.js';
 
 class Facts implements EndpointFacts {
-  state: EndpointStateName;
-  packets: number;
-  payloadBytes: number;
-  seqBytes: number;
-  retransmissions: number;
-  zeroWindows: number;
-  fins: number;
-  rsts: number;
-  syns: number;
-  ackedUnseen: number;
-  firstTime: number;
-  lastTime: number;
-  mss: number;
-  wscale: number;
-  sackPermitted: boolean;
-  timestamps: boolean;
-  ttlMin: number;
-  ttlMax: number;
+  state: EndpointStateName = 'INACTIVE';
+  packets = 0;
+  payloadBytes = 0;
+  seqBytes = 0;
+  retransmissions = 0;
+  zeroWindows = 0;
+  fins = 0;
+  rsts = 0;
+  syns = 0;
+  ackedUnseen = 0;
+  firstTime = 0;
+  lastTime = 0;
+  mss = 0;
+  wscale = 0;
+  sackPermitted = false;
+  timestamps = false;
+  ttlMin = 0;
+  ttlMax = 0;
 
-  constructor(I: Int32Array, D: Float64Array, ep: number, peer: number, dep: number) {
+  /** Fills the facts from endpoint `ep` (peer `peer`, doubles at `dep`). */
+  load(I: Int32Array, D: Float64Array, ep: number, peer: number, dep: number): this {
     this.state = EP_NAMES[I[ep + E_STATE]!]!;
     this.packets = D[dep + DE_PACKETS]!;
     this.payloadBytes = D[dep + DE_PAYLOAD]!;
@@ -145,50 +146,58 @@ class Facts implements EndpointFacts {
     this.timestamps = I[ep + E_TIMESTAMPS] !== 0;
     this.ttlMin = I[ep + E_TTL_MIN]!;
     this.ttlMax = I[ep + E_TTL_MAX]!;
+    return this;
   }
 }
 
-class ConnectionRecord implements Connection {
-  id: number;
-  ipVersion: 4 | 6;
-  origAddr: string;
-  origPort: number;
-  respAddr: string;
-  respPort: number;
-  startTime: number;
-  endTime: number;
-  durationSec: number;
-  firstFrame: number;
-  lastFrame: number;
-  history: string;
-  connState: ConnState;
-  flipped: boolean;
-  origPackets: number;
-  respPackets: number;
-  origPayloadBytes: number;
-  respPayloadBytes: number;
-  orig: EndpointFacts;
-  resp: EndpointFacts;
-  synRetransmissions: number;
-  synAckRetransmissions: number;
-  handshakeCompleted: boolean;
-  resets: ResetInfo[];
-  closedBy: Connection['closedBy'];
+/**
+ * A connection built from a flow record. `load` fills it, so that one instance can also serve as a reused
+ * view (held.ts) of connections that are only classified and counted.
+ */
+export class ConnectionRecord implements Connection {
+  id = 0;
+  ipVersion: 4 | 6 = 4;
+  origAddr = '';
+  origPort = 0;
+  respAddr = '';
+  respPort = 0;
+  startTime = 0;
+  endTime = 0;
+  durationSec = 0;
+  firstFrame = 0;
+  lastFrame = 0;
+  history = '';
+  connState: ConnState = 'OTH';
+  flipped = false;
+  origPackets = 0;
+  respPackets = 0;
+  origPayloadBytes = 0;
+  respPayloadBytes = 0;
+  orig: EndpointFacts = new Facts();
+  resp: EndpointFacts = new Facts();
+  synRetransmissions = 0;
+  synAckRetransmissions = 0;
+  handshakeCompleted = false;
+  resets: ResetInfo[] = [];
+  closedBy: Connection['closedBy'] = 'end';
   /** The originator is endpoint A of the canonical key (a private field: not part of the data). */
-  readonly #origIsA: boolean;
+  #origIsA = true;
 
-  constructor(
+  /** Fills the connection from the flow in `slot` of `s` (addresses named by `names`). */
+  load(
     s: FlowStore,
     slot: number,
     why: Connection['closedBy'],
-    addrA: string,
-    addrB: string,
+    names: AddressNames,
     resets: ResetInfo[],
-  ) {
+  ): this {
     const I = s.I;
     const D = s.D;
     const b = slot * I_STRIDE;
     const db = slot * D_STRIDE;
+    const v = I[b + F_V]!;
+    const addrA = names.name(v, I[b + F_A0]!, I[b + F_A1]!, I[b + F_A2]!, I[b + F_A3]!);
+    const addrB = names.name(v, I[b + F_B0]!, I[b + F_B1]!, I[b + F_B2]!, I[b + F_B3]!);
     const origPhys = I[b + F_ORIG_EP]!;
     const o = s.ep(slot, origPhys);
     const r = s.ep(slot, origPhys ^ 1);
@@ -200,7 +209,7 @@ class ConnectionRecord implements Connection {
     const start = D[db + D_START]!;
     const last = D[db + D_LAST]!;
     this.id = D[db + D_ID]!;
-    this.ipVersion = I[b + F_V] === 6 ? 6 : 4;
+    this.ipVersion = v === 6 ? 6 : 4;
     this.origAddr = origIsA ? addrA : addrB;
     this.origPort = origIsA ? pa : pb;
     this.respAddr = origIsA ? addrB : addrA;
@@ -219,14 +228,15 @@ class ConnectionRecord implements Connection {
     this.respPackets = D[dR + DE_PACKETS]!;
     this.origPayloadBytes = D[dO + DE_PAYLOAD]!;
     this.respPayloadBytes = D[dR + DE_PAYLOAD]!;
-    this.orig = new Facts(I, D, o, r, dO);
-    this.resp = new Facts(I, D, r, o, dR);
+    (this.orig as Facts).load(I, D, o, r, dO);
+    (this.resp as Facts).load(I, D, r, o, dR);
     this.synRetransmissions = I[o + E_SYN_RETX]!;
     this.synAckRetransmissions = I[r + E_SYNACK_RETX]!;
     this.handshakeCompleted = I[b + F_HANDSHAKE] !== 0;
     this.resets = resets;
     this.closedBy = why;
     this.#origIsA = origIsA;
+    return this;
   }
 
   /** Canonical 4-tuple, built when asked for (no report shows it). */
@@ -248,12 +258,7 @@ export function buildConnection(
   names: AddressNames,
   resets: ResetInfo[],
 ): Connection {
-  const I = s.I;
-  const b = slot * I_STRIDE;
-  const v = I[b + F_V]!;
-  const addrA = names.name(v, I[b + F_A0]!, I[b + F_A1]!, I[b + F_A2]!, I[b + F_A3]!);
-  const addrB = names.name(v, I[b + F_B0]!, I[b + F_B1]!, I[b + F_B2]!, I[b + F_B3]!);
-  return new ConnectionRecord(s, slot, why, addrA, addrB, resets);
+  return new ConnectionRecord().load(s, slot, why, names, resets);
 }
 
 /**
@@ -327,57 +332,74 @@ export class QuietView implements QuietConnection {
   }
 }
 
+/** Fills `r` from pool entry `e`; `origPhys` is the physical endpoint that is the originator now. */
+export function loadReset(r: ResetRecord, pool: ResetPool, e: number, origPhys: number): ResetRecord {
+  const R = pool.I;
+  const RD = pool.D;
+  const i = e * R_STRIDE;
+  const d = e * RD_STRIDE;
+  const hasTs = R[i + R_HAS_TS] !== 0;
+  const prevHasTs = R[i + R_PREV_HAS_TS] !== 0;
+  const flags = R[i + R_FLAGS]!;
+  r.frame = RD[d + RD_FRAME]!;
+  r.time = RD[d + RD_TIME]!;
+  r.side = R[i + R_SENDER] === origPhys ? 'orig' : 'resp';
+  r.seq = R[i + R_SEQ]! >>> 0;
+  r.ack = R[i + R_ACK]! >>> 0;
+  r.flags = (flags & TCP.ACK) !== 0 ? 'RST+ACK' : 'RST';
+  r.flagBits = flags;
+  r.payloadLen = R[i + R_PAYLOAD]!;
+  r.judgment = JUDGMENTS[R[i + R_JUDGMENT]!]!;
+  r.expectedSeq = R[i + R_HAS_EXPECTED] !== 0 ? R[i + R_EXPECTED]! >>> 0 : -1;
+  r.seqOffset = R[i + R_OFFSET]!;
+  r.receiverWindow = R[i + R_WINDOW]!;
+  r.challengeAck = R[i + R_CHALLENGE] !== 0;
+  r.challengeAckFrame = RD[d + RD_CHALLENGE_FRAME]!;
+  r.senderStateBefore = EP_NAMES[R[i + R_SND_STATE]!]!;
+  r.receiverStateBefore = EP_NAMES[R[i + R_RCV_STATE]!]!;
+  r.afterBothFins = R[i + R_AFTER_FINS] !== 0;
+  r.idleSec = RD[d + RD_IDLE]!;
+  r.ttl = R[i + R_TTL]!;
+  r.ipId = R[i + R_IPID]!;
+  r.hasTimestamps = hasTs;
+  r.tsVal = hasTs ? R[i + R_TSVAL]! >>> 0 : -1;
+  r.prevTtl = R[i + R_PREV_TTL]!;
+  r.prevIpId = R[i + R_PREV_IPID]!;
+  r.prevHasTimestamps = prevHasTs;
+  r.prevTsVal = prevHasTs ? R[i + R_PREV_TSVAL]! >>> 0 : -1;
+  r.prevTtlMin = R[i + R_PREV_TTL_MIN]!;
+  r.prevTtlMax = R[i + R_PREV_TTL_MAX]!;
+  r.prevPackets = RD[d + RD_PREV_PACKETS]!;
+  r.keepaliveProbes = R[i + R_KEEPALIVE]!;
+  return r;
+}
+
 /**
- * The ResetInfo records of a flow's RSTs from the pool entries starting at `head` (which go back to the
- * pool); `origPhys` is the physical endpoint that is the originator now, to name each RST's side.
+ * The ResetInfo records of the pool entries linked from `head`, into `out` (new records unless `reuse`
+ * gives ones to refill); with `release`, the entries go back to the pool.
  */
-export function takeResets(pool: ResetPool, head: number, origPhys: number): ResetInfo[] {
-  const out: ResetInfo[] = [];
-  for (let e = head; e >= 0; ) {
-    const R = pool.I;
-    const RD = pool.D;
-    const i = e * R_STRIDE;
-    const d = e * RD_STRIDE;
-    const r = new ResetRecord();
-    const hasTs = R[i + R_HAS_TS] !== 0;
-    const prevHasTs = R[i + R_PREV_HAS_TS] !== 0;
-    const prevPackets = RD[d + RD_PREV_PACKETS]!;
-    r.frame = RD[d + RD_FRAME]!;
-    r.time = RD[d + RD_TIME]!;
-    r.side = R[i + R_SENDER] === origPhys ? 'orig' : 'resp';
-    r.seq = R[i + R_SEQ]! >>> 0;
-    r.ack = R[i + R_ACK]! >>> 0;
-    const flags = R[i + R_FLAGS]!;
-    r.flags = (flags & TCP.ACK) !== 0 ? 'RST+ACK' : 'RST';
-    r.flagBits = flags;
-    r.payloadLen = R[i + R_PAYLOAD]!;
-    r.judgment = JUDGMENTS[R[i + R_JUDGMENT]!]!;
-    r.expectedSeq = R[i + R_HAS_EXPECTED] !== 0 ? R[i + R_EXPECTED]! >>> 0 : -1;
-    r.seqOffset = R[i + R_OFFSET]!;
-    r.receiverWindow = R[i + R_WINDOW]!;
-    r.challengeAck = R[i + R_CHALLENGE] !== 0;
-    r.challengeAckFrame = RD[d + RD_CHALLENGE_FRAME]!;
-    r.senderStateBefore = EP_NAMES[R[i + R_SND_STATE]!]!;
-    r.receiverStateBefore = EP_NAMES[R[i + R_RCV_STATE]!]!;
-    r.afterBothFins = R[i + R_AFTER_FINS] !== 0;
-    r.idleSec = RD[d + RD_IDLE]!;
-    r.ttl = R[i + R_TTL]!;
-    r.ipId = R[i + R_IPID]!;
-    r.hasTimestamps = hasTs;
-    r.tsVal = hasTs ? R[i + R_TSVAL]! >>> 0 : -1;
-    r.prevTtl = R[i + R_PREV_TTL]!;
-    r.prevIpId = R[i + R_PREV_IPID]!;
-    r.prevHasTimestamps = prevHasTs;
-    r.prevTsVal = prevHasTs ? R[i + R_PREV_TSVAL]! >>> 0 : -1;
-    r.prevTtlMin = R[i + R_PREV_TTL_MIN]!;
-    r.prevTtlMax = R[i + R_PREV_TTL_MAX]!;
-    r.prevPackets = prevPackets;
-    r.keepaliveProbes = R[i + R_KEEPALIVE]!;
-    out.push(r);
-    const next = R[i + R_NEXT]!;
-    pool.release(e);
+export function readResets(
+  pool: ResetPool,
+  head: number,
+  origPhys: number,
+  out: ResetInfo[],
+  release: boolean,
+  reuse?: ResetRecord[],
+): ResetInfo[] {
+  let n = 0;
+  for (let e = head; e >= 0; n++) {
+    let r: ResetRecord;
+    if (reuse === undefined) r = new ResetRecord();
+    else {
+      r = reuse[n] ?? new ResetRecord();
+      reuse[n] = r;
+    }
+    out[n] = loadReset(r, pool, e, origPhys);
+    const next = pool.I[e * R_STRIDE + R_NEXT]!;
+    if (release) pool.release(e);
     e = next;
   }
+  out.length = n;
   return out;
 }
 

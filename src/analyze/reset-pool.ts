@@ -88,6 +88,11 @@ export class ResetPool {
     return e;
   }
 
+  /** The entry after `e` in its list (−1: the last). */
+  next(e: number): number {
+    return this.I[e * R_STRIDE + R_NEXT]!;
+  }
+
   /** Returns an entry (and only it) to the free list. */
   release(e: number): void {
     this.I[e * R_STRIDE + R_NEXT] = this.free;

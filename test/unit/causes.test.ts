@@ -10,11 +10,11 @@ import {
   CAUSE_TOPIC,
   CAUSES,
   type ClassifiedReset,
-  classifyResets,
   emptyContext,
   THRESHOLDS,
 } from '../../src/analyze/causes.js';
 import { FlowTable } from '../../src/analyze/flows.js';
+import { classifyResets } from '../../src/analyze/rules.js';
 import type { Connection } from '../../src/analyze/types.js';
 import { findTopic } from '../../src/model/explain.js';
 import { Feeder, type Hosts, one, run, type Seg, seg } from '../helpers/segments.js';

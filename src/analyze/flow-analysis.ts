@@ -1,0 +1,204 @@
+/**
+ * The connection side of the analysis: every decoded TCP segment goes through the flow table; connections
+ * leaving it feed the capture-wide context (scans, floods, backscatter), and those with resets are
+ * classified — the first `maxConnections` by id with their evidence, the rest only counted, early when more
+ * than maxConnections + maxHeldConnections wait (bounded memory; `classifiedEarly`).
+ *
+ * It runs in the analyzing thread or in a worker (flow-worker.ts); either way `finish()` returns plain data.
+ */
+
+import type { DecodedTcp } from '../packet/types.js';
+import { type CauseSummary, type Counted, ResetTally } from './aggregate.js';
+import { type ClassifiedReset, type ClassifyContext, ContextBuilder } from './causes.js';
+import { findings, reportConnections } from './findings.js';
+import { DEFAULT_MAX_FLOWS, FlowTable, type QuietConnection } from './flows.js';
+import type { HeldConnections } from './held.js';
+import type { Finding, ReportedConnection } from './report-types.js';
+import { classifyConnection, newClassifiedReset } from './rules.js';
+import type { Connection } from './types.js';
+
+/**
+ * Connections with resets held for classification at the end, beyond the `maxConnections` listed in full.
+ * Past this, the older half (by id) is classified at once against the capture-wide context known so far (the
+ * newer half and everything before, refreshed every CONTEXT_REFRESH connections: see `classifiedEarly`) and
+ * only its counts are kept. A held connection is a ~600-byte copy of its flow record (held.ts).
+ */
+export const DEFAULT_MAX_HELD_CONNECTIONS = 4096;
+/** Connections between two rebuilds of the context used for early classification. */
+const CONTEXT_REFRESH = 16_384;
+
+export interface FlowAnalysisOptions {
+  maxFlows?: number;
+  /** Length of the findings and top-port lists (default 10). */
+  top?: number;
+  /** Most connections listed in full (default 1000); the rest are counted. */
+  maxConnections?: number;
+  /** Connections with resets held for classification at the end (default DEFAULT_MAX_HELD_CONNECTIONS). */
+  maxHeldConnections?: number;
+}
+
+/** What the connection side contributes to the report (plain data: it may come from a worker). */
+export interface FlowResult {
+  connections: number;
+  connectionsWithResets: number;
+  flowsEvicted: number;
+  rstFromOrig: number;
+  rstFromResp: number;
+  classifiedEarly: number;
+  /** Finding groups or context keys were dropped to stay bounded. */
+  approximate: boolean;
+  causes: CauseSummary[];
+  ports: Counted[];
+  findings: Finding[];
+  listed: ReportedConnection[];
+  connectionsOmitted: number;
+}
+
+/** A classified reset the tally may keep (classifyConnection hands out one reused object). */
+const copyOf = (r: ClassifiedReset): ClassifiedReset => ({ ...r });
+
+export class FlowAnalysis {
+  private readonly top: number;
+  private readonly maxListed: number;
+  private readonly maxHeld: number;
+  private readonly ctxb = new ContextBuilder();
+  private readonly tally = new ResetTally();
+  private readonly table: FlowTable;
+  /**
+   * Connections with resets: the `maxListed` of lowest id (listed in full, sorted), and the others held
+   * until the end or until `maxHeld` of them make the older half be classified early (bounded memory). Both
+   * are indices into the flow table's held store (held.ts): a Connection object is made only for the listed
+   * ones, at the end, and for the first reset of each finding group.
+   */
+  private readonly store: HeldConnections;
+  private readonly listed: number[] = [];
+  private held: number[] = [];
+  private withResets = 0;
+  private classifiedEarly = 0;
+  private connections = 0;
+  /**
+   * The context for early classification, rebuilt only after CONTEXT_REFRESH more connections (building it
+   * walks every recorded attempt: rebuilding it per batch cost seconds on a scan of millions of probes).
+   */
+  private early: ClassifyContext | undefined;
+  private earlyAt = 0;
+  private readonly scratch = newClassifiedReset();
+  /** The held connection being classified, and its Connection once the tally wanted one of its resets. */
+  private current = -1;
+  private currentConn: Connection | undefined;
+  private readonly keepHeld = (r: ClassifiedReset): ClassifiedReset => {
+    this.currentConn ??= this.store.materialize(this.current);
+    return { ...r, conn: this.currentConn, reset: this.currentConn.resets[r.index]! };
+  };
+  private readonly countOnly = (r: ClassifiedReset) => this.tally.addOne(r, this.keepHeld);
+  private readonly byHeldId = (x: number, y: number) => this.store.id(x) - this.store.id(y);
+
+  constructor(opts: FlowAnalysisOptions = {}) {
+    this.top = opts.top ?? 10;
+    this.maxListed = Math.max(0, opts.maxConnections ?? 1000);
+    this.maxHeld = Math.max(1, opts.maxHeldConnections ?? DEFAULT_MAX_HELD_CONNECTIONS);
+    this.table = new FlowTable({
+      maxFlows: opts.maxFlows ?? DEFAULT_MAX_FLOWS,
+      // Connections without resets only count and feed the scan context: the table hands them over as a
+      // view, without building a Connection (most connections of a capture have no reset).
+      onQuietConnection: (q: QuietConnection) => {
+        this.connections++;
+        this.ctxb.addQuiet(q);
+      },
+      onHeldConnection: (h: number) => this.onHeld(h),
+    });
+    this.store = this.table.held;
+  }
+
+  /** Feeds one decoded TCP segment (`pkt` may be reused after the call). */
+  observe(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void {
+    this.table.observe(pkt, tsSec, tsNsec, frame);
+  }
+
+  private onHeld(h: number): void {
+    const store = this.store;
+    this.connections++;
+    this.ctxb.add(store.view(h));
+    this.withResets++;
+    const id = store.id(h);
+    const listed = this.listed;
+    const lastListed = listed[listed.length - 1];
+    if (listed.length < this.maxListed || (lastListed !== undefined && id < store.id(lastListed))) {
+      let i = listed.length;
+      while (i > 0 && store.id(listed[i - 1]!) > id) i--;
+      listed.splice(i, 0, h);
+      if (listed.length > this.maxListed) this.hold(listed.pop()!);
+    } else {
+      this.hold(h);
+    }
+  }
+
+  private hold(h: number): void {
+    const held = this.held;
+    held.push(h);
+    if (held.length < this.maxHeld) return;
+    held.sort(this.byHeldId);
+    const older = held.slice(0, held.length >> 1);
+    this.held = held.slice(older.length);
+    if (this.early === undefined || this.connections - this.earlyAt >= CONTEXT_REFRESH) {
+      this.early = this.ctxb.build();
+      this.earlyAt = this.connections;
+    }
+    for (const x of older) this.classifyHeld(x, this.early);
+    this.classifiedEarly += older.length;
+  }
+
+  /** Classifies and counts held connection `h`, then lets it go. */
+  private classifyHeld(h: number, ctx: ClassifyContext): void {
+    this.current = h;
+    this.currentConn = undefined;
+    classifyConnection(this.store.view(h), ctx, false, this.scratch, this.countOnly);
+    this.store.release(h);
+  }
+
+  /** Ends the analysis: the connections still tracked leave, every held reset is classified. */
+  finish(): FlowResult {
+    this.table.drain();
+    const ctx = this.ctxb.build();
+    const store = this.store;
+    const tally = this.tally;
+    // The listed connections (with their evidence) and those still held (counted only), against the
+    // capture-wide context, fed to the tally in id order.
+    const listedConns: Connection[] = [];
+    const classified: ClassifiedReset[] = [];
+    const keepListed = (r: ClassifiedReset) => {
+      const kept = copyOf(r);
+      classified.push(kept);
+      tally.addOne(kept);
+    };
+    const listed = this.listed;
+    const held = this.held.sort(this.byHeldId);
+    for (let i = 0, j = 0; i < listed.length || j < held.length; ) {
+      if (j >= held.length || (i < listed.length && store.id(listed[i]!) < store.id(held[j]!))) {
+        const h = listed[i++]!;
+        const c = store.materialize(h);
+        store.release(h);
+        listedConns.push(c);
+        classifyConnection(c, ctx, true, this.scratch, keepListed);
+      } else {
+        this.classifyHeld(held[j++]!, ctx);
+      }
+    }
+    this.listed.length = 0;
+    this.held = [];
+    return {
+      connections: this.connections,
+      connectionsWithResets: this.withResets,
+      flowsEvicted: this.table.stats.evicted,
+      rstFromOrig: tally.fromOrig,
+      rstFromResp: tally.resets - tally.fromOrig,
+      classifiedEarly: this.classifiedEarly,
+      approximate: tally.groupsDropped + this.ctxb.evicted > 0,
+      causes: tally.causeSummaries(),
+      ports: tally.topPorts(this.top),
+      findings: findings(tally.topGroups(this.top), ctx),
+      listed: reportConnections(listedConns, classified),
+      connectionsOmitted: this.withResets - listedConns.length,
+    };
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Connections with resets that wait to be classified (analyze.ts keeps up to maxConnections + 4,096 of them),
+ * kept as copies of their flow records rather than as objects: their RSTs stay in the reset pool, and a
+ * `Connection` is made only for those a report lists (`materialize`). The others are classified through one
+ * reused connection object (`view`) and dropped.
+ *
+ * Why (docs/benchmarks.md, part 7): on a 1 GB capture with 190,000 connections with resets, building a
+ * `Connection` and its `ResetInfo`s for each was ~300 MB of allocation, and the held ones lived long enough to
+ * be promoted and collected by full mark-compacts.
+ */
+
+import type { AddressNames } from './addr-cache.js';
+import {
+  D_ID,
+  D_STRIDE,
+  F_NRESETS,
+  F_ORIG_EP,
+  F_RESET_HEAD,
+  F_RESET_TAIL,
+  FlowStore,
+  HIST_CAP,
+  I_STRIDE,
+} from './flow-record.js';
+import { ConnectionRecord, type ResetRecord, readResets } from './records.js';
+import type { ResetPool } from './reset-pool.js';
+import type { Connection } from './types.js';
+
+export class HeldConnections {
+  private store: FlowStore;
+  private readonly why: Connection['closedBy'][] = [];
+  private free: number[] = [];
+  private used = 0;
+  private readonly viewConn = new ConnectionRecord();
+  private readonly viewResets: ResetRecord[] = [];
+
+  constructor(
+    private readonly pool: ResetPool,
+    private readonly names: AddressNames,
+    initial = 256,
+  ) {
+    this.store = new FlowStore(initial);
+  }
+
+  /** How many are held. */
+  get size(): number {
+    return this.used - this.free.length;
+  }
+
+  /** Copies the flow in `slot` of `from` (its RSTs now belong here) and returns its index. */
+  add(from: FlowStore, slot: number, why: Connection['closedBy']): number {
+    let h = this.free.pop();
+    if (h === undefined) {
+      if (this.used === this.store.slots) this.grow();
+      h = this.used++;
+    }
+    const s = this.store;
+    // Plain loops, one per array type (a shared helper would see three element kinds and run slowly).
+    const fi = from.I;
+    const ti = s.I;
+    for (let i = 0, a = slot * I_STRIDE, b = h * I_STRIDE; i < I_STRIDE; i++) ti[b + i] = fi[a + i]!;
+    const fd = from.D;
+    const td = s.D;
+    for (let i = 0, a = slot * D_STRIDE, b = h * D_STRIDE; i < D_STRIDE; i++) td[b + i] = fd[a + i]!;
+    const fh = from.H;
+    const th = s.H;
+    for (let i = 0, a = slot * HIST_CAP, b = h * HIST_CAP; i < HIST_CAP; i++) th[b + i] = fh[a + i]!;
+    s.spill[h] = from.spill[slot];
+    this.why[h] = why;
+    return h;
+  }
+
+  /** Connection id of held connection `h`. */
+  id(h: number): number {
+    return this.store.D[h * D_STRIDE + D_ID]!;
+  }
+
+  /** Resets of held connection `h`. */
+  resets(h: number): number {
+    return this.store.I[h * I_STRIDE + F_NRESETS]!;
+  }
+
+  /** Held connection `h` in one reused object: valid until the next view(). */
+  view(h: number): Connection {
+    const s = this.store;
+    const I = s.I;
+    const b = h * I_STRIDE;
+    const resets = readResets(
+      this.pool,
+      I[b + F_RESET_HEAD]!,
+      I[b + F_ORIG_EP]!,
+      this.viewConn.resets,
+      false,
+      this.viewResets,
+    );
+    return this.viewConn.load(s, h, this.why[h]!, this.names, resets);
+  }
+
+  /** Held connection `h` as a Connection of its own (it stays held). */
+  materialize(h: number): Connection {
+    const s = this.store;
+    const b = h * I_STRIDE;
+    const resets = readResets(this.pool, s.I[b + F_RESET_HEAD]!, s.I[b + F_ORIG_EP]!, [], false);
+    return new ConnectionRecord().load(s, h, this.why[h]!, this.names, resets);
+  }
+
+  /** Lets held connection `h` go (its RSTs back to the pool). */
+  release(h: number): void {
+    const s = this.store;
+    const b = h * I_STRIDE;
+    for (let e = s.I[b + F_RESET_HEAD]!; e >= 0; ) {
+      const next = this.pool.next(e);
+      this.pool.release(e);
+      e = next;
+    }
+    s.I[b + F_RESET_HEAD] = -1;
+    s.I[b + F_RESET_TAIL] = -1;
+    s.I[b + F_NRESETS] = 0;
+    s.spill[h] = undefined;
+    this.free.push(h);
+  }
+
+  private grow(): void {
+    const old = this.store;
+    const s = new FlowStore(old.slots * 2);
+    s.I.set(old.I);
+    s.D.set(old.D);
+    s.H.set(old.H);
+    for (let i = 0; i < old.slots; i++) s.spill[i] = old.spill[i];
+    this.store = s;
+  }
+}
