@@ -5,16 +5,22 @@
  *
  * A sidecar still saying "running" at start-up belongs to a capture the agent did not see end (it was killed):
  * the file is cut to its last whole record and the capture is marked failed.
+ *
+ * The analysis runs in a child process (`rstwatch analyze --json FILE`), not in the agent: analysing a large
+ * capture takes seconds of CPU and up to ~256 MB (docs/benchmarks.md, part 7) and sets a process-wide V8 heap
+ * flag; in a child it neither delays the agent's sampling nor stays in its memory. A child that fails, prints
+ * no report or outlives `analyzeTimeoutMs` is a clear error (E_CAPTURE_ANALYZE, or the reader's own code when
+ * the file cannot be read at all).
  */
 
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { analyzeCapture } from '../analyze/analyze.js';
+import { fileURLToPath } from 'node:url';
 import { errorMessage, RstwatchError } from '../internal/errors.js';
 import type { Logger } from '../internal/log.js';
 import type { Os } from '../model/charts.js';
-import { analysisJson } from '../report/json.js';
 import { type CaptureEnv, CaptureRun, ensureDir, prepareCapture } from './capture.js';
 import { checkUserFilter } from './filter.js';
 import { repairPcap } from './pcapfile.js';
@@ -41,6 +47,91 @@ export interface CaptureManagerOptions {
   now?: () => Date;
   /** rstwatch's version, written into cached reports. */
   version?: string;
+  /**
+   * The analysis command, to which `--json --quiet FILE` is appended (default: this Node and this package's
+   * bin/rstwatch.js `analyze`). Tests replace it.
+   */
+  analyzeCommand?: readonly string[];
+  /** How long an analysis may take (default DEFAULT_ANALYZE_TIMEOUT_MS). */
+  analyzeTimeoutMs?: number;
+}
+
+/** A 1 GiB capture takes ~5–10 s; ten minutes is for a very slow or very busy machine. */
+export const DEFAULT_ANALYZE_TIMEOUT_MS = 10 * 60_000;
+/** The report of the default 1,000 listed connections is a few MB; anything far larger is not one. */
+const MAX_REPORT_BYTES = 256 * 1024 * 1024;
+const MAX_STDERR_BYTES = 64 * 1024;
+const BIN = fileURLToPath(new URL('../../bin/rstwatch.js', import.meta.url));
+
+/**
+ * Runs the analysis of `file` in a child process and parses its JSON report. Rejects with E_CAPTURE_ANALYZE
+ * (or the reader's own E_CAPTURE_* code when the capture could not be read at all) and a message naming the
+ * capture.
+ */
+export function analyzeInChild(
+  file: string,
+  opts: { command?: readonly string[]; timeoutMs?: number; track?: (child: ChildProcess) => () => void } = {},
+): Promise<unknown> {
+  const command = opts.command ?? [process.execPath, BIN, 'analyze'];
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_ANALYZE_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const fail = (message: string, code = 'E_CAPTURE_ANALYZE') =>
+      reject(new RstwatchError(code, `cannot analyse ${file}: ${message}`));
+    let child: ChildProcess;
+    try {
+      child = spawn(command[0]!, [...command.slice(1), '--json', '--quiet', file], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch (err) {
+      fail(`the analysis could not start: ${errorMessage(err)}`);
+      return;
+    }
+    const untrack = opts.track?.(child) ?? (() => undefined);
+    const out: Buffer[] = [];
+    let outBytes = 0;
+    let err = '';
+    let why: string | undefined;
+    const stop = (reason: string) => {
+      why ??= reason;
+      child.kill('SIGKILL');
+    };
+    const timer = setTimeout(
+      () => stop(`the analysis took longer than ${Math.round(timeoutMs / 1000)} s`),
+      timeoutMs,
+    );
+    child.stdout?.on('data', (b: Buffer) => {
+      outBytes += b.length;
+      if (outBytes > MAX_REPORT_BYTES) stop(`the analysis printed more than ${MAX_REPORT_BYTES} bytes`);
+      else out.push(b);
+    });
+    child.stderr?.on('data', (b: Buffer) => {
+      if (err.length < MAX_STDERR_BYTES) err += b.toString('utf8');
+    });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      untrack();
+      fail(`the analysis could not run: ${errorMessage(e)}`);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      untrack();
+      if (why !== undefined) return fail(why);
+      if (code !== 0) {
+        // The CLI prints each problem as "rstwatch analyze: FILE: error: CODE: message (at byte offset N)".
+        const problem = /: error: (E_[A-Z0-9_]+): (.*)$/m.exec(err);
+        if (problem) return fail(problem[2]!, problem[1]);
+        const last = err.trim().split('\n').at(-1) ?? '';
+        return fail(
+          `the analysis ended with ${signal ?? `exit code ${code}`}${last ? `: ${last.slice(0, 500)}` : ''}`,
+        );
+      }
+      try {
+        resolve(JSON.parse(Buffer.concat(out).toString('utf8')) as unknown);
+      } catch (e) {
+        fail(`the analysis printed no valid report: ${errorMessage(e)}`);
+      }
+    });
+  });
 }
 
 const FILE_RE = /^(rst-\d{8}T\d{6}Z(?:-\d{1,4})?)\.(pcap|pcapng)$/;
@@ -61,6 +152,8 @@ export class LocalCaptureManager implements CaptureManager {
   private readonly infos = new Map<string, CaptureInfo>();
   private current: { id: string; run?: CaptureRun; stopRequested: boolean; done: Promise<void> } | undefined;
   private readonly reports = new Map<string, Promise<unknown>>();
+  /** Analyses running in child processes (killed by close()). */
+  private readonly analyses = new Set<ChildProcess>();
   private closed = false;
 
   constructor(private readonly opts: CaptureManagerOptions) {
@@ -323,8 +416,17 @@ export class LocalCaptureManager implements CaptureManager {
     } catch {
       // not cached yet (or damaged): analyse
     }
-    const report = await analyzeCapture(info.file, { name: info.file });
-    const json = analysisJson(report, this.opts.version ?? packageVersion());
+    const json = (await analyzeInChild(info.file, {
+      command: this.opts.analyzeCommand,
+      timeoutMs: this.opts.analyzeTimeoutMs,
+      track: (child) => {
+        this.analyses.add(child);
+        return () => this.analyses.delete(child);
+      },
+    })) as { tool?: { version?: string } };
+    // The report names the agent's version (the child is the same rstwatch, unless a test replaced it).
+    if (json.tool !== undefined && typeof json.tool === 'object')
+      json.tool.version = this.opts.version ?? packageVersion();
     try {
       await writeFile(`${cache}.tmp`, JSON.stringify(json), { mode: 0o640 });
       await rename(`${cache}.tmp`, cache);
@@ -347,6 +449,7 @@ export class LocalCaptureManager implements CaptureManager {
   /** Stop a running capture and wait until its file is closed and recorded. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const child of this.analyses) child.kill('SIGKILL');
     const cur = this.current;
     if (!cur) return;
     cur.stopRequested = true;

@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { LocalCaptureManager } from '../../src/capture/manager.js';
 import type { CaptureInfo } from '../../src/capture/types.js';
@@ -9,6 +10,8 @@ import { RstwatchError } from '../../src/internal/errors.js';
 import { createLogger } from '../../src/internal/log.js';
 import { readCapture } from '../../src/packet/reader.js';
 import { FIXTURES } from '../helpers/paths.js';
+
+const BIN = fileURLToPath(new URL('../../bin/rstwatch.js', import.meta.url));
 
 const FAKE = `${FIXTURES}/bin/fake-tcpdump`;
 const tmp = mkdtempSync(join(tmpdir(), 'rw-capmgr-'));
@@ -18,7 +21,16 @@ afterEach(() => {
 });
 
 let n = 0;
-function manager(o: { keep?: number; keepBytes?: number; dataDir?: string; now?: () => Date } = {}) {
+function manager(
+  o: {
+    keep?: number;
+    keepBytes?: number;
+    dataDir?: string;
+    now?: () => Date;
+    analyzeCommand?: string[];
+    analyzeTimeoutMs?: number;
+  } = {},
+) {
   const dataDir = o.dataDir ?? join(tmp, `data${++n}`);
   const lines: string[] = [];
   const m = new LocalCaptureManager({
@@ -30,6 +42,8 @@ function manager(o: { keep?: number; keepBytes?: number; dataDir?: string; now?:
     env: { tcpdumpPath: FAKE, backstop: false, pollMs: 50, drainMs: 0 },
     version: '9.9.9',
     ...(o.now ? { now: o.now } : {}),
+    ...(o.analyzeCommand ? { analyzeCommand: o.analyzeCommand } : {}),
+    ...(o.analyzeTimeoutMs ? { analyzeTimeoutMs: o.analyzeTimeoutMs } : {}),
   });
   return { m, dataDir, dir: join(dataDir, 'captures'), lines };
 }
@@ -189,6 +203,125 @@ describe('LocalCaptureManager', () => {
     expect(again.get(a.id)).toEqual(info);
     expect(await again.report(a.id)).toMatchObject({ marker: 'from cache' });
     await expect(again.report('../../../etc/passwd')).rejects.toMatchObject({ code: 'E_CAPTURE_NOT_FOUND' });
+  });
+
+  it('report(id) analyses in a child process, not in the agent', async () => {
+    // The analysis command is wrapped by a script that records the pid it runs in, then runs the real CLI.
+    const pidFile = join(tmp, `analyze-pid-${process.pid}`);
+    const wrapper = join(tmp, 'record-pid.mjs');
+    writeFileSync(
+      wrapper,
+      `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(pidFile)}, String(process.pid));\nawait import(${JSON.stringify(pathToFileURL(BIN).href)});\n`,
+    );
+    const { m, dir } = manager({ analyzeCommand: [process.execPath, wrapper, 'analyze'] });
+    seedOld(dir, 'rst-20260110T000000Z', 4);
+    rmSync(join(dir, 'rst-20260110T000000Z.report.json'));
+    const again = manager({
+      dataDir: join(dir, '..'),
+      analyzeCommand: [process.execPath, wrapper, 'analyze'],
+    }).m;
+    const rep = (await again.report('rst-20260110T000000Z')) as {
+      schemaVersion: number;
+      summary: { packets: number };
+    };
+    expect(rep.schemaVersion).toBe(1);
+    expect(rep.summary.packets).toBe(4);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(Number.isInteger(pid) && pid > 0).toBe(true);
+    expect(pid).not.toBe(process.pid);
+    void m;
+  });
+
+  it('a capture that cannot be read gives a clear error with the reader code, and may be asked again', async () => {
+    const { dir, dataDir } = manager();
+    const id = 'rst-20260111T000000Z';
+    const file = seedOld(dir, id, 2);
+    writeFileSync(file, Buffer.from('this is not a capture at all'));
+    rmSync(join(dir, `${id}.report.json`));
+    const { m } = manager({ dataDir });
+    const err = await m.report(id).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RstwatchError);
+    expect((err as RstwatchError).code).toBe('E_CAPTURE_MAGIC');
+    expect((err as RstwatchError).message).toContain(file);
+    expect((err as RstwatchError).message).toMatch(/not a capture file we can read/);
+    // Not cached: once the file is good, the same manager analyses it.
+    writeFileSync(file, oldPcap(3));
+    expect(await m.report(id)).toMatchObject({ summary: { packets: 3 } });
+  });
+
+  it('an analysis that outlives its timeout is killed and reported as E_CAPTURE_ANALYZE', async () => {
+    const pidFile = join(tmp, `hang-pid-${process.pid}`);
+    const hang = [
+      process.execPath,
+      '-e',
+      `require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setTimeout(() => {}, 60_000);`,
+      '--',
+    ];
+    const { dir, dataDir } = manager();
+    const id = 'rst-20260112T000000Z';
+    seedOld(dir, id, 2);
+    rmSync(join(dir, `${id}.report.json`));
+    const { m } = manager({ dataDir, analyzeCommand: hang, analyzeTimeoutMs: 500 });
+    const t0 = Date.now();
+    const err = (await m.report(id).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as RstwatchError;
+    expect(err).toBeInstanceOf(RstwatchError);
+    expect(err.code).toBe('E_CAPTURE_ANALYZE');
+    expect(err.message).toMatch(/took longer than/);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(() => process.kill(pid, 0)).toThrow(); // the child is gone
+    expect(existsSync(join(dir, `${id}.report.json`))).toBe(false);
+  });
+
+  it('close() ends a running analysis', async () => {
+    const { dir, dataDir } = manager();
+    const id = 'rst-20260114T000000Z';
+    seedOld(dir, id, 2);
+    rmSync(join(dir, `${id}.report.json`));
+    const { m } = manager({
+      dataDir,
+      analyzeCommand: [process.execPath, '-e', 'setTimeout(() => {}, 60_000)', '--'],
+    });
+    const pending = m.report(id).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    await m.close();
+    const err = (await pending) as RstwatchError;
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(err.code).toBe('E_CAPTURE_ANALYZE');
+    expect(err.message).toMatch(/SIGKILL/);
+  });
+
+  it.each([
+    ['prints no valid report', `process.stdout.write('{"half": ')`, /printed no valid report/],
+    [
+      'crashes',
+      `process.stderr.write('boom: something broke\\n'); process.exit(70)`,
+      /exit code 70: boom: something broke/,
+    ],
+    ['is killed', `process.kill(process.pid, 'SIGKILL')`, /SIGKILL/],
+  ])('an analysis that %s is E_CAPTURE_ANALYZE, with what it said', async (_what, code, message) => {
+    const { dir, dataDir } = manager();
+    const id = 'rst-20260113T000000Z';
+    seedOld(dir, id, 2);
+    rmSync(join(dir, `${id}.report.json`));
+    const { m } = manager({ dataDir, analyzeCommand: [process.execPath, '-e', code, '--'] });
+    const err = (await m.report(id).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as RstwatchError;
+    expect(err).toBeInstanceOf(RstwatchError);
+    expect(err.code).toBe('E_CAPTURE_ANALYZE');
+    expect(err.message).toMatch(message);
   });
 
   it('retention by count: the oldest captures go (file, sidecar, report), the newest stay', async () => {
