@@ -23,7 +23,9 @@ function run(data: FlowWorkerData): FlowWorkerMessage {
   const reader = new RingReader(data.ring);
   try {
     const flows = new FlowAnalysis(data.options);
-    reader.drain(newDecodedTcp(), (pkt, tsSec, tsNsec, frame) => flows.observe(pkt, tsSec, tsNsec, frame));
+    reader.drain(newDecodedTcp(), flows.words, (pkt, tsSec, tsNsec, frame) =>
+      flows.observeWords(pkt, tsSec, tsNsec, frame),
+    );
     return { ok: true, result: flows.finish() };
   } catch (err) {
     reader.fail();

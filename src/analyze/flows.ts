@@ -275,6 +275,8 @@ export class FlowTable {
   private readonly minTimeout: number;
   private readonly challengeSec: number;
   private readonly store: FlowStore;
+  /** The addresses of the segment being observed, as words (see observeWords). */
+  readonly words = new Int32Array(8);
   /** The current packet's time (seconds): kept here, not passed, so that no call boxes a double. */
   private readonly now = new Float64Array(1);
   /** The slot whose last time tailLast holds (−1: none). */
@@ -333,6 +335,27 @@ export class FlowTable {
 
   /** Feeds one decoded TCP segment. `pkt` may be reused by the caller after this returns. */
   observe(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void {
+    const w = this.words;
+    const src = pkt.src;
+    const dst = pkt.dst;
+    w[0] = rd(src, 0);
+    w[4] = rd(dst, 0);
+    if (pkt.ipVersion === 6) {
+      w[1] = rd(src, 4);
+      w[2] = rd(src, 8);
+      w[3] = rd(src, 12);
+      w[5] = rd(dst, 4);
+      w[6] = rd(dst, 8);
+      w[7] = rd(dst, 12);
+    }
+    this.observeWords(pkt, tsSec, tsNsec, frame);
+  }
+
+  /**
+   * observe() for a segment whose addresses are already in `words` as 32-bit words (source 0–3, destination
+   * 4–7; for IPv4 only 0 and 4 are read): `pkt.src` and `pkt.dst` are not read. The flow worker's path.
+   */
+  observeWords(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void {
     const t = tsSec + tsNsec / 1e9;
     this.now[0] = t;
     const st = this.stats;
@@ -351,10 +374,9 @@ export class FlowTable {
       if (t - this.tailLast[0]! > this.minTimeout) this.expire();
     }
 
-    const src = pkt.src;
-    const dst = pkt.dst;
-    const s0 = rd(src, 0);
-    const d0 = rd(dst, 0);
+    const w = this.words;
+    const s0 = w[0]!;
+    const d0 = w[4]!;
     let s1 = 0;
     let s2 = 0;
     let s3 = 0;
@@ -363,12 +385,12 @@ export class FlowTable {
     let d3 = 0;
     const v = pkt.ipVersion === 6 ? 6 : 4;
     if (v === 6) {
-      s1 = rd(src, 4);
-      s2 = rd(src, 8);
-      s3 = rd(src, 12);
-      d1 = rd(dst, 4);
-      d2 = rd(dst, 8);
-      d3 = rd(dst, 12);
+      s1 = w[1]!;
+      s2 = w[2]!;
+      s3 = w[3]!;
+      d1 = w[5]!;
+      d2 = w[6]!;
+      d3 = w[7]!;
     }
     const sp = pkt.srcPort;
     const dp = pkt.dstPort;

@@ -165,18 +165,18 @@ export class RingReader {
   }
 
   /**
-   * Calls `each` for every record until the producer closes the ring, filling `pkt` (reused) for each.
-   * Sleeps while the ring is empty.
+   * Calls `each` for every record until the producer closes the ring, filling `pkt` (reused) for each —
+   * except its address bytes: the addresses go to `words` (source words 0–3, destination 4–7; IPv4 in 0 and
+   * 4), as FlowTable.observeWords reads them. Sleeps while the ring is empty.
    */
   drain(
     pkt: DecodedTcp,
+    words: Int32Array,
     each: (pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number) => void,
   ): void {
     const ctl = this.ctl;
     const I = this.I;
     const F = this.F;
-    const src = pkt.src;
-    const dst = pkt.dst;
     let tail = this.tail;
     for (;;) {
       const head = Atomics.load(ctl, C_HEAD);
@@ -194,18 +194,15 @@ export class RingReader {
         const o = k * REC;
         const v = I[o + P_V]!;
         pkt.ipVersion = v;
-        const n = v === 6 ? 4 : 1;
-        for (let w = 0; w < 4; w++) {
-          const sw = w < n ? I[o + P_SRC + w]! : 0;
-          const dw = w < n ? I[o + P_DST + w]! : 0;
-          src[4 * w] = sw >>> 24;
-          src[4 * w + 1] = sw >>> 16;
-          src[4 * w + 2] = sw >>> 8;
-          src[4 * w + 3] = sw;
-          dst[4 * w] = dw >>> 24;
-          dst[4 * w + 1] = dw >>> 16;
-          dst[4 * w + 2] = dw >>> 8;
-          dst[4 * w + 3] = dw;
+        words[0] = I[o + P_SRC]!;
+        words[4] = I[o + P_DST]!;
+        if (v === 6) {
+          words[1] = I[o + P_SRC + 1]!;
+          words[2] = I[o + P_SRC + 2]!;
+          words[3] = I[o + P_SRC + 3]!;
+          words[5] = I[o + P_DST + 1]!;
+          words[6] = I[o + P_DST + 2]!;
+          words[7] = I[o + P_DST + 3]!;
         }
         pkt.srcPort = I[o + P_SPORT]!;
         pkt.dstPort = I[o + P_DPORT]!;

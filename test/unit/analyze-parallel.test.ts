@@ -1,0 +1,237 @@
+/**
+ * The worker path of analyzeCapture (connection tracking in flow-worker.ts, fed through the shared ring of
+ * packet-ring.ts) against the in-process path: the same report, on random captures and on one large enough
+ * to wrap the ring many times. The worker exists only in the compiled build, so this file runs the analysis
+ * from dist/ (`npm run build`; `npm test` builds first) and fails when dist/ is missing or older than the
+ * sources. The ring itself is tested from the sources: records round-trip, a consumer that failed stops the
+ * producer.
+ */
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newRingBuffers, RING_RECORDS, RingReader, RingWriter } from '../../src/analyze/packet-ring.js';
+import { newDecodedTcp, TCP } from '../../src/packet/types.js';
+import { ether, ipv4, type PcapRecord, pcap, tcp } from '../fixtures/pcap/build.js';
+import { arbPackets, capture } from './analyze-streams.js';
+
+type AnalyzeModule = typeof import('../../src/analyze/analyze.js');
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DIST_ANALYZE = join(ROOT, 'dist/analyze/analyze.js');
+
+/** dist/analyze must exist and be newer than every source of src/analyze and src/packet. */
+function checkDist(): void {
+  let built: number;
+  try {
+    built = statSync(join(ROOT, 'dist/analyze/flow-worker.js')).mtimeMs;
+  } catch {
+    throw new Error('dist/ has no flow worker: run `npm run build` before this test');
+  }
+  for (const dir of ['src/analyze', 'src/packet']) {
+    for (const f of readdirSync(join(ROOT, dir))) {
+      if (statSync(join(ROOT, dir, f)).mtimeMs > built)
+        throw new Error(`dist/ is older than ${dir}/${f}: run \`npm run build\` before this test`);
+    }
+  }
+}
+
+let analyzeCapture: AnalyzeModule['analyzeCapture'];
+
+const tmp = mkdtempSync(join(tmpdir(), 'rw-parallel-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+let files = 0;
+
+/** Many short connections from a few clients, some refused, some aborted, interleaved. */
+function bigCapture(connections: number): Uint8Array {
+  const recs: PcapRecord[] = [];
+  const server = [10, 1, 0, 1];
+  let t = 1_700_000_000 * 1e6;
+  const open: { client: number[]; port: number; kind: number; step: number; seq: number; sseq: number }[] =
+    [];
+  for (let i = 0; i < connections || open.length > 0; ) {
+    if (i < connections && open.length < 40) {
+      open.push({
+        client: [10, 2, (i >> 8) & 3, i & 255],
+        port: 20000 + (i % 40000),
+        kind: i % 5,
+        step: 0,
+        seq: 1000 * i,
+        sseq: 7 * i,
+      });
+      i++;
+      continue;
+    }
+    const c = open[((t / 7) % open.length) | 0]!;
+    t += 13;
+    const push = (fromClient: boolean, flags: number, seq: number, ack: number, len = 0) =>
+      recs.push({
+        data: ether(
+          0x0800,
+          ipv4(
+            tcp({
+              sport: fromClient ? c.port : 80,
+              dport: fromClient ? 80 : c.port,
+              seq,
+              ack,
+              flags,
+              payload: new Array(len).fill(7),
+            }),
+            {
+              src: fromClient ? c.client : server,
+              dst: fromClient ? server : c.client,
+            },
+          ),
+        ),
+        sec: Math.floor(t / 1e6),
+        frac: t % 1e6,
+      });
+    const s = c.step++;
+    if (c.kind === 0) {
+      // refused
+      if (s === 0) push(true, TCP.SYN, c.seq, 0);
+      else push(false, TCP.RST | TCP.ACK, 0, c.seq + 1);
+      if (s === 1) open.splice(open.indexOf(c), 1);
+      continue;
+    }
+    const script: [boolean, number, number][] = [
+      [true, TCP.SYN, 0],
+      [false, TCP.SYN | TCP.ACK, 0],
+      [true, TCP.ACK, 0],
+      [true, TCP.ACK | TCP.PSH, 40],
+      [false, TCP.ACK, 0],
+      [false, TCP.ACK | TCP.PSH, 300],
+      [true, TCP.ACK, 0],
+      c.kind === 1 ? [true, TCP.RST | TCP.ACK, 0] : [true, TCP.FIN | TCP.ACK, 0],
+      [false, TCP.FIN | TCP.ACK, 0],
+      [true, TCP.ACK, 0],
+    ];
+    const [fromClient, flags, len] = script[s]!;
+    const seq = fromClient
+      ? c.seq + (s > 0 ? 1 : 0) + (s > 3 ? 40 : 0) + (s > 8 ? 1 : 0)
+      : c.sseq + (s > 1 ? 1 : 0) + (s > 5 ? 300 : 0);
+    const ack = fromClient
+      ? c.sseq + (s > 1 ? 1 : 0) + (s > 5 ? 300 : 0) + (s > 8 ? 1 : 0)
+      : c.seq + 1 + (s > 3 ? 40 : 0) + (s > 7 ? 1 : 0);
+    push(fromClient, flags, seq >>> 0, ack >>> 0, len);
+    if (c.step === script.length || (c.kind === 1 && c.step === 8)) open.splice(open.indexOf(c), 1);
+  }
+  return pcap(recs);
+}
+
+function file(bytes: Uint8Array): string {
+  const f = join(tmp, `c${++files}.pcap`);
+  writeFileSync(f, bytes);
+  return f;
+}
+
+describe('analyzeCapture in a worker thread (compiled build)', () => {
+  beforeAll(async () => {
+    checkDist();
+    ({ analyzeCapture } = (await import(DIST_ANALYZE)) as AnalyzeModule);
+  });
+
+  it('gives the same report as in-process on random captures, from a file and from a stream', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        arbPackets(150),
+        fc.record({
+          maxFlows: fc.constantFrom(2, 8, 1000),
+          maxConnections: fc.constantFrom(0, 3, 1000),
+          maxHeldConnections: fc.constantFrom(1, 4, 4096),
+        }),
+        async (pkts, opts) => {
+          const bytes = capture(pkts);
+          const f = file(bytes);
+          const local = await analyzeCapture(f, { ...opts, parallel: false });
+          expect(await analyzeCapture(f, { ...opts, parallel: true })).toEqual(local);
+          const streamed = await analyzeCapture(Readable.from([Buffer.from(bytes)]), { ...opts, name: f });
+          expect(streamed).toEqual(local);
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+
+  it('gives the same report on a capture that wraps the ring many times, with a full flow table', async () => {
+    const f = file(bigCapture(12_000));
+    const opts = { maxFlows: 500, maxConnections: 100, maxHeldConnections: 512 };
+    const local = await analyzeCapture(f, { ...opts, parallel: false });
+    expect(local.summary.tcpSegments).toBeGreaterThan(5 * RING_RECORDS);
+    expect(local.summary.rsts).toBeGreaterThan(4000);
+    expect(local.summary.classifiedEarly).toBeGreaterThan(0);
+    const parallel = await analyzeCapture(f, { ...opts, parallel: true });
+    expect(parallel).toEqual(local);
+  }, 60_000);
+});
+
+describe('packet ring', () => {
+  it('hands every field of every record over, in order', () => {
+    const buffers = newRingBuffers();
+    const w = new RingWriter(buffers);
+    const r = new RingReader(buffers);
+    const sent: unknown[] = [];
+    const pkt = newDecodedTcp();
+    for (let i = 0; i < 1000; i++) {
+      pkt.ipVersion = i % 3 === 0 ? 6 : 4;
+      for (let b = 0; b < 16; b++) {
+        pkt.src[b] = pkt.ipVersion === 6 || b < 4 ? (i * 7 + b) & 255 : 0;
+        pkt.dst[b] = pkt.ipVersion === 6 || b < 4 ? (i * 13 + b) & 255 : 0;
+      }
+      pkt.srcPort = i % 65536;
+      pkt.dstPort = 65535 - (i % 65536);
+      pkt.seq = (0xfffffff0 + i) >>> 0;
+      pkt.ack = (i * 2654435761) >>> 0;
+      pkt.flags = i & 0x1ff;
+      pkt.window = i % 65536;
+      pkt.payloadLen = i * 3;
+      pkt.ttl = i & 255;
+      pkt.ipId = pkt.ipVersion === 6 ? -1 : i & 0xffff;
+      pkt.mss = i % 2 ? 1460 : -1;
+      pkt.wscale = i % 4 ? i % 15 : -1;
+      pkt.sackPermitted = i % 5 === 0;
+      pkt.hasTimestamps = i % 2 === 0;
+      pkt.tsVal = pkt.hasTimestamps ? (0xffffffff - i) >>> 0 : 0;
+      const tsSec = (0xfffffff0 + i) >>> 0;
+      const frame = 2 ** 33 + i;
+      w.write(pkt, tsSec, i * 1000, frame);
+      sent.push({ ...pkt, src: [...pkt.src], dst: [...pkt.dst], tsSec, tsNsec: i * 1000, frame });
+    }
+    w.close();
+    const got: unknown[] = [];
+    const words = new Int32Array(8);
+    r.drain(newDecodedTcp(), words, (p, tsSec, tsNsec, frame) => {
+      const src = new Uint8Array(16);
+      const dst = new Uint8Array(16);
+      for (let k = 0; k < (p.ipVersion === 6 ? 4 : 1); k++) {
+        for (let b = 0; b < 4; b++) {
+          src[4 * k + b] = (words[k]! >>> (24 - 8 * b)) & 255;
+          dst[4 * k + b] = (words[4 + k]! >>> (24 - 8 * b)) & 255;
+        }
+      }
+      got.push({ ...p, src: [...src], dst: [...dst], tsSec, tsNsec, frame });
+    });
+    expect(got).toHaveLength(1000);
+    const norm = (x: unknown) => {
+      const o = { ...(x as Record<string, unknown>) };
+      // Fields the flow table does not read are not carried.
+      for (const k of ['tsEcr', 'sackBlocks', 'tunnelDepth', 'direction']) delete o[k];
+      return o;
+    };
+    expect(got.map(norm)).toEqual(sent.map(norm));
+  });
+
+  it('a consumer that failed stops a producer waiting for room', () => {
+    const buffers = newRingBuffers();
+    const w = new RingWriter(buffers);
+    new RingReader(buffers).fail();
+    const pkt = newDecodedTcp();
+    pkt.ipVersion = 4;
+    expect(() => {
+      for (let i = 0; i <= RING_RECORDS; i++) w.write(pkt, 0, 0, i + 1);
+    }).toThrow(/the flow worker failed/);
+  });
+});
