@@ -10,6 +10,7 @@ import {
   CAUSE_TOPIC,
   CAUSES,
   type ClassifiedReset,
+  ContextBuilder,
   emptyContext,
   THRESHOLDS,
 } from '../../src/analyze/causes.js';
@@ -17,7 +18,10 @@ import { FlowTable } from '../../src/analyze/flows.js';
 import { classifyResets } from '../../src/analyze/rules.js';
 import type { Connection } from '../../src/analyze/types.js';
 import { findTopic } from '../../src/model/explain.js';
+import { decodeFrameAt } from '../../src/packet/decode.js';
+import { newDecodedTcp } from '../../src/packet/types.js';
 import { Feeder, type Hosts, one, run, type Seg, seg } from '../helpers/segments.js';
+import { arbPackets, frame, type Pkt, times } from './analyze-streams.js';
 
 const hs = () => [seg('o', 'S'), seg('r', 'SA'), seg('o', 'A')];
 
@@ -402,5 +406,89 @@ describe('properties', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('counted only (explain: false): the same causes and confidences, no evidence', () => {
+    fc.assert(
+      fc.property(arbPackets(120), (pkts) => {
+        const conns = streamConnections(pkts);
+        const ctx = buildContext(conns);
+        const full = classifyResets(conns, ctx);
+        const counted = classifyResets(conns, ctx, { explain: false });
+        expect(counted.map((r) => ({ ...r, evidence: [] }))).toEqual(
+          full.map((r) => ({ ...r, evidence: [] })),
+        );
+        for (const r of counted) expect(r.evidence).toEqual([]);
+        for (const r of full) expect(r.evidence.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+/** Connections of a generated packet stream (analyze-streams.ts) through one flow table. */
+function streamConnections(pkts: Pkt[]): Connection[] {
+  const conns: Connection[] = [];
+  const table = new FlowTable({ maxFlows: 8, onConnection: (c) => conns.push(c) });
+  const p = newDecodedTcp();
+  const ts = times(pkts);
+  pkts.forEach((x, i) => {
+    const bytes = Uint8Array.from(frame(x));
+    if (decodeFrameAt(1, bytes, 0, bytes.length, p) === undefined)
+      table.observe(p, Math.floor(ts[i]! / 1e6), (ts[i]! % 1e6) * 1000, i + 1);
+  });
+  return [...conns, ...table.finish()];
+}
+
+describe('bounded context', () => {
+  it('past maxKeys sources the lighter half is dropped and counted; a scanner stays and is still found', () => {
+    const b = new ContextBuilder(100);
+    const conns = many([
+      // One scanner: 20 refused ports within a second.
+      ...Array.from({ length: 20 }, (_, i) => ({
+        hosts: { client: '10.9.9.9', serverPort: 3000 + i, clientPort: 40000 + i },
+        t0: 1_700_000_000 + i * 0.01,
+        segs: [seg('o', 'S'), seg('r', 'RA', { seq: 0, ack: 1001 })],
+      })),
+      // 1,000 spoofed sources, one unanswered SYN each (S0).
+      ...Array.from({ length: 1000 }, (_, i) => ({
+        hosts: { client: `10.7.${i >> 8}.${i & 255}`, serverPort: 80, clientPort: 40000 },
+        t0: 1_700_000_001 + i * 0.001,
+        segs: [seg('o', 'S')],
+      })),
+    ]);
+    for (const c of conns) b.add(c);
+    expect(b.evicted).toBeGreaterThan(800);
+    const ctx = b.build();
+    expect(ctx.scanners.get('10.9.9.9')).toMatchObject({ targets: 20, ports: 20 });
+    // Without the bound, the same connections keep every source.
+    const unbounded = new ContextBuilder();
+    for (const c of conns) unbounded.add(c);
+    expect(unbounded.evicted).toBe(0);
+    expect(unbounded.build().scanners.get('10.9.9.9')).toEqual(ctx.scanners.get('10.9.9.9'));
+  });
+
+  it('flood receivers and backscatter pairs are bounded the same way', () => {
+    const b = new ContextBuilder(50);
+    const lone = (dir: 'o' | 'r', flags: string) =>
+      many(
+        Array.from({ length: 400 }, (_, i) => ({
+          hosts: {
+            client: '10.5.5.5',
+            server: `10.6.${i >> 8}.${i & 255}`,
+            serverPort: 80,
+            clientPort: 50001,
+          },
+          t0: 1_700_000_000 + i * 0.001,
+          segs: [seg(dir, flags, { seq: 9, ack: 77 })],
+        })),
+      );
+    // Lone RST+ACKs from 400 servers to one client: 400 backscatter pairs, one flood receiver.
+    for (const c of lone('r', 'RA')) b.add(c);
+    const pairsDropped = b.evicted;
+    expect(pairsDropped).toBeGreaterThan(300);
+    // Lone RSTs from the client to 400 servers: 400 flood receivers.
+    for (const c of lone('o', 'R')) b.add(c);
+    expect(b.evicted - pairsDropped).toBeGreaterThan(300);
   });
 });
