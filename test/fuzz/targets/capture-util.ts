@@ -2,7 +2,6 @@
  * Shared by the capture targets: a reference framing of a whole capture held in memory (the parsers' own
  * need/consume/run contract, without the chunking of reader.ts), the checks every read must pass, and seeds.
  */
-import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   CAPTURE,
@@ -270,8 +269,6 @@ export const CAPTURE_DICT: readonly Uint8Array[] = [
   Uint8Array.of(0x88, 0x64),
   Uint8Array.of(0x1f, 0x8b, 0x08),
 ];
-
-export const fileName = (p: string) => basename(p);
 
 /**
  * Record or block boundaries of a capture starting at data[skip] (for the minimizer): after the pcap file
