@@ -115,14 +115,14 @@ export class FlowAnalysis {
     this.table.observe(pkt, tsSec, tsNsec, frame);
   }
 
-  /** Where observeWords() reads the segment's addresses (as FlowTable.observeWords). */
-  get words(): Int32Array {
-    return this.table.words;
+  /** Where observeKeyed() reads the segment's flow key (as FlowTable.observeKeyed). */
+  get key(): Int32Array {
+    return this.table.key;
   }
 
-  /** observe() with the addresses already in `words`. */
-  observeWords(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void {
-    this.table.observeWords(pkt, tsSec, tsNsec, frame);
+  /** observe() with the flow key already in `key`. */
+  observeKeyed(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void {
+    this.table.observeKeyed(pkt, tsSec, tsNsec, frame);
   }
 
   private onHeld(h: number): void {

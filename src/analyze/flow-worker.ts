@@ -23,8 +23,8 @@ function run(data: FlowWorkerData): FlowWorkerMessage {
   const reader = new RingReader(data.ring);
   try {
     const flows = new FlowAnalysis(data.options);
-    reader.drain(newDecodedTcp(), flows.words, (pkt, tsSec, tsNsec, frame) =>
-      flows.observeWords(pkt, tsSec, tsNsec, frame),
+    reader.drain(newDecodedTcp(), flows.key, (pkt, tsSec, tsNsec, frame) =>
+      flows.observeKeyed(pkt, tsSec, tsNsec, frame),
     );
     return { ok: true, result: flows.finish() };
   } catch (err) {

@@ -25,6 +25,7 @@ import {
   TOO_LARGE_SEQ_DELTA,
   zeroWindow,
 } from './conn-state.js';
+import { flowKey, K_A, K_B, K_HASH, K_PA, K_PB, K_SRC_IS_A, K_V, KEY_INTS } from './flow-key.js';
 import {
   CH,
   CONTROL,
@@ -220,21 +221,6 @@ export function isLikelyServerPort(port: number): boolean {
 /** One RST's judgment inputs; judgeRst's context object, reused (RSTs only, but there may be millions). */
 const rstContext: RstContext = { rcvNxt: -1, rawWindow: -1, windowShift: -1, synSentSndNxt: -1 };
 
-/** Murmur3's finaliser: every input bit affects every output bit. */
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h | 0;
-}
-
-/** Bytes [o, o+4) as a signed 32-bit word (addresses are compared unsigned where order matters). */
-function rd(b: Uint8Array, o: number): number {
-  return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
-}
-
 /** Effective window shift of endpoint `rcv` (RFC 7323 §2.2: only when both SYNs carried the option); −1 unknown. */
 function windowShift(I: Int32Array, rcv: number, snd: number): number {
   if (I[rcv + E_WINDOW_ON_SYN] !== 0) return 0;
@@ -275,8 +261,8 @@ export class FlowTable {
   private readonly minTimeout: number;
   private readonly challengeSec: number;
   private readonly store: FlowStore;
-  /** The addresses of the segment being observed, as words (see observeWords). */
-  readonly words = new Int32Array(8);
+  /** The flow key of the segment being observed (flow-key.ts; see observeKeyed). */
+  readonly key = new Int32Array(KEY_INTS);
   /** The current packet's time (seconds): kept here, not passed, so that no call boxes a double. */
   private readonly now = new Float64Array(1);
   /** The slot whose last time tailLast holds (−1: none). */
@@ -335,27 +321,15 @@ export class FlowTable {
 
   /** Feeds one decoded TCP segment. `pkt` may be reused by the caller after this returns. */
   observe(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void {
-    const w = this.words;
-    const src = pkt.src;
-    const dst = pkt.dst;
-    w[0] = rd(src, 0);
-    w[4] = rd(dst, 0);
-    if (pkt.ipVersion === 6) {
-      w[1] = rd(src, 4);
-      w[2] = rd(src, 8);
-      w[3] = rd(src, 12);
-      w[5] = rd(dst, 4);
-      w[6] = rd(dst, 8);
-      w[7] = rd(dst, 12);
-    }
-    this.observeWords(pkt, tsSec, tsNsec, frame);
+    flowKey(pkt.ipVersion, pkt.src, pkt.dst, pkt.srcPort, pkt.dstPort, this.key, 0);
+    this.observeKeyed(pkt, tsSec, tsNsec, frame);
   }
 
   /**
-   * observe() for a segment whose addresses are already in `words` as 32-bit words (source 0–3, destination
-   * 4–7; for IPv4 only 0 and 4 are read): `pkt.src` and `pkt.dst` are not read. The flow worker's path.
+   * observe() for a segment whose flow key (flow-key.ts) is already in `key`: the addresses and ports of
+   * `pkt` are not read. The flow worker's path (the reading thread computes the key).
    */
-  observeWords(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void {
+  observeKeyed(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void {
     const t = tsSec + tsNsec / 1e9;
     this.now[0] = t;
     const st = this.stats;
@@ -374,49 +348,22 @@ export class FlowTable {
       if (t - this.tailLast[0]! > this.minTimeout) this.expire();
     }
 
-    const w = this.words;
-    const s0 = w[0]!;
-    const d0 = w[4]!;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let d1 = 0;
-    let d2 = 0;
-    let d3 = 0;
-    const v = pkt.ipVersion === 6 ? 6 : 4;
-    if (v === 6) {
-      s1 = w[1]!;
-      s2 = w[2]!;
-      s3 = w[3]!;
-      d1 = w[5]!;
-      d2 = w[6]!;
-      d3 = w[7]!;
-    }
-    const sp = pkt.srcPort;
-    const dp = pkt.dstPort;
-    // Canonical order: (address, port) of A <= B, addresses compared as unsigned words.
-    let srcIsA: boolean;
-    if (s0 !== d0) srcIsA = s0 >>> 0 < d0 >>> 0;
-    else if (s1 !== d1) srcIsA = s1 >>> 0 < d1 >>> 0;
-    else if (s2 !== d2) srcIsA = s2 >>> 0 < d2 >>> 0;
-    else if (s3 !== d3) srcIsA = s3 >>> 0 < d3 >>> 0;
-    else srcIsA = sp <= dp;
-    const a0 = srcIsA ? s0 : d0;
-    const a1 = srcIsA ? s1 : d1;
-    const a2 = srcIsA ? s2 : d2;
-    const a3 = srcIsA ? s3 : d3;
-    const b0 = srcIsA ? d0 : s0;
-    const b1 = srcIsA ? d1 : s1;
-    const b2 = srcIsA ? d2 : s2;
-    const b3 = srcIsA ? d3 : s3;
-    const pa = srcIsA ? sp : dp;
-    const pb = srcIsA ? dp : sp;
-    // Independent multiplies (they run in parallel), then a full avalanche: the hash only places flows in
-    // the index, so any good mix will do.
-    let x = a0 ^ Math.imul(b0, 0x9e3779b1) ^ Math.imul((pa << 16) | pb, 0x85ebca6b) ^ v;
-    if (v === 6)
-      x ^= Math.imul(a1 ^ b3, 0xc2b2ae35) ^ Math.imul(a2 ^ b2, 0x27d4eb2f) ^ Math.imul(a3 ^ b1, 0x165667b1);
-    const h = fmix(x);
+    const k = this.key;
+    const a0 = k[K_A]!;
+    const a1 = k[K_A + 1]!;
+    const a2 = k[K_A + 2]!;
+    const a3 = k[K_A + 3]!;
+    const b0 = k[K_B]!;
+    const b1 = k[K_B + 1]!;
+    const b2 = k[K_B + 2]!;
+    const b3 = k[K_B + 3]!;
+    const pa = k[K_PA]!;
+    const pb = k[K_PB]!;
+    const srcIsA = k[K_SRC_IS_A] !== 0;
+    const h = k[K_HASH]!;
+    const v = k[K_V]!;
+    const sp = srcIsA ? pa : pb;
+    const dp = srcIsA ? pb : pa;
 
     const I = this.store.I;
     const buckets = this.buckets;

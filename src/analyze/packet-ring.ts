@@ -5,12 +5,16 @@
  *
  * One producer, one consumer. Each side publishes its counter (records written / read) with Atomics every
  * BATCH records, and sleeps with Atomics.wait only when the ring is full (producer) or empty (consumer),
- * announcing it in a flag so that the other side notifies only then. Counters are int32 and wrap; fill
- * levels are computed with `| 0`. A side that waits re-checks every second, and the producer gives up with
- * an error when the consumer has stopped moving for STALL_SEC (a worker that died without a word).
+ * announcing it in a flag so that the other side wakes it — with hysteresis: a full producer sleeps until
+ * half the ring is free, an idle consumer until WAKE_CONSUMER records wait (or the ring is closed), so that
+ * the two threads do not wake each other every batch (a futex round trip per 256 records was a quarter of
+ * the worker's time). Counters are int32 and wrap; fill levels are computed with `| 0`. A side that waits
+ * re-checks every second, and the producer gives up with an error when the consumer has stopped moving for
+ * STALL_SEC (a worker that died without a word).
  */
 
 import type { DecodedTcp } from '../packet/types.js';
+import { flowKey, K_V, KEY_INTS } from './flow-key.js';
 
 /** Records in the ring (a power of two): 2 MiB of 128-byte records. */
 export const RING_RECORDS = 16_384;
@@ -18,28 +22,30 @@ const MASK = RING_RECORDS - 1;
 /** int32 per record (128 bytes); the frame number is a double in the last 8 bytes. */
 const REC = 32;
 const BATCH = 256;
+/** A full producer resumes when this many records are free again. */
+const ROOM = RING_RECORDS >> 1;
+/** An idle consumer is woken when this many records wait. */
+const WAKE_CONSUMER = RING_RECORDS >> 3;
 const STALL_SEC = 120;
 
-const P_V = 0;
-const P_SRC = 1; // 4 words
-const P_DST = 5; // 4 words
-const P_SPORT = 9;
-const P_DPORT = 10;
-const P_SEQ = 11;
-const P_ACK = 12;
-const P_FLAGS = 13;
-const P_WINDOW = 14;
-const P_LEN = 15;
-const P_TTL = 16;
-const P_IPID = 17;
-const P_MSS = 18;
-const P_WSCALE = 19;
-const P_OPTS = 20; // bit 0: SACK permitted, bit 1: timestamps
-const P_TSVAL = 21;
-const P_TS_SEC = 22;
-const P_TS_NSEC = 23;
+/** The flow key (flow-key.ts), computed here by the reading thread. */
+const P_KEY = 0;
+const P_SEQ = KEY_INTS;
+const P_ACK = P_SEQ + 1;
+const P_FLAGS = P_SEQ + 2;
+const P_WINDOW = P_SEQ + 3;
+const P_LEN = P_SEQ + 4;
+const P_TTL = P_SEQ + 5;
+const P_IPID = P_SEQ + 6;
+const P_MSS = P_SEQ + 7;
+const P_WSCALE = P_SEQ + 8;
+const P_OPTS = P_SEQ + 9; // bit 0: SACK permitted, bit 1: timestamps
+const P_TSVAL = P_SEQ + 10;
+const P_TS_SEC = P_SEQ + 11;
+const P_TS_NSEC = P_SEQ + 12;
 /** The frame number as a double: Float64Array index = record * REC / 2 + P_FRAME_D. */
-const P_FRAME_D = 13;
+const P_FRAME_D = 14;
+if (P_TS_NSEC >= 2 * P_FRAME_D) throw new Error('packet-ring: layout overlaps');
 
 // Control words.
 const C_HEAD = 0;
@@ -64,10 +70,6 @@ export function newRingBuffers(): RingBuffers {
   };
 }
 
-function word(b: Uint8Array, o: number): number {
-  return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
-}
-
 export class RingWriter {
   private readonly I: Int32Array;
   private readonly F: Float64Array;
@@ -88,21 +90,7 @@ export class RingWriter {
     const I = this.I;
     const k = this.head & MASK;
     const o = k * REC;
-    const src = pkt.src;
-    const dst = pkt.dst;
-    I[o + P_V] = pkt.ipVersion;
-    I[o + P_SRC] = word(src, 0);
-    I[o + P_DST] = word(dst, 0);
-    if (pkt.ipVersion === 6) {
-      I[o + P_SRC + 1] = word(src, 4);
-      I[o + P_SRC + 2] = word(src, 8);
-      I[o + P_SRC + 3] = word(src, 12);
-      I[o + P_DST + 1] = word(dst, 4);
-      I[o + P_DST + 2] = word(dst, 8);
-      I[o + P_DST + 3] = word(dst, 12);
-    }
-    I[o + P_SPORT] = pkt.srcPort;
-    I[o + P_DPORT] = pkt.dstPort;
+    flowKey(pkt.ipVersion, pkt.src, pkt.dst, pkt.srcPort, pkt.dstPort, I, o + P_KEY);
     I[o + P_SEQ] = pkt.seq;
     I[o + P_ACK] = pkt.ack;
     I[o + P_FLAGS] = pkt.flags;
@@ -123,8 +111,13 @@ export class RingWriter {
   /** Makes the records written so far visible to the consumer. */
   publish(): void {
     this.published = this.head;
-    Atomics.store(this.ctl, C_HEAD, this.head);
-    if (Atomics.load(this.ctl, C_CONSUMER_WAITS) !== 0) Atomics.notify(this.ctl, C_HEAD);
+    const ctl = this.ctl;
+    Atomics.store(ctl, C_HEAD, this.head);
+    if (
+      Atomics.load(ctl, C_CONSUMER_WAITS) !== 0 &&
+      ((this.head - Atomics.load(ctl, C_TAIL)) | 0) >= WAKE_CONSUMER
+    )
+      Atomics.notify(ctl, C_HEAD);
   }
 
   /** No more records: the consumer drains the ring and ends. */
@@ -134,20 +127,27 @@ export class RingWriter {
     Atomics.notify(this.ctl, C_HEAD);
   }
 
-  /** The consumer failed (it said so) or stopped moving for STALL_SEC. */
+  /**
+   * Sleeps until half the ring is free. Throws when the consumer failed (it said so) or stopped moving for
+   * STALL_SEC.
+   */
   private waitForRoom(): void {
     this.publish();
     const ctl = this.ctl;
+    // The consumer may be asleep below its wake-up level (less than WAKE_CONSUMER records were published
+    // when it looked): the ring is full now, wake it.
+    Atomics.notify(ctl, C_HEAD);
     let lastTail = Atomics.load(ctl, C_TAIL);
     let stalled = 0;
-    while (((this.head - lastTail) | 0) >= RING_RECORDS) {
+    while (((this.head - lastTail) | 0) > RING_RECORDS - ROOM) {
       if (Atomics.load(ctl, C_FAILED) !== 0) throw new Error('the flow worker failed');
       Atomics.store(ctl, C_PRODUCER_WAITS, 1);
-      if (Atomics.wait(ctl, C_TAIL, lastTail, 1000) === 'timed-out') {
-        if (++stalled >= STALL_SEC) throw new Error(`the flow worker made no progress for ${STALL_SEC} s`);
-      } else stalled = 0;
+      Atomics.wait(ctl, C_TAIL, lastTail, 1000);
       Atomics.store(ctl, C_PRODUCER_WAITS, 0);
-      lastTail = Atomics.load(ctl, C_TAIL);
+      const tail = Atomics.load(ctl, C_TAIL);
+      if (tail !== lastTail) stalled = 0;
+      else if (++stalled >= STALL_SEC) throw new Error(`the flow worker made no progress for ${STALL_SEC} s`);
+      lastTail = tail;
     }
   }
 }
@@ -166,12 +166,12 @@ export class RingReader {
 
   /**
    * Calls `each` for every record until the producer closes the ring, filling `pkt` (reused) for each —
-   * except its address bytes: the addresses go to `words` (source words 0–3, destination 4–7; IPv4 in 0 and
-   * 4), as FlowTable.observeWords reads them. Sleeps while the ring is empty.
+   * except its addresses and ports: the segment's flow key goes to `key` (flow-key.ts), as
+   * FlowTable.observeKeyed reads it. Sleeps while the ring is empty.
    */
   drain(
     pkt: DecodedTcp,
-    words: Int32Array,
+    key: Int32Array,
     each: (pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number) => void,
   ): void {
     const ctl = this.ctl;
@@ -192,20 +192,8 @@ export class RingReader {
       while (tail !== head) {
         const k = tail & MASK;
         const o = k * REC;
-        const v = I[o + P_V]!;
-        pkt.ipVersion = v;
-        words[0] = I[o + P_SRC]!;
-        words[4] = I[o + P_DST]!;
-        if (v === 6) {
-          words[1] = I[o + P_SRC + 1]!;
-          words[2] = I[o + P_SRC + 2]!;
-          words[3] = I[o + P_SRC + 3]!;
-          words[5] = I[o + P_DST + 1]!;
-          words[6] = I[o + P_DST + 2]!;
-          words[7] = I[o + P_DST + 3]!;
-        }
-        pkt.srcPort = I[o + P_SPORT]!;
-        pkt.dstPort = I[o + P_DPORT]!;
+        for (let i = 0; i < KEY_INTS; i++) key[i] = I[o + P_KEY + i]!;
+        pkt.ipVersion = key[K_V]!;
         pkt.seq = I[o + P_SEQ]! >>> 0;
         pkt.ack = I[o + P_ACK]! >>> 0;
         pkt.flags = I[o + P_FLAGS]!;
@@ -232,8 +220,13 @@ export class RingReader {
   }
 
   private release(tail: number): void {
-    Atomics.store(this.ctl, C_TAIL, tail);
-    if (Atomics.load(this.ctl, C_PRODUCER_WAITS) !== 0) Atomics.notify(this.ctl, C_TAIL);
+    const ctl = this.ctl;
+    Atomics.store(ctl, C_TAIL, tail);
+    if (
+      Atomics.load(ctl, C_PRODUCER_WAITS) !== 0 &&
+      ((Atomics.load(ctl, C_HEAD) - tail) | 0) <= RING_RECORDS - ROOM
+    )
+      Atomics.notify(ctl, C_TAIL);
   }
 
   /** Tells the producer that no record will be read any more. */

@@ -13,6 +13,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { flowKey, KEY_INTS } from '../../src/analyze/flow-key.js';
 import { newRingBuffers, RING_RECORDS, RingReader, RingWriter } from '../../src/analyze/packet-ring.js';
 import { newDecodedTcp, TCP } from '../../src/packet/types.js';
 import { ether, ipv4, type PcapRecord, pcap, tcp } from '../fixtures/pcap/build.js';
@@ -169,7 +170,7 @@ describe('analyzeCapture in a worker thread (compiled build)', () => {
 });
 
 describe('packet ring', () => {
-  it('hands every field of every record over, in order', () => {
+  it('hands every field of every record over, in order (addresses and ports as the flow key)', () => {
     const buffers = newRingBuffers();
     const w = new RingWriter(buffers);
     const r = new RingReader(buffers);
@@ -198,21 +199,17 @@ describe('packet ring', () => {
       const tsSec = (0xfffffff0 + i) >>> 0;
       const frame = 2 ** 33 + i;
       w.write(pkt, tsSec, i * 1000, frame);
-      sent.push({ ...pkt, src: [...pkt.src], dst: [...pkt.dst], tsSec, tsNsec: i * 1000, frame });
+      const key = new Int32Array(KEY_INTS);
+      flowKey(pkt.ipVersion, pkt.src, pkt.dst, pkt.srcPort, pkt.dstPort, key, 0);
+      const { src: _s, dst: _d, srcPort: _sp, dstPort: _dp, ...rest } = pkt;
+      sent.push({ ...rest, key: [...key], tsSec, tsNsec: i * 1000, frame });
     }
     w.close();
     const got: unknown[] = [];
-    const words = new Int32Array(8);
-    r.drain(newDecodedTcp(), words, (p, tsSec, tsNsec, frame) => {
-      const src = new Uint8Array(16);
-      const dst = new Uint8Array(16);
-      for (let k = 0; k < (p.ipVersion === 6 ? 4 : 1); k++) {
-        for (let b = 0; b < 4; b++) {
-          src[4 * k + b] = (words[k]! >>> (24 - 8 * b)) & 255;
-          dst[4 * k + b] = (words[4 + k]! >>> (24 - 8 * b)) & 255;
-        }
-      }
-      got.push({ ...p, src: [...src], dst: [...dst], tsSec, tsNsec, frame });
+    const key = new Int32Array(KEY_INTS);
+    r.drain(newDecodedTcp(), key, (p, tsSec, tsNsec, frame) => {
+      const { src: _s, dst: _d, srcPort: _sp, dstPort: _dp, ...rest } = p;
+      got.push({ ...rest, key: [...key], tsSec, tsNsec, frame });
     });
     expect(got).toHaveLength(1000);
     const norm = (x: unknown) => {
