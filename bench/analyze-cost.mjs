@@ -1,5 +1,7 @@
-// Part 4 of `npm run bench`: what `rstwatch analyze` costs on a ≥ 1 GB capture, against tcpdump (libpcap +
-// BPF), tshark and `cat` (the floor), in the same run (docs/benchmarks.md, "Capture analysis (part 4)").
+// Part 7 of `npm run bench`: what `rstwatch analyze` costs on a ≥ 1 GB capture, against tcpdump (libpcap +
+// BPF), tshark and `cat` (the floor), in the same run (docs/benchmarks.md, "Capture analysis (part 7)").
+// The machine may be shared: the load average is recorded at the start and the end of the timed rounds,
+// and CPU time (user+sys, all threads) is reported beside wall time, being the steadier of the two.
 //
 //   the capture   bench/make-big-pcap.sh: real loopback traffic in a private namespace (cached in $TMPDIR)
 //   timed         N rounds (default 5), the commands interleaved (order rotated each round), page cache warm;
@@ -22,7 +24,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median } from './lib.mjs';
@@ -269,6 +271,7 @@ export async function runAnalyzeCost(o) {
 
   // Warm the page cache (every command then reads from memory, as in the field guide §5).
   await timed(['cat', file]);
+  const loadStart = loadavg();
 
   const cmds = {
     cat: ['cat', file],
@@ -288,6 +291,7 @@ export async function runAnalyzeCost(o) {
       `  round ${r + 1}/${o.rounds}: ${names.map((n) => `${n} ${runs[n].at(-1).wallSec.toFixed(2)} s`).join(', ')}`,
     );
   }
+  const loadEnd = loadavg();
   const tshark = [];
   for (let r = 0; r < o.tsharkRounds; r++) {
     log(`  tshark ${r + 1}/${o.tsharkRounds} (about a minute)…`);
@@ -323,6 +327,11 @@ export async function runAnalyzeCost(o) {
     file,
     bytes,
     packets,
+    machine: {
+      cpus: cpus().length,
+      loadAverageStart: loadStart.map((v) => Math.round(v * 100) / 100),
+      loadAverageEnd: loadEnd.map((v) => Math.round(v * 100) / 100),
+    },
     cat: stat(runs.cat),
     tcpdump: stat(runs.tcpdump),
     rstwatch: stat(runs.rstwatch),
@@ -398,6 +407,9 @@ export function printAnalyze(a, table) {
   row('rstwatch analyze --json F > /dev/null', a.rstwatch);
   row("tshark -n -r F -Y 'tcp.flags.reset==1'", a.tshark);
   console.log(table(rows));
+  console.log(
+    `machine: ${a.machine.cpus} CPUs; load average ${a.machine.loadAverageStart.join(' / ')} before the rounds, ${a.machine.loadAverageEnd.join(' / ')} after (1 / 5 / 15 min): on a shared machine wall times are inflated, CPU times less so`,
+  );
   const r = a.ratio;
   console.log(
     `\nratios (wall, medians): rstwatch/tcpdump ${times(r.rstwatchVsTcpdump)} (target ≤ ${ANALYZE_TARGETS.wallVsTcpdump}×: ${a.withinTarget.wallVsTcpdump ? 'within' : 'OVER'}), ` +
@@ -451,6 +463,7 @@ export function analyzeJson(a) {
     x && { rounds: x.rounds, wallSec: r(x.wallSec), cpuSec: r(x.cpuSec), rssMb: r(x.rssMb, 1) };
   return {
     file: { bytes: a.bytes, packets: a.packets },
+    machine: a.machine,
     cat: s(a.cat),
     tcpdump: s(a.tcpdump),
     rstwatch: s(a.rstwatch),

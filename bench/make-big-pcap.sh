@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes the ≥ 1 GB classic pcap of real loopback traffic that bench part 4 (bench/analyze-cost.mjs) reads,
+# Makes the ≥ 1 GB classic pcap of real loopback traffic that bench part 7 (bench/analyze-cost.mjs) reads,
 # the way the field guide §5 measured it: `tcpdump -i lo -w` inside a private network namespace while
 # bench/traffic-gen.mjs runs real IPv4 and IPv6 connections (normal request/response/FIN, refused connects,
 # client aborts with SO_LINGER 0, servers closing with unread data), cut at a fixed packet count.

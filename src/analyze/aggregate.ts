@@ -1,7 +1,7 @@
 /**
  * Bounded, incremental tallies for the analyze report, so that memory does not grow with the capture:
  * a multi-GB capture with millions of resets (a scan, a flood, a refused-connect loop) is summarised in a few
- * tens of MB (docs/benchmarks.md, "Capture analysis (part 4)", limits).
+ * tens of MB (docs/benchmarks.md, "Capture analysis (part 7)", limits).
  *
  * - `BoundedCounter`: counts by key with at most `maxKeys` keys; past that the lower half by count is dropped
  *   (so the top of the list stays right for any key that is frequent, and the list is marked approximate).
