@@ -16,15 +16,13 @@
 
 import { stat } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
-import { Worker } from 'node:worker_threads';
 import { decodeFrameAt } from '../packet/decode.js';
 import { readCapture } from '../packet/reader.js';
 import { newDecodedTcp, type PacketRecord, TCP } from '../packet/types.js';
 import { word } from './addr.js';
 import { AddressNames, BoundedCounter, SecondsHistogram } from './aggregate.js';
-import { DEFAULT_MAX_HELD_CONNECTIONS, FlowAnalysis, type FlowResult } from './flow-analysis.js';
-import type { FlowWorkerData, FlowWorkerMessage } from './flow-worker.js';
-import { newRingBuffers, RingWriter } from './packet-ring.js';
+import { DEFAULT_MAX_HELD_CONNECTIONS } from './flow-analysis.js';
+import { localSink, workerSink } from './flow-sink.js';
 import type { AnalysisReport } from './report-types.js';
 
 export type { CauseSummary, Counted } from './aggregate.js';
@@ -95,57 +93,6 @@ async function useWorker(
   } catch {
     return false; // the reader reports why it cannot open it
   }
-}
-
-/** Where decoded segments go: the connection side in this thread, or the ring to the worker. */
-interface FlowSink {
-  observe(pkt: Parameters<FlowAnalysis['observe']>[0], tsSec: number, tsNsec: number, frame: number): void;
-  /** No more segments: the connection side's result. */
-  finish(): Promise<FlowResult>;
-  /** Reading failed: stop the worker, if any. */
-  abort(): void;
-}
-
-function localSink(opts: ConstructorParameters<typeof FlowAnalysis>[0]): FlowSink {
-  const flows = new FlowAnalysis(opts);
-  return {
-    observe: (pkt, tsSec, tsNsec, frame) => flows.observe(pkt, tsSec, tsNsec, frame),
-    finish: async () => flows.finish(),
-    abort: () => undefined,
-  };
-}
-
-function workerSink(url: URL, opts: ConstructorParameters<typeof FlowAnalysis>[0]): FlowSink {
-  const ring = newRingBuffers();
-  const data: FlowWorkerData = { ring, options: opts ?? {} };
-  const worker = new Worker(url, { workerData: data });
-  const result = new Promise<FlowResult>((resolve, reject) => {
-    worker.once('message', (m: FlowWorkerMessage) => {
-      if (m.ok) resolve(m.result);
-      else reject(new Error(`the flow worker failed: ${m.error}`));
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) =>
-      reject(new Error(`the flow worker exited (code ${code}) without a result`)),
-    );
-  });
-  result.catch(() => undefined); // observed by finish(); an early failure also stops the writer
-  const writer = new RingWriter(ring);
-  return {
-    observe: (pkt, tsSec, tsNsec, frame) => writer.write(pkt, tsSec, tsNsec, frame),
-    finish: async () => {
-      writer.close();
-      try {
-        return await result;
-      } finally {
-        void worker.terminate();
-      }
-    },
-    abort: () => {
-      writer.close();
-      void worker.terminate();
-    },
-  };
 }
 
 /** Reads and analyzes a capture (a path, or a binary stream such as process.stdin). Never throws on bad input. */

@@ -287,7 +287,12 @@ export class ContextBuilder {
    */
   addQuiet(q: QuietConnection): void {
     if (q.origSyns > 0 && q.connState === 'S0')
-      this.attempt(q.origAddr, q.respAddr, q.respPort, q.startTime, false);
+      this.addAttempt(q.origAddr, q.respAddr, q.respPort, q.startTime);
+  }
+
+  /** A failed connection attempt (an unanswered SYN) from `source` to respAddr:respPort, as addQuiet adds. */
+  addAttempt(source: string, respAddr: string, respPort: number, startTime: number): void {
+    this.attempt(source, respAddr, respPort, startTime, false);
   }
 
   private scatterAdd(sender: string, receiver: string, port: number): void {

@@ -57,13 +57,17 @@ export interface FlowResult {
 /** A classified reset the tally may keep (classifyConnection hands out one reused object). */
 const copyOf = (r: ClassifiedReset): ClassifiedReset => ({ ...r });
 
-export class FlowAnalysis {
+/**
+ * The connection side: the capture-wide context, the listing, holding and classification of connections
+ * leaving a flow table, and the tallies of their resets. Fed by the table in the same thread (FlowAnalysis),
+ * or by the reading thread from what the flow worker hands back (analyze.ts).
+ */
+export class ConnectionSide {
   private readonly top: number;
   private readonly maxListed: number;
   private readonly maxHeld: number;
   private readonly ctxb = new ContextBuilder();
   private readonly tally = new ResetTally();
-  private readonly table: FlowTable;
   /**
    * Connections with resets: the `maxListed` of lowest id (listed in full, sorted), and the others held
    * until the end or until `maxHeld` of them make the older half be classified early (bounded memory). Both
@@ -72,7 +76,7 @@ export class FlowAnalysis {
    */
   private readonly store: HeldConnections;
   private readonly listed: number[] = [];
-  private held: number[] = [];
+  private waiting: number[] = [];
   private withResets = 0;
   private classifiedEarly = 0;
   private connections = 0;
@@ -93,39 +97,39 @@ export class FlowAnalysis {
   private readonly countOnly = (r: ClassifiedReset) => this.tally.addOne(r, this.keepHeld);
   private readonly byHeldId = (x: number, y: number) => this.store.id(x) - this.store.id(y);
 
-  constructor(opts: FlowAnalysisOptions = {}) {
+  /** `store`: where the held connections passed to held() live. */
+  constructor(store: HeldConnections, opts: FlowAnalysisOptions = {}) {
+    this.store = store;
     this.top = opts.top ?? 10;
     this.maxListed = Math.max(0, opts.maxConnections ?? 1000);
     this.maxHeld = Math.max(1, opts.maxHeldConnections ?? DEFAULT_MAX_HELD_CONNECTIONS);
-    this.table = new FlowTable({
-      maxFlows: opts.maxFlows ?? DEFAULT_MAX_FLOWS,
-      // Connections without resets only count and feed the scan context: the table hands them over as a
-      // view, without building a Connection (most connections of a capture have no reset).
-      onQuietConnection: (q: QuietConnection) => {
-        this.connections++;
-        this.ctxb.addQuiet(q);
-      },
-      onHeldConnection: (h: number) => this.onHeld(h),
-    });
-    this.store = this.table.held;
   }
 
-  /** Feeds one decoded TCP segment (`pkt` may be reused after the call). */
-  observe(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void {
-    this.table.observe(pkt, tsSec, tsNsec, frame);
+  /**
+   * Connections without resets only count and feed the scan context: the table hands them over as a view,
+   * without building a Connection (most connections of a capture have no reset).
+   */
+  quiet(q: QuietConnection): void {
+    this.connections++;
+    this.ctxb.addQuiet(q);
   }
 
-  /** Where observeKeyed() reads the segment's flow key (as FlowTable.observeKeyed). */
-  get key(): Int32Array {
-    return this.table.key;
+  /** A connection without resets that was a failed attempt (addQuiet's test, made by the flow worker). */
+  quietAttempt(origAddr: string, respAddr: string, respPort: number, startTime: number): void {
+    this.connections++;
+    this.ctxb.addAttempt(origAddr, respAddr, respPort, startTime);
   }
 
-  /** observe() with the flow key already in `key`. */
-  observeKeyed(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void {
-    this.table.observeKeyed(pkt, tsSec, tsNsec, frame);
+  /**
+   * Catches the connection count up with the flow worker: `n` connections had left its table before the one
+   * handed over next (the others left without resets and without being attempts).
+   */
+  catchUp(n: number): void {
+    this.connections = n;
   }
 
-  private onHeld(h: number): void {
+  /** A connection with resets, held at index `h` of the store. */
+  held(h: number): void {
     const store = this.store;
     this.connections++;
     this.ctxb.add(store.view(h));
@@ -144,12 +148,12 @@ export class FlowAnalysis {
   }
 
   private hold(h: number): void {
-    const held = this.held;
+    const held = this.waiting;
     held.push(h);
     if (held.length < this.maxHeld) return;
     this.sortById(held);
     const older = held.slice(0, held.length >> 1);
-    this.held = held.slice(older.length);
+    this.waiting = held.slice(older.length);
     if (this.early === undefined || this.connections - this.earlyAt >= CONTEXT_REFRESH) {
       this.early = this.ctxb.build();
       this.earlyAt = this.connections;
@@ -185,9 +189,12 @@ export class FlowAnalysis {
     this.store.release(h);
   }
 
-  /** Ends the analysis: the connections still tracked leave, every held reset is classified. */
-  finish(): FlowResult {
-    this.table.drain();
+  /**
+   * Ends the analysis once every connection has left the table (`connections` of them; `flowsEvicted` pushed
+   * out of it): every held reset is classified.
+   */
+  finish(connections: number, flowsEvicted: number): FlowResult {
+    this.connections = connections;
     const ctx = this.ctxb.build();
     const store = this.store;
     const tally = this.tally;
@@ -201,7 +208,7 @@ export class FlowAnalysis {
       tally.addOne(kept);
     };
     const listed = this.listed;
-    const held = this.sortById(this.held);
+    const held = this.sortById(this.waiting);
     for (let i = 0, j = 0; i < listed.length || j < held.length; ) {
       if (j >= held.length || (i < listed.length && store.id(listed[i]!) < store.id(held[j]!))) {
         const h = listed[i++]!;
@@ -214,11 +221,11 @@ export class FlowAnalysis {
       }
     }
     this.listed.length = 0;
-    this.held = [];
+    this.waiting = [];
     return {
       connections: this.connections,
       connectionsWithResets: this.withResets,
-      flowsEvicted: this.table.stats.evicted,
+      flowsEvicted,
       rstFromOrig: tally.fromOrig,
       rstFromResp: tally.resets - tally.fromOrig,
       classifiedEarly: this.classifiedEarly,
@@ -229,5 +236,33 @@ export class FlowAnalysis {
       listed: reportConnections(listedConns, classified),
       connectionsOmitted: this.withResets - listedConns.length,
     };
+  }
+}
+
+/** The connection side fed by a flow table in the same thread. */
+export class FlowAnalysis {
+  private readonly table: FlowTable;
+  private readonly side: ConnectionSide;
+
+  constructor(opts: FlowAnalysisOptions = {}) {
+    const table = new FlowTable({
+      maxFlows: opts.maxFlows ?? DEFAULT_MAX_FLOWS,
+      onQuietConnection: (q: QuietConnection) => side.quiet(q),
+      onHeldConnection: (h: number) => side.held(h),
+    });
+    const side = new ConnectionSide(table.held, opts);
+    this.table = table;
+    this.side = side;
+  }
+
+  /** Feeds one decoded TCP segment (`pkt` may be reused after the call). */
+  observe(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void {
+    this.table.observe(pkt, tsSec, tsNsec, frame);
+  }
+
+  /** Ends the analysis: the connections still tracked leave, every held reset is classified. */
+  finish(): FlowResult {
+    this.table.drain();
+    return this.side.finish(this.table.stats.flows, this.table.stats.evicted);
   }
 }

@@ -15,15 +15,20 @@ import {
   D_STRIDE,
   F_NRESETS,
   F_ORIG_EP,
+  F_PENDING,
   F_RESET_HEAD,
   F_RESET_TAIL,
   FlowStore,
   HIST_CAP,
   I_STRIDE,
 } from './flow-record.js';
+import { type Item, ItemCursor } from './item-ring.js';
 import { ConnectionRecord, type ResetRecord, readResets } from './records.js';
-import type { ResetPool } from './reset-pool.js';
+import { R_NEXT, R_STRIDE, RD_STRIDE, type ResetPool } from './reset-pool.js';
 import type { Connection } from './types.js';
+
+/** Why a connection left the table, as a number in serialized connections. */
+const CLOSED_BY: readonly Connection['closedBy'][] = ['finished', 'idle', 'evicted', 'reused', 'end'];
 
 export class HeldConnections {
   private store: FlowStore;
@@ -32,6 +37,7 @@ export class HeldConnections {
   private used = 0;
   private readonly viewConn = new ConnectionRecord();
   private readonly viewResets: ResetRecord[] = [];
+  private readonly cursor = new ItemCursor();
 
   constructor(
     private readonly pool: ResetPool,
@@ -46,13 +52,19 @@ export class HeldConnections {
     return this.used - this.free.length;
   }
 
-  /** Copies the flow in `slot` of `from` (its RSTs now belong here) and returns its index. */
-  add(from: FlowStore, slot: number, why: Connection['closedBy']): number {
+  /** A free index. */
+  private alloc(): number {
     let h = this.free.pop();
     if (h === undefined) {
       if (this.used === this.store.slots) this.grow();
       h = this.used++;
     }
+    return h;
+  }
+
+  /** Copies the flow in `slot` of `from` (its RSTs now belong here) and returns its index. */
+  add(from: FlowStore, slot: number, why: Connection['closedBy']): number {
+    const h = this.alloc();
     const s = this.store;
     // Plain loops, one per array type (a shared helper would see three element kinds and run slowly).
     const fi = from.I;
@@ -101,6 +113,64 @@ export class HeldConnections {
     const b = h * I_STRIDE;
     const resets = readResets(this.pool, s.I[b + F_RESET_HEAD]!, s.I[b + F_ORIG_EP]!, [], false);
     return new ConnectionRecord().load(s, h, this.why[h]!, this.names, resets);
+  }
+
+  /**
+   * Writes held connection `h` into `out` (for another thread: serialized below) and lets it go. Layout:
+   * closedBy, the int and double record, the history letters and spill, then each RST's pool entry.
+   */
+  serialize(h: number, out: Item): void {
+    const s = this.store;
+    const b = h * I_STRIDE;
+    out.clear();
+    out.int(CLOSED_BY.indexOf(this.why[h]!));
+    out.ints(s.I, b, I_STRIDE);
+    out.doubles(s.D, h * D_STRIDE, D_STRIDE);
+    out.ints(s.H, h * HIST_CAP, HIST_CAP);
+    const spill = s.spill[h] ?? '';
+    out.int(spill.length);
+    for (let i = 0; i < spill.length; i++) out.int(spill.charCodeAt(i));
+    out.int(s.I[b + F_NRESETS]!);
+    const pool = this.pool;
+    for (let e = s.I[b + F_RESET_HEAD]!; e >= 0; e = pool.next(e)) {
+      out.ints(pool.I, e * R_STRIDE, R_STRIDE);
+      out.doubles(pool.D, e * RD_STRIDE, RD_STRIDE);
+    }
+    this.release(h);
+  }
+
+  /** Takes a connection written by serialize() (in any thread) and returns its index here. */
+  deserialize(item: Item): number {
+    const c = this.cursor.reset(item);
+    const h = this.alloc();
+    const s = this.store;
+    const b = h * I_STRIDE;
+    this.why[h] = CLOSED_BY[c.int()]!;
+    c.ints(s.I, b, I_STRIDE);
+    c.doubles(s.D, h * D_STRIDE, D_STRIDE);
+    c.ints(s.H, h * HIST_CAP, HIST_CAP);
+    const spillLength = c.int();
+    let spill = '';
+    for (let i = 0; i < spillLength; i++) spill += String.fromCharCode(c.int());
+    s.spill[h] = spillLength > 0 ? spill : undefined;
+    const n = c.int();
+    const pool = this.pool;
+    let head = -1;
+    let tail = -1;
+    for (let i = 0; i < n; i++) {
+      const e = pool.take();
+      c.ints(pool.I, e * R_STRIDE, R_STRIDE);
+      c.doubles(pool.D, e * RD_STRIDE, RD_STRIDE);
+      pool.I[e * R_STRIDE + R_NEXT] = -1;
+      if (tail < 0) head = e;
+      else pool.I[tail * R_STRIDE + R_NEXT] = e;
+      tail = e;
+    }
+    s.I[b + F_RESET_HEAD] = head;
+    s.I[b + F_RESET_TAIL] = tail;
+    s.I[b + F_NRESETS] = n;
+    s.I[b + F_PENDING] = -1;
+    return h;
   }
 
   /** Lets held connection `h` go (its RSTs back to the pool). */

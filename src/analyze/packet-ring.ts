@@ -63,6 +63,14 @@ export interface RingBuffers {
   control: SharedArrayBuffer;
 }
 
+/**
+ * The control word a producer sleeps on while the ring is full: another thread that needs the producer's
+ * attention (the flow worker with connections to hand back, item-ring.ts) notifies it.
+ */
+export function wakeWord(buffers: RingBuffers): [Int32Array, number] {
+  return [new Int32Array(buffers.control), C_TAIL];
+}
+
 export function newRingBuffers(): RingBuffers {
   return {
     records: new SharedArrayBuffer(RING_RECORDS * REC * 4),
@@ -77,10 +85,22 @@ export class RingWriter {
   private head = 0;
   private published = 0;
 
-  constructor(buffers: RingBuffers) {
+  /**
+   * `whileWaiting`: called when the ring is full, before each sleep (and after each wake-up); it returns
+   * true when it got something done (the consumer is alive then).
+   */
+  constructor(
+    buffers: RingBuffers,
+    private readonly whileWaiting?: () => boolean,
+  ) {
     this.I = new Int32Array(buffers.records);
     this.F = new Float64Array(buffers.records);
     this.ctl = new Int32Array(buffers.control);
+  }
+
+  /** The consumer said it failed. */
+  failed(): boolean {
+    return Atomics.load(this.ctl, C_FAILED) !== 0;
   }
 
   /** Appends one segment; blocks while the ring is full. */
@@ -138,15 +158,17 @@ export class RingWriter {
     // when it looked): the ring is full now, wake it.
     Atomics.notify(ctl, C_HEAD);
     let lastTail = Atomics.load(ctl, C_TAIL);
-    let stalled = 0;
+    let lastProgress = Date.now();
     while (((this.head - lastTail) | 0) > RING_RECORDS - ROOM) {
       if (Atomics.load(ctl, C_FAILED) !== 0) throw new Error('the flow worker failed');
+      if (this.whileWaiting?.() === true) lastProgress = Date.now();
       Atomics.store(ctl, C_PRODUCER_WAITS, 1);
       Atomics.wait(ctl, C_TAIL, lastTail, 1000);
       Atomics.store(ctl, C_PRODUCER_WAITS, 0);
       const tail = Atomics.load(ctl, C_TAIL);
-      if (tail !== lastTail) stalled = 0;
-      else if (++stalled >= STALL_SEC) throw new Error(`the flow worker made no progress for ${STALL_SEC} s`);
+      if (tail !== lastTail) lastProgress = Date.now();
+      else if (Date.now() - lastProgress > STALL_SEC * 1000)
+        throw new Error(`the flow worker made no progress for ${STALL_SEC} s`);
       lastTail = tail;
     }
   }

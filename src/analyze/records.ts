@@ -275,6 +275,8 @@ export interface QuietConnection {
   readonly connState: ConnState;
   readonly origAddr: string;
   readonly respAddr: string;
+  /** The originator's (or the responder's) address as four 32-bit words into `out` from `at`. */
+  addressWords(orig: boolean, out: Int32Array, at: number): void;
 }
 
 export class QuietView implements QuietConnection {
@@ -326,6 +328,11 @@ export class QuietView implements QuietConnection {
   }
   get origAddr(): string {
     return this.addr(this.origIsA);
+  }
+  addressWords(orig: boolean, out: Int32Array, at: number): void {
+    const I = this.s.I;
+    const w = this.b + (orig === this.origIsA ? F_A0 : F_B0);
+    for (let i = 0; i < 4; i++) out[at + i] = I[w + i]!;
   }
   get respAddr(): string {
     return this.addr(!this.origIsA);

@@ -1,0 +1,138 @@
+/**
+ * Where analyze.ts sends the decoded TCP segments: the flow table and connection side in this thread
+ * (`localSink`), or the flow worker (`workerSink`): the table then runs in the worker (flow-worker.ts) while
+ * this thread keeps reading and decoding, and takes the connections leaving the table back through the item
+ * ring to classify them (flow-analysis.ts ConnectionSide) — the same result either way
+ * (test/unit/analyze-parallel.test.ts).
+ */
+
+import { Worker } from 'node:worker_threads';
+import type { DecodedTcp } from '../packet/types.js';
+import { AddressNames } from './addr-cache.js';
+import { ConnectionSide, FlowAnalysis, type FlowAnalysisOptions, type FlowResult } from './flow-analysis.js';
+import {
+  type FlowWorkerData,
+  type FlowWorkerMessage,
+  ITEM_ATTEMPT,
+  ITEM_END,
+  ITEM_HELD,
+} from './flow-worker.js';
+import { HeldConnections } from './held.js';
+import { Item, ItemCursor, ItemReader, newItemRingBuffers } from './item-ring.js';
+import { newRingBuffers, RingWriter } from './packet-ring.js';
+import { ResetPool } from './reset-pool.js';
+
+export interface FlowSink {
+  observe(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void;
+  /** No more segments: the connection side's result. */
+  finish(): Promise<FlowResult>;
+  /** Reading failed: stop the worker, if any. */
+  abort(): void;
+}
+
+export function localSink(opts: FlowAnalysisOptions): FlowSink {
+  const flows = new FlowAnalysis(opts);
+  return {
+    observe: (pkt, tsSec, tsNsec, frame) => flows.observe(pkt, tsSec, tsNsec, frame),
+    finish: async () => flows.finish(),
+    abort: () => undefined,
+  };
+}
+
+/** Segments between two looks at the item ring while reading. */
+const DRAIN_EVERY = 1024;
+
+/** `url`: the compiled flow-worker.js. */
+export function workerSink(url: URL, opts: FlowAnalysisOptions): FlowSink {
+  const ring = newRingBuffers();
+  const itemBuffers = newItemRingBuffers();
+  const data: FlowWorkerData = { ring, items: itemBuffers, maxFlows: opts.maxFlows };
+  const worker = new Worker(url, { workerData: data });
+  let gone: Error | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    worker.once('message', (m: FlowWorkerMessage) => {
+      if (m.ok) resolve();
+      else reject(new Error(`the flow worker failed: ${m.error}`));
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the flow worker exited (code ${code}) early`)));
+  });
+  done.catch((err: unknown) => {
+    gone = err instanceof Error ? err : new Error(String(err));
+  });
+
+  const names = new AddressNames();
+  const store = new HeldConnections(new ResetPool(), names);
+  const side = new ConnectionSide(store, opts);
+  const reader = new ItemReader(itemBuffers);
+  const item = new Item();
+  const cursor = new ItemCursor();
+  const words = new Int32Array(8);
+  let end: { connections: number; evicted: number } | undefined;
+
+  /** Takes every connection the worker has handed back so far; true if there was any. */
+  const drain = (): boolean => {
+    let any = false;
+    for (let kind = reader.next(item); kind >= 0; kind = reader.next(item)) {
+      any = true;
+      if (kind === ITEM_HELD) {
+        const before = item.words[item.length - 1]!;
+        const h = store.deserialize(item);
+        side.catchUp(before);
+        side.held(h);
+      } else if (kind === ITEM_ATTEMPT) {
+        const c = cursor.reset(item);
+        const before = c.int();
+        const v = c.int();
+        c.ints(words, 0, 8);
+        const respPort = c.int();
+        const startTime = c.double();
+        side.catchUp(before);
+        side.quietAttempt(
+          names.name(v, words[0]!, words[1]!, words[2]!, words[3]!),
+          names.name(v, words[4]!, words[5]!, words[6]!, words[7]!),
+          respPort,
+          startTime,
+        );
+      } else if (kind === ITEM_END) {
+        const c = cursor.reset(item);
+        end = { connections: c.int(), evicted: c.double() };
+      }
+    }
+    return any;
+  };
+
+  const writer = new RingWriter(ring, drain);
+  let sinceDrain = 0;
+  return {
+    observe: (pkt, tsSec, tsNsec, frame) => {
+      writer.write(pkt, tsSec, tsNsec, frame);
+      if (++sinceDrain === DRAIN_EVERY) {
+        sinceDrain = 0;
+        drain();
+      }
+    },
+    finish: async () => {
+      writer.close();
+      try {
+        // The worker empties its table now: take its connections until it says it is done.
+        while (end === undefined) {
+          if (drain()) continue;
+          if (gone !== undefined) throw gone;
+          if (writer.failed()) await done;
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        await done;
+        return side.finish(end.connections, end.evicted);
+      } finally {
+        reader.close();
+        void worker.terminate();
+      }
+    },
+    abort: () => {
+      writer.close();
+      reader.close();
+      void worker.terminate();
+    },
+  };
+}

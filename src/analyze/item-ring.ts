@@ -1,0 +1,195 @@
+/**
+ * Variable-length items (int32 words) handed from the flow worker back to the reading thread through shared
+ * memory: the connections leaving the worker's flow table, which the reading thread classifies
+ * (flow-worker.ts, analyze.ts). One producer (the worker), one consumer (the reading thread).
+ *
+ * An item is [length, kind, ...payload] written word by word modulo the ring size. The producer publishes its
+ * counter after each item; it sleeps (Atomics.wait) only when the item does not fit, after waking the
+ * consumer through `wake` — the word the consumer sleeps on when it waits for the packet ring, so that a
+ * consumer blocked on one ring still empties the other (no deadlock between the two rings). The consumer
+ * never sleeps here: it drains what is there when it has time, and waits for the rest at the end.
+ */
+
+/** Words in the ring (a power of two): 4 MiB. */
+export const ITEM_RING_WORDS = 1 << 20;
+const MASK = ITEM_RING_WORDS - 1;
+
+const C_HEAD = 0;
+const C_TAIL = 1;
+const C_PRODUCER_WAITS = 2;
+/** Set by the consumer when it stopped (an error): a waiting producer gives up. */
+const C_CLOSED = 3;
+const CONTROL_INTS = 4;
+
+export interface ItemRingBuffers {
+  words: SharedArrayBuffer;
+  control: SharedArrayBuffer;
+}
+
+export function newItemRingBuffers(): ItemRingBuffers {
+  return {
+    words: new SharedArrayBuffer(ITEM_RING_WORDS * 4),
+    control: new SharedArrayBuffer(CONTROL_INTS * 4),
+  };
+}
+
+const F64 = new Float64Array(1);
+const F64_WORDS = new Int32Array(F64.buffer);
+
+/** A growable item being built (or read): words, doubles as two words. */
+export class Item {
+  words = new Int32Array(256);
+  length = 0;
+
+  clear(): this {
+    this.length = 0;
+    return this;
+  }
+
+  private room(n: number): void {
+    if (this.length + n <= this.words.length) return;
+    const bigger = new Int32Array(Math.max(this.words.length * 2, this.length + n));
+    bigger.set(this.words.subarray(0, this.length));
+    this.words = bigger;
+  }
+
+  int(v: number): this {
+    this.room(1);
+    this.words[this.length++] = v;
+    return this;
+  }
+
+  double(v: number): this {
+    this.room(2);
+    F64[0] = v;
+    this.words[this.length++] = F64_WORDS[0]!;
+    this.words[this.length++] = F64_WORDS[1]!;
+    return this;
+  }
+
+  /** Copies n words of `src` from `at`. */
+  ints(src: Int32Array | Uint8Array, at: number, n: number): this {
+    this.room(n);
+    const w = this.words;
+    let o = this.length;
+    for (let i = 0; i < n; i++) w[o++] = src[at + i]!;
+    this.length = o;
+    return this;
+  }
+
+  doubles(src: Float64Array, at: number, n: number): this {
+    for (let i = 0; i < n; i++) this.double(src[at + i]!);
+    return this;
+  }
+}
+
+/** Reads an Item's words in order. */
+export class ItemCursor {
+  private item: Item = new Item();
+  private pos = 0;
+
+  reset(item: Item): this {
+    this.item = item;
+    this.pos = 0;
+    return this;
+  }
+
+  int(): number {
+    return this.item.words[this.pos++]!;
+  }
+
+  double(): number {
+    F64_WORDS[0] = this.item.words[this.pos++]!;
+    F64_WORDS[1] = this.item.words[this.pos++]!;
+    return F64[0]!;
+  }
+
+  /** n words into dst from `to` (Uint8Array destinations keep the low byte). */
+  ints(dst: Int32Array | Uint8Array, to: number, n: number): void {
+    const w = this.item.words;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) dst[to + i] = w[p++]!;
+    this.pos = p;
+  }
+
+  doubles(dst: Float64Array, to: number, n: number): void {
+    for (let i = 0; i < n; i++) dst[to + i] = this.double();
+  }
+}
+
+export class ItemWriter {
+  private readonly R: Int32Array;
+  private readonly ctl: Int32Array;
+  private head = 0;
+
+  /** `wake`/`wakeIndex`: the word the consumer may be sleeping on (notified when this writer must wait). */
+  constructor(
+    buffers: ItemRingBuffers,
+    private readonly wake: Int32Array,
+    private readonly wakeIndex: number,
+  ) {
+    this.R = new Int32Array(buffers.words);
+    this.ctl = new Int32Array(buffers.control);
+  }
+
+  /** Appends one item of `kind`; blocks while it does not fit. Throws when the consumer closed the ring. */
+  push(kind: number, item: Item): void {
+    const n = item.length + 2;
+    if (n > ITEM_RING_WORDS) throw new RangeError(`an item of ${n} words does not fit the ring`);
+    const ctl = this.ctl;
+    while (((this.head - Atomics.load(ctl, C_TAIL)) | 0) > ITEM_RING_WORDS - n) {
+      if (Atomics.load(ctl, C_CLOSED) !== 0) throw new Error('the reading thread stopped taking connections');
+      const tail = Atomics.load(ctl, C_TAIL);
+      Atomics.store(ctl, C_PRODUCER_WAITS, 1);
+      Atomics.notify(this.wake, this.wakeIndex);
+      Atomics.wait(ctl, C_TAIL, tail, 100);
+      Atomics.store(ctl, C_PRODUCER_WAITS, 0);
+    }
+    const R = this.R;
+    let h = this.head;
+    R[h & MASK] = n;
+    R[(h + 1) & MASK] = kind;
+    h += 2;
+    const w = item.words;
+    for (let i = 0; i < item.length; i++) R[(h + i) & MASK] = w[i]!;
+    this.head = (h + item.length) | 0;
+    Atomics.store(ctl, C_HEAD, this.head);
+  }
+}
+
+export class ItemReader {
+  private readonly R: Int32Array;
+  private readonly ctl: Int32Array;
+  private tail = 0;
+
+  constructor(buffers: ItemRingBuffers) {
+    this.R = new Int32Array(buffers.words);
+    this.ctl = new Int32Array(buffers.control);
+  }
+
+  /** The next item's kind (its words into `into`), or −1 when none is waiting. */
+  next(into: Item): number {
+    const ctl = this.ctl;
+    if (Atomics.load(ctl, C_HEAD) === this.tail) return -1;
+    const R = this.R;
+    const t = this.tail;
+    const n = R[t & MASK]!;
+    const kind = R[(t + 1) & MASK]!;
+    into.clear();
+    const len = n - 2;
+    if (into.words.length < len) into.words = new Int32Array(Math.max(len, into.words.length * 2));
+    const w = into.words;
+    for (let i = 0; i < len; i++) w[i] = R[(t + 2 + i) & MASK]!;
+    into.length = len;
+    this.tail = (t + n) | 0;
+    Atomics.store(ctl, C_TAIL, this.tail);
+    if (Atomics.load(ctl, C_PRODUCER_WAITS) !== 0) Atomics.notify(ctl, C_TAIL);
+    return kind;
+  }
+
+  /** No more items will be taken: a producer waiting for room gives up. */
+  close(): void {
+    Atomics.store(this.ctl, C_CLOSED, 1);
+    Atomics.notify(this.ctl, C_TAIL);
+  }
+}
