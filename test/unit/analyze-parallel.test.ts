@@ -14,6 +14,14 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flowKey, KEY_INTS } from '../../src/analyze/flow-key.js';
+import {
+  ITEM_RING_WORDS,
+  Item,
+  ItemCursor,
+  ItemReader,
+  ItemWriter,
+  newItemRingBuffers,
+} from '../../src/analyze/item-ring.js';
 import { newRingBuffers, RING_RECORDS, RingReader, RingWriter } from '../../src/analyze/packet-ring.js';
 import { newDecodedTcp, TCP } from '../../src/packet/types.js';
 import { ether, ipv4, type PcapRecord, pcap, tcp } from '../fixtures/pcap/build.js';
@@ -230,5 +238,51 @@ describe('packet ring', () => {
     expect(() => {
       for (let i = 0; i <= RING_RECORDS; i++) w.write(pkt, 0, 0, i + 1);
     }).toThrow(/the flow worker failed/);
+  });
+});
+
+describe('item ring', () => {
+  it('hands variable-length items over in order, across the end of the ring, doubles exact', () => {
+    const buffers = newItemRingBuffers();
+    const wake = new Int32Array(new SharedArrayBuffer(8));
+    const w = new ItemWriter(buffers, wake, 0);
+    const r = new ItemReader(buffers);
+    const out = new Item();
+    const cursor = new ItemCursor();
+    let sent = 0;
+    let got = 0;
+    // Items of 1 to ~80,000 words, ~7 times the ring's size in all, read back between writes.
+    let wrong = 0;
+    for (let round = 0; round < 200; round++) {
+      const item = new Item();
+      const n = 1 + ((round * 7919) % 80_000);
+      for (let i = 0; i < n; i++) item.int((round * 31 + i) | 0);
+      item.double(round + 0.1).double(-(2 ** 40) - round);
+      w.push(1 + (round % 3), item);
+      sent += n + 4;
+      const kind = r.next(out);
+      expect(kind).toBe(1 + (round % 3));
+      expect(out.length).toBe(n + 4);
+      const c = cursor.reset(out);
+      for (let i = 0; i < n; i++) if (c.int() !== ((round * 31 + i) | 0)) wrong++;
+      expect(c.double()).toBe(round + 0.1);
+      expect(c.double()).toBe(-(2 ** 40) - round);
+      got += out.length;
+    }
+    expect(wrong).toBe(0);
+    expect(r.next(out)).toBe(-1);
+    expect(got).toBe(sent);
+    expect(sent).toBeGreaterThan(7 * ITEM_RING_WORDS);
+  });
+
+  it('a writer that finds the ring full wakes the reader and gives up once the reader closed', () => {
+    const buffers = newItemRingBuffers();
+    const wake = new Int32Array(new SharedArrayBuffer(8));
+    const w = new ItemWriter(buffers, wake, 0);
+    const big = new Item();
+    for (let i = 0; i < ITEM_RING_WORDS / 2; i++) big.int(i);
+    w.push(1, big);
+    new ItemReader(buffers).close();
+    expect(() => w.push(1, big)).toThrow(/stopped taking connections/);
   });
 });
