@@ -18,7 +18,7 @@ import {
   ITEM_HELD,
 } from './flow-worker.js';
 import { HeldConnections } from './held.js';
-import { Item, ItemCursor, ItemReader, newItemRingBuffers } from './item-ring.js';
+import { ItemReader, newItemRingBuffers } from './item-ring.js';
 import { newRingBuffers, RingWriter } from './packet-ring.js';
 import { ResetPool } from './reset-pool.js';
 
@@ -65,28 +65,27 @@ export function workerSink(url: URL, opts: FlowAnalysisOptions): FlowSink {
   const store = new HeldConnections(new ResetPool(), names);
   const side = new ConnectionSide(store, opts);
   const reader = new ItemReader(itemBuffers);
-  const item = new Item();
-  const cursor = new ItemCursor();
   const words = new Int32Array(8);
   let end: { connections: number; evicted: number } | undefined;
 
   /** Takes every connection the worker has handed back so far; true if there was any. */
   const drain = (): boolean => {
     let any = false;
-    for (let kind = reader.next(item); kind >= 0; kind = reader.next(item)) {
+    for (let kind = reader.next(); kind >= 0; kind = reader.next()) {
       any = true;
       if (kind === ITEM_HELD) {
-        const before = item.words[item.length - 1]!;
-        const h = store.deserialize(item);
+        const before = reader.last();
+        const h = store.deserialize(reader);
+        reader.done();
         side.catchUp(before);
         side.held(h);
       } else if (kind === ITEM_ATTEMPT) {
-        const c = cursor.reset(item);
-        const before = c.int();
-        const v = c.int();
-        c.ints(words, 0, 8);
-        const respPort = c.int();
-        const startTime = c.double();
+        const before = reader.int();
+        const v = reader.int();
+        reader.ints(words, 0, 8);
+        const respPort = reader.int();
+        const startTime = reader.double();
+        reader.done();
         side.catchUp(before);
         side.quietAttempt(
           names.name(v, words[0]!, words[1]!, words[2]!, words[3]!),
@@ -94,9 +93,9 @@ export function workerSink(url: URL, opts: FlowAnalysisOptions): FlowSink {
           respPort,
           startTime,
         );
-      } else if (kind === ITEM_END) {
-        const c = cursor.reset(item);
-        end = { connections: c.int(), evicted: c.double() };
+      } else {
+        if (kind === ITEM_END) end = { connections: reader.int(), evicted: reader.double() };
+        reader.done();
       }
     }
     return any;

@@ -19,6 +19,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { newDecodedTcp } from '../packet/types.js';
 import { FlowTable, type QuietConnection } from './flows.js';
+import { serializeFlow } from './held.js';
 import { Item, type ItemRingBuffers, ItemWriter } from './item-ring.js';
 import { type RingBuffers, RingReader, wakeWord } from './packet-ring.js';
 
@@ -55,8 +56,8 @@ function run(data: FlowWorkerData): FlowWorkerMessage {
         }
         left++;
       },
-      onHeldConnection: (h: number) => {
-        table.held.serialize(h, item);
+      onResetFlow: (store, slot, why, pool) => {
+        serializeFlow(store, slot, why, pool, item);
         item.int(left);
         items.push(ITEM_HELD, item);
         left++;

@@ -95,6 +95,12 @@ export interface FlowTableOptions {
    * here instead of a Connection to onConnection (see held.ts).
    */
   onHeldConnection?: (held: number) => void;
+  /**
+   * Lowest level: a connection with resets leaving the table comes here with its record still in place
+   * (`store`, `slot`, its RSTs in `pool`), to be copied out (held.ts serializeFlow); the table then frees
+   * the record and the RSTs. Takes precedence over onHeldConnection.
+   */
+  onResetFlow?: (store: FlowStore, slot: number, why: Connection['closedBy'], pool: ResetPool) => void;
 }
 
 export interface FlowTableStats {
@@ -142,6 +148,7 @@ export class FlowTable {
   onConnection: ((conn: Connection) => void) | undefined;
   onQuietConnection: ((conn: QuietConnection) => void) | undefined;
   onHeldConnection: ((held: number) => void) | undefined;
+  onResetFlow: FlowTableOptions['onResetFlow'];
   /** Connections with resets handed over by index (with onHeldConnection). */
   readonly held: HeldConnections;
 
@@ -197,6 +204,7 @@ export class FlowTable {
     this.onConnection = opts.onConnection;
     this.onQuietConnection = opts.onQuietConnection;
     this.onHeldConnection = opts.onHeldConnection;
+    this.onResetFlow = opts.onResetFlow;
     this.store = new FlowStore(max);
     let size = 16;
     while (size < max * 2) size *= 2;
@@ -430,6 +438,22 @@ export class FlowTable {
     const quiet = this.onQuietConnection;
     if (quiet !== undefined && I[b + F_NRESETS] === 0) {
       quiet(this.quiet.at(slot));
+      this.unlink(slot);
+      return;
+    }
+    const out = this.onResetFlow;
+    if (out !== undefined && I[b + F_NRESETS] !== 0) {
+      out(this.store, slot, why, this.pool);
+      const pool = this.pool;
+      for (let e = I[b + F_RESET_HEAD]!; e >= 0; ) {
+        const next = pool.next(e);
+        pool.release(e);
+        e = next;
+      }
+      I[b + F_RESET_HEAD] = -1;
+      I[b + F_RESET_TAIL] = -1;
+      I[b + F_NRESETS] = 0;
+      I[b + F_PENDING] = -1;
       this.unlink(slot);
       return;
     }

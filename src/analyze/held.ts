@@ -22,7 +22,7 @@ import {
   HIST_CAP,
   I_STRIDE,
 } from './flow-record.js';
-import { type Item, ItemCursor } from './item-ring.js';
+import type { Item, ItemSource } from './item-ring.js';
 import { ConnectionRecord, type ResetRecord, readResets } from './records.js';
 import { R_NEXT, R_STRIDE, RD_STRIDE, type ResetPool } from './reset-pool.js';
 import type { Connection } from './types.js';
@@ -37,7 +37,6 @@ export class HeldConnections {
   private used = 0;
   private readonly viewConn = new ConnectionRecord();
   private readonly viewResets: ResetRecord[] = [];
-  private readonly cursor = new ItemCursor();
 
   constructor(
     private readonly pool: ResetPool,
@@ -115,33 +114,8 @@ export class HeldConnections {
     return new ConnectionRecord().load(s, h, this.why[h]!, this.names, resets);
   }
 
-  /**
-   * Writes held connection `h` into `out` (for another thread: serialized below) and lets it go. Layout:
-   * closedBy, the int and double record, the history letters and spill, then each RST's pool entry.
-   */
-  serialize(h: number, out: Item): void {
-    const s = this.store;
-    const b = h * I_STRIDE;
-    out.clear();
-    out.int(CLOSED_BY.indexOf(this.why[h]!));
-    out.ints(s.I, b, I_STRIDE);
-    out.doubles(s.D, h * D_STRIDE, D_STRIDE);
-    out.ints(s.H, h * HIST_CAP, HIST_CAP);
-    const spill = s.spill[h] ?? '';
-    out.int(spill.length);
-    for (let i = 0; i < spill.length; i++) out.int(spill.charCodeAt(i));
-    out.int(s.I[b + F_NRESETS]!);
-    const pool = this.pool;
-    for (let e = s.I[b + F_RESET_HEAD]!; e >= 0; e = pool.next(e)) {
-      out.ints(pool.I, e * R_STRIDE, R_STRIDE);
-      out.doubles(pool.D, e * RD_STRIDE, RD_STRIDE);
-    }
-    this.release(h);
-  }
-
-  /** Takes a connection written by serialize() (in any thread) and returns its index here. */
-  deserialize(item: Item): number {
-    const c = this.cursor.reset(item);
+  /** Takes a connection written by serializeFlow() (in any thread), read from `c`; returns its index here. */
+  deserialize(c: ItemSource): number {
     const h = this.alloc();
     const s = this.store;
     const b = h * I_STRIDE;
@@ -197,5 +171,33 @@ export class HeldConnections {
     s.H.set(old.H);
     for (let i = 0; i < old.slots; i++) s.spill[i] = old.spill[i];
     this.store = s;
+  }
+}
+
+/**
+ * Writes the flow in `slot` of `s` (its RSTs in `pool`) into `out`, for HeldConnections.deserialize in
+ * another thread. Layout: closedBy, the int and double record, the history letters and spill, then each
+ * RST's pool entry. The flow and its RSTs are left as they are.
+ */
+export function serializeFlow(
+  s: FlowStore,
+  slot: number,
+  why: Connection['closedBy'],
+  pool: ResetPool,
+  out: Item,
+): void {
+  const b = slot * I_STRIDE;
+  out.clear();
+  out.int(CLOSED_BY.indexOf(why));
+  out.ints(s.I, b, I_STRIDE);
+  out.doubles(s.D, slot * D_STRIDE, D_STRIDE);
+  out.ints(s.H, slot * HIST_CAP, HIST_CAP);
+  const spill = s.spill[slot] ?? '';
+  out.int(spill.length);
+  for (let i = 0; i < spill.length; i++) out.int(spill.charCodeAt(i));
+  out.int(s.I[b + F_NRESETS]!);
+  for (let e = s.I[b + F_RESET_HEAD]!; e >= 0; e = pool.next(e)) {
+    out.ints(pool.I, e * R_STRIDE, R_STRIDE);
+    out.doubles(pool.D, e * RD_STRIDE, RD_STRIDE);
   }
 }

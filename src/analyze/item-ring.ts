@@ -83,8 +83,17 @@ export class Item {
   }
 }
 
+/** Where an item's words are read from, in order. */
+export interface ItemSource {
+  int(): number;
+  double(): number;
+  /** n words into dst from `to` (Uint8Array destinations keep the low byte). */
+  ints(dst: Int32Array | Uint8Array, to: number, n: number): void;
+  doubles(dst: Float64Array, to: number, n: number): void;
+}
+
 /** Reads an Item's words in order. */
-export class ItemCursor {
+export class ItemCursor implements ItemSource {
   private item: Item = new Item();
   private pos = 0;
 
@@ -157,34 +166,78 @@ export class ItemWriter {
   }
 }
 
-export class ItemReader {
+/**
+ * Reads items where they lie in the ring (no copy): next() finds the next one and positions the reader on
+ * its payload, the ItemSource methods read it, done() lets its words go.
+ */
+export class ItemReader implements ItemSource {
   private readonly R: Int32Array;
   private readonly ctl: Int32Array;
   private tail = 0;
+  private pos = 0;
+  private end = 0;
 
   constructor(buffers: ItemRingBuffers) {
     this.R = new Int32Array(buffers.words);
     this.ctl = new Int32Array(buffers.control);
   }
 
-  /** The next item's kind (its words into `into`), or −1 when none is waiting. */
-  next(into: Item): number {
+  /**
+   * The next item's kind, the reader positioned on its payload (until done()), or −1 when none is waiting.
+   * With `into`, the payload is also copied there and the item is done at once.
+   */
+  next(into?: Item): number {
     const ctl = this.ctl;
     if (Atomics.load(ctl, C_HEAD) === this.tail) return -1;
     const R = this.R;
     const t = this.tail;
     const n = R[t & MASK]!;
     const kind = R[(t + 1) & MASK]!;
-    into.clear();
-    const len = n - 2;
-    if (into.words.length < len) into.words = new Int32Array(Math.max(len, into.words.length * 2));
-    const w = into.words;
-    for (let i = 0; i < len; i++) w[i] = R[(t + 2 + i) & MASK]!;
-    into.length = len;
-    this.tail = (t + n) | 0;
+    this.pos = t + 2;
+    this.end = t + n;
+    if (into !== undefined) {
+      into.clear();
+      const len = n - 2;
+      if (into.words.length < len) into.words = new Int32Array(Math.max(len, into.words.length * 2));
+      this.ints(into.words, 0, len);
+      into.length = len;
+      this.done();
+    }
+    return kind;
+  }
+
+  /** The last word of the current item. */
+  last(): number {
+    return this.R[(this.end - 1) & MASK]!;
+  }
+
+  int(): number {
+    return this.R[this.pos++ & MASK]!;
+  }
+
+  double(): number {
+    F64_WORDS[0] = this.R[this.pos++ & MASK]!;
+    F64_WORDS[1] = this.R[this.pos++ & MASK]!;
+    return F64[0]!;
+  }
+
+  ints(dst: Int32Array | Uint8Array, to: number, n: number): void {
+    const R = this.R;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) dst[to + i] = R[p++ & MASK]!;
+    this.pos = p;
+  }
+
+  doubles(dst: Float64Array, to: number, n: number): void {
+    for (let i = 0; i < n; i++) dst[to + i] = this.double();
+  }
+
+  /** The current item's words may be overwritten now. */
+  done(): void {
+    const ctl = this.ctl;
+    this.tail = this.end | 0;
     Atomics.store(ctl, C_TAIL, this.tail);
     if (Atomics.load(ctl, C_PRODUCER_WAITS) !== 0) Atomics.notify(ctl, C_TAIL);
-    return kind;
   }
 
   /** No more items will be taken: a producer waiting for room gives up. */
