@@ -110,7 +110,7 @@ export async function analyzeCapture(
   };
   const sink =
     WORKER_URL !== undefined && (await useWorker(source, opts.parallel))
-      ? workerSink(WORKER_URL, flowOpts)
+      ? await workerSink(WORKER_URL, flowOpts)
       : localSink(flowOpts);
   const pkt = newDecodedTcp();
   const skips: Record<string, number> = {};

@@ -42,16 +42,27 @@ export function localSink(opts: FlowAnalysisOptions): FlowSink {
 /** Segments between two looks at the item ring while reading. */
 const DRAIN_EVERY = 1024;
 
-/** `url`: the compiled flow-worker.js. */
-export function workerSink(url: URL, opts: FlowAnalysisOptions): FlowSink {
+/**
+ * The worker sink once its worker is running (`url`: the compiled flow-worker.js); the local sink when the
+ * worker cannot start (nothing is lost but the second core).
+ */
+export async function workerSink(url: URL, opts: FlowAnalysisOptions): Promise<FlowSink> {
   const ring = newRingBuffers();
   const itemBuffers = newItemRingBuffers();
   const data: FlowWorkerData = { ring, items: itemBuffers, maxFlows: opts.maxFlows };
-  const worker = new Worker(url, { workerData: data });
+  let worker: Worker | undefined;
+  let ready: () => void = () => undefined;
   let gone: Error | undefined;
   const done = new Promise<void>((resolve, reject) => {
-    worker.once('message', (m: FlowWorkerMessage) => {
-      if (m.ok) resolve();
+    try {
+      worker = new Worker(url, { workerData: data });
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    worker.on('message', (m: FlowWorkerMessage) => {
+      if ('ready' in m) ready();
+      else if (m.ok) resolve();
       else reject(new Error(`the flow worker failed: ${m.error}`));
     });
     worker.once('error', reject);
@@ -60,6 +71,21 @@ export function workerSink(url: URL, opts: FlowAnalysisOptions): FlowSink {
   done.catch((err: unknown) => {
     gone = err instanceof Error ? err : new Error(String(err));
   });
+  // Until its modules are loaded, a worker that cannot start says so: then this thread does the work itself.
+  const started = await Promise.race([
+    new Promise<boolean>((resolve) => {
+      ready = () => resolve(true);
+    }),
+    done.then(
+      () => false,
+      () => false,
+    ),
+  ]);
+  if (!started || worker === undefined) {
+    void worker?.terminate();
+    return localSink(opts);
+  }
+  const w = worker;
 
   const names = new AddressNames();
   const store = new HeldConnections(new ResetPool(), names);
@@ -125,13 +151,13 @@ export function workerSink(url: URL, opts: FlowAnalysisOptions): FlowSink {
         return side.finish(end.connections, end.evicted);
       } finally {
         reader.close();
-        void worker.terminate();
+        void w.terminate();
       }
     },
     abort: () => {
       writer.close();
       reader.close();
-      void worker.terminate();
+      void w.terminate();
     },
   };
 }

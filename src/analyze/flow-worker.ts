@@ -11,9 +11,9 @@
  * starts with the number of connections that had left before it, so that the reading thread counts the
  * others without an item each.
  *
- * Started by analyze.ts with workerData { ring, items, options }; posts one message at the end,
- * { ok: true } or { ok: false, error } (after marking the packet ring failed, so that a waiting reading
- * thread stops instead of hanging).
+ * Started by analyze.ts (flow-sink.ts) with workerData { ring, items, maxFlows }; posts { ready: true } once
+ * its modules are loaded, and one message at the end, { ok: true } or { ok: false, error } (after marking
+ * the packet ring failed, so that a waiting reading thread stops instead of hanging).
  */
 
 import { parentPort, workerData } from 'node:worker_threads';
@@ -30,7 +30,8 @@ export interface FlowWorkerData {
   maxFlows: number | undefined;
 }
 
-export type FlowWorkerMessage = { ok: true } | { ok: false; error: string };
+/** The first message says the worker's modules loaded; the last one how it ended. */
+export type FlowWorkerMessage = { ready: true } | { ok: true } | { ok: false; error: string };
 
 export const ITEM_ATTEMPT = 1;
 export const ITEM_HELD = 2;
@@ -75,4 +76,7 @@ function run(data: FlowWorkerData): FlowWorkerMessage {
   }
 }
 
-if (parentPort !== null) parentPort.postMessage(run(workerData as FlowWorkerData));
+if (parentPort !== null) {
+  parentPort.postMessage({ ready: true } satisfies FlowWorkerMessage);
+  parentPort.postMessage(run(workerData as FlowWorkerData));
+}

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flowKey, KEY_INTS } from '../../src/analyze/flow-key.js';
+import { localSink, workerSink } from '../../src/analyze/flow-sink.js';
 import {
   ITEM_RING_WORDS,
   Item,
@@ -23,9 +24,10 @@ import {
   newItemRingBuffers,
 } from '../../src/analyze/item-ring.js';
 import { newRingBuffers, RING_RECORDS, RingReader, RingWriter } from '../../src/analyze/packet-ring.js';
+import { decodeFrameAt } from '../../src/packet/decode.js';
 import { newDecodedTcp, TCP } from '../../src/packet/types.js';
 import { ether, ipv4, type PcapRecord, pcap, tcp } from '../fixtures/pcap/build.js';
-import { arbPackets, capture } from './analyze-streams.js';
+import { arbPackets, capture, frame, times } from './analyze-streams.js';
 
 type AnalyzeModule = typeof import('../../src/analyze/analyze.js');
 
@@ -284,5 +286,27 @@ describe('item ring', () => {
     w.push(1, big);
     new ItemReader(buffers).close();
     expect(() => w.push(1, big)).toThrow(/stopped taking connections/);
+  });
+});
+
+describe('flow sinks', () => {
+  it('a worker that cannot start leaves the work to the reading thread, with the same result', async () => {
+    const missing = new URL('file:///nonexistent-rstwatch/flow-worker.js');
+    const sink = await workerSink(missing, { maxFlows: 8 });
+    const local = localSink({ maxFlows: 8 });
+    const pkts = fc.sample(arbPackets(200), { numRuns: 1, seed: 3 })[0]!;
+    const ts = times(pkts);
+    const p = newDecodedTcp();
+    pkts.forEach((x, i) => {
+      const bytes = Uint8Array.from(frame(x));
+      if (decodeFrameAt(1, bytes, 0, bytes.length, p) !== undefined) return;
+      const sec = Math.floor(ts[i]! / 1e6);
+      const nsec = (ts[i]! % 1e6) * 1000;
+      sink.observe(p, sec, nsec, i + 1);
+      local.observe(p, sec, nsec, i + 1);
+    });
+    const want = await local.finish();
+    expect(want.connections).toBeGreaterThan(0);
+    expect(await sink.finish()).toEqual(want);
   });
 });
