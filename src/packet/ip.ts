@@ -135,7 +135,7 @@ export function decodeIpv6(
  * Source and destination (each `n` = 4 or 16 bytes, back to back from `at`) into out.src/dst; an IPv4 address
  * leaves the other 12 bytes 0. Plain stores, no TypedArray.fill (a builtin call): this runs for every packet.
  */
-function setAddresses(out: DecodedTcp, d: Uint8Array, at: number, n: number): void {
+export function setAddresses(out: DecodedTcp, d: Uint8Array, at: number, n: number): void {
   const src = out.src;
   const dst = out.dst;
   for (let i = 0; i < n; i++) {
