@@ -52,12 +52,13 @@ import type { Connection } from './types.js';
 export type { QuietConnection } from './records.js';
 
 /**
- * Default table size, for a peak RSS ≤ 256 MB on any capture (docs/benchmarks.md, part 4). A tracked flow is
- * ~2 KB live (flow + two endpoints ≈ 900 B, ~23 boxed doubles, history, its reset records: heap snapshot of a
- * full table on Node 20), and the garbage collector lets the heap grow to ~2× the live data between full
- * collections. Measured with this default: 207 MB peak on a 1 GB loopback capture (no flow evicted: finished
- * flows leave after Zeek's 5 s close delay when the table is full) and 222 MB on a synthetic SYN scan of 2 M
- * probes (1.98 M evictions counted). Raise --max-flows for captures with more live connections at once.
+ * Default table size. A tracked flow is a ~610-byte record (flow-record.ts: 416 bytes of int32 fields, 128 of
+ * doubles, 24 history letters, ~40 of index and LRU links) plus 144 bytes per RST it has seen (reset-pool.ts),
+ * so 20,000 flows are ~12 MB whatever the capture (with one object per flow, round 1 of docs/benchmarks.md
+ * part 7, they were ~2 KB each and this size was what kept the peak RSS under 256 MB). Finished flows leave
+ * after Zeek's 5 s close delay when the table is full (not counted as evicted): on the 1 GB loopback capture
+ * no flow is evicted; a synthetic SYN scan of 2 M probes evicts 1.98 M (counted and reported). Raise
+ * --max-flows for captures with more live connections at once.
  */
 export const DEFAULT_MAX_FLOWS = 20_000;
 /** Zeek's tcp_inactivity_timeout (5 min): how long a connection without a completed handshake stays idle. */
