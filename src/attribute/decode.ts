@@ -152,11 +152,12 @@ function addressPart(fmt: EventFormat): { part: Part; minLength: number; sockadd
     };
     return { part, minLength: Math.max(so, dO) + saddr.size, sockaddr: true };
   }
-  // Ports and the family are unsigned in the kernel (`__u16`): read them so whatever `signed:` says, or a
-  // port above 32767 would come out negative (test/fixtures/fuzz/tracefs-format/).
-  const sport = intReader({ ...need(fmt, 'sport'), signed: false });
-  const dport = intReader({ ...need(fmt, 'dport'), signed: false });
-  const family = intReader({ ...need(fmt, 'family'), signed: false });
+  // Ports and the family are `__u16` in the kernel: another size is another layout (a 4-byte port gave
+  // ports above 65535), and they are read unsigned whatever `signed:` says, or a port above 32767 would come
+  // out negative (test/fixtures/fuzz/tracefs-format/).
+  const sport = intReader({ ...need(fmt, 'sport', 2), signed: false });
+  const dport = intReader({ ...need(fmt, 'dport', 2), signed: false });
+  const family = intReader({ ...need(fmt, 'family', 2), signed: false });
   const s4 = need(fmt, 'saddr', 4).offset;
   const d4 = need(fmt, 'daddr', 4).offset;
   const s6 = need(fmt, 'saddr_v6', 16).offset;

@@ -195,6 +195,18 @@ describe('tracefs: formats the decoder and the page walker can trust', () => {
     expect(ev).toMatchObject({ direction: 'sent', localPort: 40000, remotePort: 443, family: 'ipv4' });
   });
 
+  it('a port field of 4 bytes is a layout we do not know, E_TRACE_LAYOUT (was: ports above 65535)', () => {
+    const send = parseEventFormat(
+      read('tcp', 'tcp_send_reset', 'format').replace(
+        '__u16 sport;\toffset:28;\tsize:2',
+        '__u32 sport;\toffset:28;\tsize:4',
+      ),
+    );
+    expect(send.fields.get('sport')?.size).toBe(4);
+    const receive = parseEventFormat(read('tcp', 'tcp_receive_reset', 'format'));
+    expect(codeOf(() => makeDecoder(send, receive))).toBe('E_TRACE_LAYOUT');
+  });
+
   it('/proc/net/tcp lines with a port or inode out of range are skipped, the others kept', () => {
     const head =
       '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
