@@ -155,9 +155,12 @@ function addressPart(fmt: EventFormat): { part: Part; minLength: number; sockadd
   // Ports and the family are `__u16` in the kernel: another size is another layout (a 4-byte port gave
   // ports above 65535), and they are read unsigned whatever `signed:` says, or a port above 32767 would come
   // out negative (test/fixtures/fuzz/tracefs-format/).
-  const sport = intReader({ ...need(fmt, 'sport', 2), signed: false });
-  const dport = intReader({ ...need(fmt, 'dport', 2), signed: false });
-  const family = intReader({ ...need(fmt, 'family', 2), signed: false });
+  const sportF = need(fmt, 'sport', 2);
+  const dportF = need(fmt, 'dport', 2);
+  const familyF = need(fmt, 'family', 2);
+  const sport = intReader({ ...sportF, signed: false });
+  const dport = intReader({ ...dportF, signed: false });
+  const family = intReader({ ...familyF, signed: false });
   const s4 = need(fmt, 'saddr', 4).offset;
   const d4 = need(fmt, 'daddr', 4).offset;
   const s6 = need(fmt, 'saddr_v6', 16).offset;
@@ -177,7 +180,18 @@ function addressPart(fmt: EventFormat): { part: Part; minLength: number; sockadd
       ev.remoteAddr = ipv4(b, base + d4);
     }
   };
-  return { part, minLength: Math.max(s4 + 4, d4 + 4, s6 + 16, d6 + 16), sockaddr: false };
+  // Every field read must lie inside the record, the ports and family too (they were left out, and a
+  // format placing them far away made the decoder read past the page: a RangeError).
+  const minLength = Math.max(
+    s4 + 4,
+    d4 + 4,
+    s6 + 16,
+    d6 + 16,
+    sportF.offset + 2,
+    dportF.offset + 2,
+    familyF.offset + 2,
+  );
+  return { part, minLength, sockaddr: false };
 }
 
 function eventDecoder(

@@ -207,6 +207,17 @@ describe('tracefs: formats the decoder and the page walker can trust', () => {
     expect(codeOf(() => makeDecoder(send, receive))).toBe('E_TRACE_LAYOUT');
   });
 
+  it('a port field placed past the record makes the record too short to decode, not a RangeError', () => {
+    const send = parseEventFormat(
+      read('tcp', 'tcp_send_reset', 'format').replace('dport;\toffset:30;', 'dport;\toffset:8000;'),
+    );
+    expect(send.fields.get('dport')?.offset).toBe(8000);
+    const decoder = makeDecoder(send, parseEventFormat(read('tcp', 'tcp_receive_reset', 'format')));
+    const rec = Buffer.alloc(80);
+    rec.writeUInt16LE(send.id, 0);
+    expect(decoder.decode(rec, 0, rec.length)).toBeUndefined();
+  });
+
   it('/proc/net/tcp lines with a port or inode out of range are skipped, the others kept', () => {
     const head =
       '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
