@@ -44,7 +44,7 @@ function parseArgs(argv: string[]): Options {
   const o: Options = {
     targets: [],
     execs: 1_000_000,
-    seconds: 900,
+    seconds: 3600,
     timeoutMs: 2000,
     seed: Date.now() & 0x7fffffff,
     out: join(REPO, 'test-artifacts', 'fuzz'),
