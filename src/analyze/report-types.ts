@@ -88,7 +88,10 @@ export interface AnalysisReport {
      * known at that point, which may still have grown (e.g. the first attempts of a scan counted as refused).
      */
     classifiedEarly: number;
-    /** Top lists or findings dropped their smallest keys to stay bounded: counts below the top are partial. */
+    /**
+     * Top lists, findings or the scan/flood/backscatter context dropped their smallest keys to stay bounded:
+     * counts below the top are partial.
+     */
     topApproximate: boolean;
   };
   causes: CauseSummary[];
