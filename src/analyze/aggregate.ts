@@ -213,15 +213,23 @@ export class ResetTally {
    * for a reused scratch object, a copy; by default the reset itself.
    */
   addOne(r: ClassifiedReset, keep?: (r: ClassifiedReset) => ClassifiedReset): void {
-    this.resets++;
-    if (r.reset.side === 'orig') this.fromOrig++;
-    const port = r.conn.respPort;
-    this.ports.set(port, (this.ports.get(port) ?? 0) + 1);
-    this.cause(r);
-    this.group(r, keep);
+    this.addCount(r, 1, keep);
   }
 
-  private cause(r: ClassifiedReset): void {
+  /**
+   * `n` resets like `r` (same connection, side, cause and confidence): the RSTs of a side past what a
+   * connection records (reset-pool.ts MAX_RESETS_PER_SIDE) are counted with the side's last recorded one.
+   */
+  addCount(r: ClassifiedReset, n: number, keep?: (r: ClassifiedReset) => ClassifiedReset): void {
+    this.resets += n;
+    if (r.reset.side === 'orig') this.fromOrig += n;
+    const port = r.conn.respPort;
+    this.ports.set(port, (this.ports.get(port) ?? 0) + n);
+    this.cause(r, n);
+    this.group(r, keep, n);
+  }
+
+  private cause(r: ClassifiedReset, n: number): void {
     let t = this.causes.get(r.cause);
     if (t === undefined) {
       t = {
@@ -238,8 +246,8 @@ export class ResetTally {
       this.causes.set(r.cause, t);
     }
     const s = t.summary;
-    s.count++;
-    s.byConfidence[r.confidence]++;
+    s.count += n;
+    s.byConfidence[r.confidence] += n;
     const id = r.conn.id;
     const ids = t.exampleIds;
     if (ids.length === 3 && id >= ids[2]!) return;
@@ -282,7 +290,11 @@ export class ResetTally {
     return this.lastKey;
   }
 
-  private group(r: ClassifiedReset, keep: ((r: ClassifiedReset) => ClassifiedReset) | undefined): void {
+  private group(
+    r: ClassifiedReset,
+    keep: ((r: ClassifiedReset) => ClassifiedReset) | undefined,
+    n: number,
+  ): void {
     const k = this.groupKey(r);
     let g = this.groups.get(k);
     if (g === undefined) {
@@ -292,7 +304,7 @@ export class ResetTally {
     } else if (r.conn.id < g.first.conn.id) {
       g.first = keep ? keep(r) : r;
     }
-    g.count++;
+    g.count += n;
     if (g.lastConnId !== r.conn.id) {
       g.conns++;
       g.lastConnId = r.conn.id;

@@ -14,6 +14,7 @@ import { findings, reportConnections } from './findings.js';
 import { DEFAULT_MAX_FLOWS, FlowTable, type QuietConnection } from './flows.js';
 import type { HeldConnections } from './held.js';
 import type { Finding, ReportedConnection } from './report-types.js';
+import { MAX_RESETS_PER_SIDE } from './reset-pool.js';
 import { classifyConnection, newClassifiedReset } from './rules.js';
 import type { Connection } from './types.js';
 
@@ -79,6 +80,8 @@ export class ConnectionSide {
   private waiting: number[] = [];
   private withResets = 0;
   private classifiedEarly = 0;
+  /** RSTs counted but not recorded (past MAX_RESETS_PER_SIDE on a side of a connection). */
+  private dropped = 0;
   private connections = 0;
   /**
    * The context for early classification, rebuilt only after CONTEXT_REFRESH more connections (building it
@@ -183,10 +186,65 @@ export class ConnectionSide {
 
   /** Classifies and counts held connection `h`, then lets it go. */
   private classifyHeld(h: number, ctx: ClassifyContext): void {
+    const store = this.store;
     this.current = h;
     this.currentConn = undefined;
-    classifyConnection(this.store.view(h), ctx, false, this.scratch, this.countOnly);
-    this.store.release(h);
+    const c = store.view(h);
+    const dropO = store.dropped(h, true);
+    const dropR = store.dropped(h, false);
+    if (dropO + dropR === 0) {
+      classifyConnection(c, ctx, false, this.scratch, this.countOnly);
+    } else {
+      // RSTs past what a side records count with that side's last recorded one (its first is always kept).
+      this.dropped += dropO + dropR;
+      let lastO: ClassifiedReset | undefined;
+      let lastR: ClassifiedReset | undefined;
+      classifyConnection(c, ctx, false, this.scratch, (r) => {
+        this.countOnly(r);
+        if (r.reset.side === 'orig') lastO = { ...r };
+        else lastR = { ...r };
+      });
+      if (dropO > 0 && lastO !== undefined) this.tally.addCount(lastO, dropO, this.keepHeld);
+      if (dropR > 0 && lastR !== undefined) this.tally.addCount(lastR, dropR, this.keepHeld);
+    }
+    store.release(h);
+  }
+
+  /** A listed connection: classified with its evidence; RSTs it did not record counted and said. */
+  private classifyListed(
+    h: number,
+    ctx: ClassifyContext,
+    listedConns: Connection[],
+    classified: ClassifiedReset[],
+  ): void {
+    const store = this.store;
+    const c = store.materialize(h);
+    const dropO = store.dropped(h, true);
+    const dropR = store.dropped(h, false);
+    store.release(h);
+    listedConns.push(c);
+    const from = classified.length;
+    classifyConnection(c, ctx, true, this.scratch, (r) => {
+      const kept = copyOf(r);
+      classified.push(kept);
+      this.tally.addOne(kept);
+    });
+    if (dropO + dropR === 0) return;
+    this.dropped += dropO + dropR;
+    for (const [side, n] of [
+      ['orig', dropO],
+      ['resp', dropR],
+    ] as const) {
+      if (n === 0) continue;
+      let last: ClassifiedReset | undefined;
+      for (let i = from; i < classified.length; i++)
+        if (classified[i]!.reset.side === side) last = classified[i];
+      if (last === undefined) continue;
+      this.tally.addCount(last, n);
+      last.evidence.push(
+        `${n} more RST(s) from the same side were counted with this one, not recorded (a connection records at most ${MAX_RESETS_PER_SIDE} per side)`,
+      );
+    }
   }
 
   /**
@@ -202,20 +260,11 @@ export class ConnectionSide {
     // capture-wide context, fed to the tally in id order.
     const listedConns: Connection[] = [];
     const classified: ClassifiedReset[] = [];
-    const keepListed = (r: ClassifiedReset) => {
-      const kept = copyOf(r);
-      classified.push(kept);
-      tally.addOne(kept);
-    };
     const listed = this.listed;
     const held = this.sortById(this.waiting);
     for (let i = 0, j = 0; i < listed.length || j < held.length; ) {
       if (j >= held.length || (i < listed.length && store.id(listed[i]!) < store.id(held[j]!))) {
-        const h = listed[i++]!;
-        const c = store.materialize(h);
-        store.release(h);
-        listedConns.push(c);
-        classifyConnection(c, ctx, true, this.scratch, keepListed);
+        this.classifyListed(listed[i++]!, ctx, listedConns, classified);
       } else {
         this.classifyHeld(held[j++]!, ctx);
       }
@@ -229,7 +278,7 @@ export class ConnectionSide {
       rstFromOrig: tally.fromOrig,
       rstFromResp: tally.resets - tally.fromOrig,
       classifiedEarly: this.classifiedEarly,
-      approximate: tally.groupsDropped + this.ctxb.evicted > 0,
+      approximate: tally.groupsDropped + this.ctxb.evicted + this.dropped > 0,
       causes: tally.causeSummaries(),
       ports: tally.topPorts(this.top),
       findings: findings(tally.topGroups(this.top), ctx),

@@ -50,7 +50,13 @@ export const F_PENDING_ACK = 20;
 export const F_RESET_HEAD = 21;
 export const F_RESET_TAIL = 22;
 export const F_NRESETS = 23;
-const FLOW_INTS = 24;
+/**
+ * RSTs recorded (in the pool) and RSTs only counted, per physical sender: a side keeps at most
+ * MAX_RESETS_PER_SIDE records (reset-pool.ts), the rest are counted.
+ */
+export const F_KEPT0 = 24;
+export const F_DROPPED0 = 26;
+const FLOW_INTS = 28;
 
 // ---- endpoint fields (int32), at I[slot * I_STRIDE + E_BASE + phys * E_STRIDE + field] ----
 export const E_STATE = 0;
@@ -104,7 +110,7 @@ export const E_LAST_IPID = 36;
 export const E_LAST_TSVAL = 37;
 export const E_LAST_HAS_TS = 38;
 export const E_STRIDE = 40;
-export const E_BASE = 24;
+export const E_BASE = 28;
 export const I_STRIDE = E_BASE + 2 * E_STRIDE;
 
 // ---- doubles: times, frame numbers and counters that may pass 2^31 ----

@@ -13,6 +13,7 @@ import type { AddressNames } from './addr-cache.js';
 import {
   D_ID,
   D_STRIDE,
+  F_DROPPED0,
   F_NRESETS,
   F_ORIG_EP,
   F_PENDING,
@@ -83,6 +84,17 @@ export class HeldConnections {
   /** Connection id of held connection `h`. */
   id(h: number): number {
     return this.store.D[h * D_STRIDE + D_ID]!;
+  }
+
+  /**
+   * RSTs of held connection `h` counted but not recorded (past MAX_RESETS_PER_SIDE), from its originator
+   * (`orig`) or its responder.
+   */
+  dropped(h: number, orig: boolean): number {
+    const I = this.store.I;
+    const b = h * I_STRIDE;
+    const origPhys = I[b + F_ORIG_EP]!;
+    return I[b + F_DROPPED0 + (orig ? origPhys : origPhys ^ 1)]!;
   }
 
   /** Resets of held connection `h`. */

@@ -53,6 +53,19 @@ export const RD_IDLE = 3;
 export const RD_PREV_PACKETS = 4;
 export const RD_STRIDE = 5;
 
+/**
+ * RSTs recorded per side of a connection; later ones are only counted, with the cause of the side's last
+ * recorded one (flow-analysis.ts). A blind RST-injection attack sends thousands on one 4-tuple: recording
+ * each made the analysis of a 238 KB gzip take 3.2 GB (docs/security.md). The scenario captures and the
+ * corpus have at most 4.
+ */
+export const MAX_RESETS_PER_SIDE = 32;
+/**
+ * Entries the pool grows to (~37 MB): past it, a side's RSTs after its first are only counted. With the
+ * first always recorded, the pool can pass this by at most two entries per flow.
+ */
+export const MAX_POOL_ENTRIES = 262_144;
+
 export const JUDGMENTS: readonly RstJudgment[] = ['exact', 'in-window', 'out-of-window', 'unknown'];
 export const JUDGMENT_CODE: Readonly<Record<RstJudgment, number>> = {
   exact: 0,
@@ -73,6 +86,11 @@ export class ResetPool {
     this.capacity = Math.max(1, initial);
     this.I = new Int32Array(this.capacity * R_STRIDE);
     this.D = new Float64Array(this.capacity * RD_STRIDE);
+  }
+
+  /** No entry is free and the pool is at MAX_POOL_ENTRIES. */
+  full(): boolean {
+    return this.free < 0 && this.used >= MAX_POOL_ENTRIES;
   }
 
   /** A new entry (fields to be written by the caller; R_NEXT is −1). */

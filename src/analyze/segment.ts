@@ -61,8 +61,10 @@ import {
   E_TTL_MIN,
   E_WINDOW_ON_SYN,
   E_WSCALE,
+  F_DROPPED0,
   F_FLIPS,
   F_HANDSHAKE,
+  F_KEPT0,
   F_NRESETS,
   F_ORIG_EP,
   F_ORIG_IS_A,
@@ -76,6 +78,7 @@ import {
 } from './flow-record.js';
 import {
   JUDGMENT_CODE,
+  MAX_RESETS_PER_SIDE,
   R_ACK,
   R_AFTER_FINS,
   R_CHALLENGE,
@@ -387,6 +390,14 @@ function recordReset(
   const t = cx.now[0]!;
   const b = slot * I_STRIDE;
   const db = slot * D_STRIDE;
+  // Past MAX_RESETS_PER_SIDE (or with the pool full, past the side's first) a RST is only counted.
+  const kept = I[b + F_KEPT0 + sndPhys]!;
+  if (kept >= MAX_RESETS_PER_SIDE || (kept > 0 && cx.pool.full())) {
+    I[b + F_DROPPED0 + sndPhys] = I[b + F_DROPPED0 + sndPhys]! + 1;
+    I[b + F_PENDING] = -1;
+    return;
+  }
+  I[b + F_KEPT0 + sndPhys] = kept + 1;
   const snd = s.ep(slot, sndPhys);
   const rcv = s.ep(slot, sndPhys ^ 1);
   const sndNonRst = D[s.dep(slot, sndPhys) + DE_NON_RST]!;

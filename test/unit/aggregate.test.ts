@@ -185,3 +185,59 @@ describe('analyzeCapture memory bound', () => {
     expect({ ...bounded.summary, classifiedEarly: 0 }).toEqual(full.summary);
   });
 });
+
+describe('RSTs per connection', () => {
+  // A blind RST-injection attack: thousands of RSTs with stepped sequence numbers on one 4-tuple, after a
+  // short exchange (docs/security.md: recording each one cost gigabytes).
+  const recs: PcapRecord[] = [];
+  const client = [10, 8, 0, 1];
+  const server = [10, 8, 0, 2];
+  const push = (fromClient: boolean, flags: number, seq: number, ack: number, i: number) =>
+    recs.push({
+      data: ether(
+        0x0800,
+        ipv4(tcp({ sport: fromClient ? 40000 : 443, dport: fromClient ? 443 : 40000, seq, ack, flags }), {
+          src: fromClient ? client : server,
+          dst: fromClient ? server : client,
+          ttl: fromClient ? 64 : 50,
+        }),
+      ),
+      sec: 1_700_000_000 + Math.floor(i / 1000),
+      frac: i % 1000,
+    });
+  push(true, 0x02, 1000, 0, 0);
+  push(false, 0x12, 5000, 1001, 1);
+  push(true, 0x10, 1001, 5001, 2);
+  const injected = 5000;
+  for (let i = 0; i < injected; i++) push(false, 0x04, (5001 + 4096 * i) >>> 0, 0, 3 + i);
+  push(true, 0x14, 1001, 5001, 3 + injected); // and one from the client
+  const file = join(dir, 'injection.pcap');
+  writeFileSync(file, pcap(recs));
+
+  it('past 32 per side a connection counts its RSTs instead of recording them; the totals stay exact', async () => {
+    const r = await analyzeCapture(file);
+    const s = r.summary;
+    expect(s.rsts).toBe(injected + 1);
+    expect(s.rstFromOrig + s.rstFromResp).toBe(s.rsts);
+    expect(s.rstFromResp).toBe(injected);
+    expect(r.causes.reduce((n, c) => n + c.count, 0)).toBe(s.rsts);
+    expect(s.topApproximate).toBe(true);
+    expect(r.connections).toHaveLength(1);
+    const c = r.connections[0]!;
+    expect(c.resets.filter((x) => x.side === 'resp')).toHaveLength(32);
+    expect(c.resets.filter((x) => x.side === 'orig')).toHaveLength(1);
+    const last = c.resets.filter((x) => x.side === 'resp').at(-1)!;
+    expect(last.evidence.some((e) => e.startsWith(`${injected - 32} more RST(s) from the same side`))).toBe(
+      true,
+    );
+    // The findings count every RST too.
+    expect(r.findings.reduce((n, f) => n + f.count, 0)).toBe(s.rsts);
+  });
+
+  it('counted RSTs go to the cause of the last recorded one from their side, early classification too', async () => {
+    const full = await analyzeCapture(file);
+    const early = await analyzeCapture(file, { maxConnections: 0, maxHeldConnections: 1 });
+    expect(early.causes).toEqual(full.causes);
+    expect(early.summary.rstFromResp).toBe(full.summary.rstFromResp);
+  });
+});

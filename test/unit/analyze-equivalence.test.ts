@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { analyzeCapture } from '../../src/analyze/analyze.js';
 import { buildContext, CAUSES } from '../../src/analyze/causes.js';
 import { FlowTable } from '../../src/analyze/flows.js';
+import { MAX_RESETS_PER_SIDE } from '../../src/analyze/reset-pool.js';
 import { classifyResets } from '../../src/analyze/rules.js';
 import { CONN_STATES, type Connection } from '../../src/analyze/types.js';
 import { decodeFrameAt } from '../../src/packet/decode.js';
@@ -21,7 +22,7 @@ import { FlowTable as RefFlowTable } from './analyze-reference/analyze/flows.js'
 import type { Connection as RefConnection } from './analyze-reference/analyze/types.js';
 import { decodeFrameAt as refDecodeFrameAt } from './analyze-reference/packet/decode.js';
 import { newDecodedTcp as refNewDecodedTcp } from './analyze-reference/packet/types.js';
-import { arbPackets, capture, frame, type Pkt, times } from './analyze-streams.js';
+import { arbPackets, capture, frame, maxRstsPerSide, type Pkt, times } from './analyze-streams.js';
 
 /** A connection as plain data (the key is a getter on the new side). */
 function plain(c: Connection | RefConnection): unknown {
@@ -170,6 +171,7 @@ describe('equivalence with the reference analysis (5e504eb → now)', () => {
   it('flow table: the same connections and resets on random segment streams', () => {
     fc.assert(
       fc.property(arbPackets(120), fc.constantFrom(1, 2, 3, 8, 64), (pkts, maxFlows) => {
+        fc.pre(maxRstsPerSide(pkts) <= MAX_RESETS_PER_SIDE);
         const { ours, ref } = runBoth(pkts, { maxFlows });
         expect(ours).toEqual(ref);
       }),
@@ -180,6 +182,7 @@ describe('equivalence with the reference analysis (5e504eb → now)', () => {
   it('flow table: the same with a short close timeout (finished flows leave while others continue)', () => {
     fc.assert(
       fc.property(arbPackets(200), (pkts) => {
+        fc.pre(maxRstsPerSide(pkts) <= MAX_RESETS_PER_SIDE);
         const { ours, ref } = runBoth(pkts, { maxFlows: 4, closedTimeoutSec: 1 });
         expect(ours).toEqual(ref);
       }),
@@ -198,6 +201,7 @@ describe('equivalence with the reference analysis (5e504eb → now)', () => {
           top: fc.constantFrom(1, 3, 10),
         }),
         async (pkts, opts) => {
+          fc.pre(maxRstsPerSide(pkts) <= MAX_RESETS_PER_SIDE);
           const bytes = capture(pkts);
           const ours = await analyzeCapture(source(bytes), { ...opts, name: 'x' });
           const ref = withNewQueueSentence(await refAnalyzeCapture(source(bytes), { ...opts, name: 'x' }));

@@ -179,6 +179,35 @@ describe('analyzeCapture in a worker thread (compiled build)', () => {
   }, 60_000);
 });
 
+describe('analyzeCapture in a worker thread, one connection with many RSTs (compiled build)', () => {
+  beforeAll(async () => {
+    checkDist();
+    ({ analyzeCapture } = (await import(DIST_ANALYZE)) as AnalyzeModule);
+  });
+
+  it('50,000 RSTs on one 4-tuple: the same report as in-process, bounded', async () => {
+    const recs: PcapRecord[] = [];
+    for (let i = 0; i < 50_000; i++)
+      recs.push({
+        data: ether(
+          0x0800,
+          ipv4(tcp({ sport: 80, dport: 40000, seq: (i * 7919) >>> 0, ack: 1, flags: TCP.RST | TCP.ACK }), {
+            src: [10, 0, 0, 1],
+            dst: [10, 0, 0, 2],
+          }),
+        ),
+        sec: 1_700_000_000 + Math.floor(i / 10_000),
+        frac: i % 10_000,
+      });
+    const f = file(pcap(recs));
+    const local = await analyzeCapture(f, { parallel: false });
+    expect(local.summary.rsts).toBe(50_000);
+    expect(local.causes.reduce((n, c) => n + c.count, 0)).toBe(50_000);
+    expect(local.connections[0]!.resets).toHaveLength(32);
+    expect(await analyzeCapture(f, { parallel: true })).toEqual(local);
+  }, 60_000);
+});
+
 describe('packet ring', () => {
   it('hands every field of every record over, in order (addresses and ports as the flow key)', () => {
     const buffers = newRingBuffers();

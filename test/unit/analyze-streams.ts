@@ -433,3 +433,20 @@ export function capture(pkts: Pkt[]): Uint8Array {
   }));
   return pcap(recs);
 }
+
+/**
+ * The most RSTs one side of one connection sends in the stream (by 4-tuple and direction): the analysis
+ * records at most MAX_RESETS_PER_SIDE (reset-pool.ts) and counts the rest, which the reference did not.
+ */
+export function maxRstsPerSide(pkts: Pkt[]): number {
+  const n = new Map<string, number>();
+  let max = 0;
+  for (const p of pkts) {
+    if ((p.flags & TCP.RST) === 0) continue;
+    const k = `${p.v6}|${p.src}|${p.sport}|${p.dst}|${p.dport}`;
+    const c = (n.get(k) ?? 0) + 1;
+    n.set(k, c);
+    if (c > max) max = c;
+  }
+  return max;
+}
