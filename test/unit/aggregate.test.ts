@@ -241,3 +241,60 @@ describe('RSTs per connection', () => {
     expect(early.summary.rstFromResp).toBe(full.summary.rstFromResp);
   });
 });
+
+describe('RSTs recorded in all', () => {
+  it('past 262,144 recorded RSTs in the tracked flows, later ones are counted (each side keeps its first)', async () => {
+    // 9,000 connections alive at once, each sent 31 RSTs by its server: 279,000 RSTs, more than the pool keeps.
+    const conns = 9000;
+    const per = 31;
+    const n = conns * (per + 1);
+    const buf = Buffer.alloc(24 + n * 70);
+    buf.writeUInt32LE(0xa1b2c3d4, 0);
+    buf.writeUInt16LE(2, 4);
+    buf.writeUInt16LE(4, 6);
+    buf.writeUInt32LE(65535, 16);
+    buf.writeUInt32LE(1, 20);
+    let o = 24;
+    let k = 0;
+    const frame = (fromClient: boolean, c: number, flags: number, seq: number) => {
+      buf.writeUInt32LE(1_700_000_000, o);
+      buf.writeUInt32LE(k++ % 1_000_000, o + 4);
+      buf.writeUInt32LE(54, o + 8);
+      buf.writeUInt32LE(54, o + 12);
+      const ip = o + 16 + 14;
+      buf.writeUInt16BE(0x0800, o + 16 + 12);
+      buf[ip] = 0x45;
+      buf.writeUInt16BE(40, ip + 2);
+      buf[ip + 8] = 64;
+      buf[ip + 9] = 6;
+      const client = (0x0a070000 + c) >>> 0;
+      buf.writeUInt32BE(fromClient ? client : 0x0a060001, ip + 12);
+      buf.writeUInt32BE(fromClient ? 0x0a060001 : client, ip + 16);
+      const t = ip + 20;
+      buf.writeUInt16BE(fromClient ? 40000 : 443, t);
+      buf.writeUInt16BE(fromClient ? 443 : 40000, t + 2);
+      buf.writeUInt32BE(seq >>> 0, t + 4);
+      buf[t + 12] = 0x50;
+      buf[t + 13] = flags;
+      o += 70;
+    };
+    for (let c = 0; c < conns; c++) frame(true, c, 0x18, 1000);
+    for (let i = 0; i < per; i++) for (let c = 0; c < conns; c++) frame(false, c, 0x04, 7000 + 1000 * i);
+    const f = join(dir, 'many-recorded.pcap');
+    writeFileSync(f, buf);
+    const r = await analyzeCapture(f, { maxConnections: 20 });
+    const s = r.summary;
+    expect(s.rsts).toBe(conns * per);
+    expect(r.causes.reduce((x, c) => x + c.count, 0)).toBe(s.rsts);
+    expect(s.rstFromOrig + s.rstFromResp).toBe(s.rsts);
+    expect(s.topApproximate).toBe(true);
+    // The pool filled during the 30th round of RSTs: the listed connections (the first 20) recorded 30, and
+    // their 31st was counted, as their evidence says.
+    const recorded = r.connections.map((c) => c.resets.length);
+    expect(recorded).toEqual(new Array(20).fill(per - 1));
+    for (const c of r.connections)
+      expect(c.resets.at(-1)!.evidence.some((e) => e.startsWith('1 more RST(s) from the same side'))).toBe(
+        true,
+      );
+  }, 60_000);
+});
