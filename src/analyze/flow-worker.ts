@@ -76,7 +76,10 @@ function run(data: FlowWorkerData): FlowWorkerMessage {
   }
 }
 
-if (parentPort !== null) {
+// Only as the flow worker itself: flow-sink.ts imports this module for its constants, and analyze.ts may be
+// imported in any worker thread (an embedding, the fuzzer's workers), whose workerData is someone else's.
+const started = workerData as Partial<FlowWorkerData> | null | undefined;
+if (parentPort !== null && started?.ring !== undefined && started.items !== undefined) {
   parentPort.postMessage({ ready: true } satisfies FlowWorkerMessage);
   parentPort.postMessage(run(workerData as FlowWorkerData));
 }

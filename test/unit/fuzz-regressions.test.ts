@@ -5,8 +5,11 @@
  * the fuzzer applied when it found it) and must pass within the fuzzer's time limit. Each finding also has a
  * test of its own below that says what the bug was, on a readable input where one can be built.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyzeCapture } from '../../src/analyze/analyze.js';
 import { makeDecoder } from '../../src/attribute/decode.js';
@@ -225,5 +228,33 @@ describe('tracefs: formats the decoder and the page walker can trust', () => {
       `   0: 00000000:${port} 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0`;
     const text = [head, line('-a', '7'), line('1F90', '-3'), line('1BB', '99')].join('\n');
     expect([...parseListeners(text)]).toEqual([[443, [99]]]);
+  });
+});
+
+describe('analyze from inside a worker thread', () => {
+  it('importing the analyzer in another worker does not start the flow worker there (found by the fuzz harness)', async () => {
+    // flow-sink.ts imports constants from flow-worker.ts, whose body ran in any worker thread: it posted
+    // { ready: true } to that worker's parent and threw on the parent's workerData. The fuzzer's workers
+    // import analyze.ts and met exactly that.
+    const analyzeUrl = pathToFileURL(join(FIXTURES, '..', '..', 'src', 'analyze', 'analyze.ts')).href;
+    const register = pathToFileURL(join(FIXTURES, '..', 'fuzz', 'register.mjs')).href;
+    // The worker registers the TypeScript hooks of test/fuzz for itself, then imports the analyzer.
+    const dir = mkdtempSync(join(tmpdir(), 'rw-fuzz-worker-'));
+    const script = join(dir, 'worker.mjs');
+    writeFileSync(
+      script,
+      `import { parentPort } from 'node:worker_threads';\nawait import(${JSON.stringify(register)});\n` +
+        `await import(${JSON.stringify(analyzeUrl)});\nparentPort.postMessage('imported');\n`,
+    );
+    const w = new Worker(script, { workerData: { mine: true } });
+    const messages: unknown[] = [];
+    const errors: string[] = [];
+    w.on('message', (m) => messages.push(m));
+    w.on('error', (e) => errors.push(String(e)));
+    const code2 = await new Promise<number>((resolve) => w.on('exit', resolve));
+    expect(errors).toEqual([]);
+    expect(messages).toEqual(['imported']);
+    expect(code2).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
