@@ -22,7 +22,12 @@ let skipped = 0;
 try {
   const res = JSON.parse(readFileSync(out, 'utf8'));
   passed = res.numPassedTests ?? 0;
-  failed = (res.numFailedTests ?? 0) + (res.numFailedTestSuites ?? 0);
+  // A failed test counts once. numFailedTestSuites also counts every describe block around it, so it is not
+  // added; a file that failed without a failed test (it did not load, a hook threw) counts as one failure.
+  const fileFailures = (res.testResults ?? []).filter(
+    (f) => f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed'),
+  ).length;
+  failed = (res.numFailedTests ?? 0) + fileFailures;
   skipped = (res.numPendingTests ?? 0) + (res.numTodoTests ?? 0);
 } catch {
   failed = Math.max(failed, 1);

@@ -186,7 +186,16 @@ describe.skipIf(!netnsAvailable())('the API of an agent under a reset storm', ()
     expect(a!.status).toBe('WARNING');
     expect(a!.value).toBeGreaterThan(50);
 
-    const metrics = nsFetch(ns, `${base}/metrics`).text;
+    // The alert can be raised before the sampler has read the storm's last connects (it reads once a second):
+    // scrape until the counter has caught up, for at most 5 s, and let the assertion below judge.
+    const attemptFails = (text: string) =>
+      Number(/^rstwatch_netstat_Tcp_AttemptFails_total\{netns="host"\} (\d+)$/m.exec(text)?.[1]);
+    let metrics = nsFetch(ns, `${base}/metrics`).text;
+    for (const end = Date.now() + 5_000; Date.now() < end; ) {
+      if (attemptFails(metrics) - failsBefore >= RATE * STORM_SECONDS) break;
+      await new Promise((r) => setTimeout(r, 250));
+      metrics = nsFetch(ns, `${base}/metrics`).text;
+    }
     expect(metrics).toMatch(
       /^rstwatch_alert_status\{alert="10s_ipv4_tcp_resets_received",chart="ip\.tcphandshake",netns="host"\} 3$/m,
     );
@@ -196,9 +205,7 @@ describe.skipIf(!netnsAvailable())('the API of an agent under a reset storm', ()
       )?.[1],
     );
     expect(value).toBeGreaterThan(50);
-    const failsAfter = Number(
-      /^rstwatch_netstat_Tcp_AttemptFails_total\{netns="host"\} (\d+)$/m.exec(metrics)?.[1],
-    );
+    const failsAfter = attemptFails(metrics);
     // On loopback each refused connect is one AttemptFails (test/helpers/netns.ts).
     expect(failsAfter - failsBefore).toBeGreaterThanOrEqual(RATE * STORM_SECONDS);
     expect(metrics).toMatch(/^rstwatch_netstat_Tcp_OutRsts_total\{netns="host"\} \d+$/m);
