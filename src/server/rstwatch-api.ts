@@ -282,6 +282,23 @@ const CAPTURE_STATUS: Record<string, number> = {
   E_CAPTURE_BAD_IFACE: 400,
   E_CAPTURE_LIMIT: 400,
   E_USAGE: 400,
+  // The capture exists but its file cannot be read as a capture (the reader's codes, docs/captures.md): the
+  // request was fine and so is the server, the content is not — 422 (RFC 9110 §15.5.21), not a 500.
+  E_CAPTURE_EMPTY: 422,
+  E_CAPTURE_MAGIC: 422,
+  E_CAPTURE_VERSION: 422,
+  E_CAPTURE_TRUNCATED: 422,
+  E_CAPTURE_CAPLEN: 422,
+  E_CAPTURE_BLOCK: 422,
+  E_CAPTURE_INTERFACE: 422,
+  E_CAPTURE_GZIP: 422,
+  // What the host lacks to capture at all: unavailable here, not a server bug.
+  E_CAPTURE_NO_TCPDUMP: 503,
+  E_CAPTURE_PERMISSION: 503,
+  // RFC 4918 §11.5: the server cannot store what the request needs.
+  E_CAPTURE_DISK_FULL: 507,
+  // E_CAPTURE_ANALYZE, E_CAPTURE_TCPDUMP, E_CAPTURE_WRITE, E_CAPTURE_READ stay 500: the agent's own
+  // machinery failed, with its stable code in the body.
 };
 
 /** Map the capture manager's errors to HTTP, keeping their stable codes. */

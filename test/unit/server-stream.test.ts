@@ -108,7 +108,10 @@ class FakeCaptures implements CaptureView {
   get(id: string): CaptureInfo | undefined {
     return this.items.get(id);
   }
+  /** A report fails with this code when set (the reader's or the analysis's error). */
+  reportFails: string | undefined;
   async report(id: string): Promise<unknown> {
+    if (this.reportFails) throw new RstwatchError(this.reportFails, `cannot analyse ${id}`);
     return { capture: id, resets: 42 };
   }
   stop(id: string): void {
@@ -358,5 +361,20 @@ describe('/api/rstwatch/captures', () => {
     const gone = await h.get('/api/rstwatch/captures/cap1/download', { Authorization: `Bearer ${h.token}` });
     expect(gone.status).toBe(404);
     expect(gone.json<{ error: { code: string } }>().error.code).toBe('E_CAPTURE_NOT_FOUND');
+  });
+
+  it.each([
+    ['E_CAPTURE_MAGIC', 422],
+    ['E_CAPTURE_TRUNCATED', 422],
+    ['E_CAPTURE_ANALYZE', 500],
+  ])('a report that fails with %s is %i with that code', async (code, status) => {
+    captures.reportFails = code;
+    try {
+      const res = await h.get('/api/rstwatch/captures/cap1/report');
+      expect(res.status).toBe(status);
+      expect(res.json<{ error: { code: string; status: number } }>().error).toMatchObject({ code, status });
+    } finally {
+      captures.reportFails = undefined;
+    }
   });
 });
