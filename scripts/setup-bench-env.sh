@@ -11,6 +11,9 @@
 #   tshark        part 7: the RST-count oracle and the slow peer (`tshark -Y tcp.flags.reset==1`)
 #   wireshark-common  part 7: capinfos (packet count of the capture)
 #   time          part 7: /usr/bin/time, wall time and peak RSS (wait4 rusage) of each timed command
+#   gcc libc6-dev part 4: compiles bench/synflood.c, the SYN generator that reaches 100k RST/s (the bench
+#                 falls back to a python3 generator, ~38k/s at most, without it; libc6-dev: the headers,
+#                 only a Recommends of gcc, which --no-install-recommends skips)
 #   npm packages  only when node_modules is missing (typescript to build, better-sqlite3 for the agent)
 #
 # The bench itself must run as root (network namespaces, Netdata reading as root): sudo npm run bench.
@@ -20,7 +23,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-PKGS=(netdata-core iproute2 util-linux tcpdump tshark wireshark-common time)
+PKGS=(netdata-core iproute2 util-linux tcpdump tshark wireshark-common time gcc libc6-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
