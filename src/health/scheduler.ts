@@ -101,6 +101,11 @@ const STATUS_VARS: Record<string, number> = {
   CRITICAL: STATUS.CRITICAL,
 };
 
+/** Beyond this many entries, the in-memory alert log is pruned to what the rules need. */
+export const MAX_LOG_ENTRIES_IN_MEMORY = 2000;
+/** With persistence, entries older than this leave memory too (they are on disk): see pruneLog. */
+export const LOG_MEMORY_SECONDS = 3600;
+
 export class HealthEngine {
   readonly log: AlarmLog;
   private readonly store: Store;
@@ -115,6 +120,8 @@ export class HealthEngine {
   private postponedUntil = 0;
   /** The `now` of the last iteration, to see the wall clock step back. */
   private lastNow = Number.NaN;
+  /** The `now` of the last pass that pruned the log by age (pruneLog). */
+  private lastAgePrune = Number.NEGATIVE_INFINITY;
 
   constructor(opts: HealthEngineOptions) {
     this.store = opts.store;
@@ -386,23 +393,41 @@ export class HealthEngine {
     }
     // Pass 4: notifications.
     this.processNotifications(now);
-    // Memory stays bounded: everything is on disk already; keep what the rules still look at — the pending
-    // entries, the newest entry of each alarm and its last executed one (§3.8 step 4).
-    if (this.log.all.length > 2000) {
-      const newest = new Map<number, number>();
-      const lastExec = new Map<number, number>();
-      for (const e of this.log.all) {
-        newest.set(e.alarmId, e.uniqueId);
-        if (e.flags & FLAG.EXEC_RUN) lastExec.set(e.alarmId, e.uniqueId);
-      }
-      this.log.prune(
-        (e) =>
-          newest.get(e.alarmId) === e.uniqueId ||
-          lastExec.get(e.alarmId) === e.uniqueId ||
-          !(e.flags & (FLAG.PROCESSED | FLAG.UPDATED)),
-      );
-    }
+    this.pruneLog(now);
     return added;
+  }
+
+  /**
+   * Memory stays bounded: keep what the rules still look at — the pending entries, the newest entry of each
+   * alarm and its last executed one (§3.8 step 4) — and drop the rest when the log passes
+   * MAX_LOG_ENTRIES_IN_MEMORY. With persistence every entry is on disk (db-guard.ts keeps the ones a failed
+   * write left), so the rest also goes once it is older than LOG_MEMORY_SECONDS: an hour of transitions
+   * stays in memory, like every other per-second structure of the agent, and memory is flat after the first
+   * hour instead of filling for hours towards the cap — with attribution context an entry is 1–2 KB, and
+   * the soak's 180 transitions an hour added some 0.3 MB an hour to its growth (issue 8, docs/reliability.md).
+   */
+  private pruneLog(now: number): void {
+    const all = this.log.all;
+    const tooMany = all.length > MAX_LOG_ENTRIES_IN_MEMORY;
+    // Checked once a minute (an O(entries) pass); a clock stepping back makes the next check come sooner.
+    const byAge =
+      this.persistence !== undefined && !(now >= this.lastAgePrune && now < this.lastAgePrune + 60);
+    if (!tooMany && !byAge) return;
+    if (byAge) this.lastAgePrune = now;
+    const keepAfter = tooMany ? Number.POSITIVE_INFINITY : now - LOG_MEMORY_SECONDS;
+    const newest = new Map<number, number>();
+    const lastExec = new Map<number, number>();
+    for (const e of all) {
+      newest.set(e.alarmId, e.uniqueId);
+      if (e.flags & FLAG.EXEC_RUN) lastExec.set(e.alarmId, e.uniqueId);
+    }
+    this.log.prune(
+      (e) =>
+        e.when > keepAfter ||
+        newest.get(e.alarmId) === e.uniqueId ||
+        lastExec.get(e.alarmId) === e.uniqueId ||
+        !(e.flags & (FLAG.PROCESSED | FLAG.UPDATED)),
+    );
   }
 
   private makeEntry(rt: AlertRuntime, t: Transition): AlarmEntry {
