@@ -21,6 +21,8 @@ import { errorMessage, RstwatchError, sysCode } from '../internal/errors.js';
 
 export const BLOCK_SLOTS = 60;
 const SCHEMA_VERSION = 1;
+/** SQLite's page cache for the history database, KiB (see openRaw). */
+export const PAGE_CACHE_KIB = 2000;
 
 export interface SeriesKey {
   netns: string;
@@ -153,6 +155,14 @@ export class HistoryDb {
       db.pragma('journal_mode = WAL');
       // NORMAL in WAL mode: a process crash loses nothing committed; only an OS crash may lose the last batch.
       db.pragma('synchronous = NORMAL');
+      // A page cache that is small and full early. better-sqlite3 builds SQLite with
+      // SQLITE_DEFAULT_CACHE_SIZE=-16000 (16 MB a connection; its deps/defines.gypi), eight times SQLite's own
+      // default of 2,000 KiB (https://sqlite.org/pragma.html#pragma_cache_size). The cache keeps the pages
+      // written until it is full, and this file grows for a day (tier 0 holds 25 h of seconds), so the agent's
+      // RSS grew with the file for hours: ~1 MB an hour per namespace watched, part of the soak's RSS growth
+      // (issue 8, docs/reliability.md). Flushes append at the end of each series and the alert engine and the
+      // API read mostly the memory rings, so SQLite's own default is enough.
+      db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
       db.exec(`
         CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS series(

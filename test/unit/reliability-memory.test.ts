@@ -6,10 +6,15 @@
  *    fell on it, so each quiet second kept the bucket of a stormy second an hour or more old, and the ring
  *    filled with stale seconds for hours (the soak's plan: 1,693 buckets held at minute 60, 2,577 at 120);
  *  - the in-memory alert log (src/health/scheduler.ts): every transition stayed, with its attribution
- *    context, until 2,000 entries, although all of them are on disk.
+ *    context, until 2,000 entries, although all of them are on disk;
+ *  - off the heap, SQLite's page cache (src/store/history-db.ts): better-sqlite3's build gives every
+ *    connection 16 MB of it, filled page by page as the history file grows (for a day: 25 h of seconds).
  * Each test runs hours of simulated time and checks the structure's size against what the last hour
  * needs, and the V8 heap after a full collection at hour 4 against hour 2.
  */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,6 +24,7 @@ import type { RstEvent } from '../../src/attribute/types.js';
 import { FLAG } from '../../src/health/engine.js';
 import type { HealthPersistence } from '../../src/health/scheduler.js';
 import { STATUS } from '../../src/health/types.js';
+import { HistoryDb, PAGE_CACHE_KIB } from '../../src/store/history-db.js';
 import { HealthSim } from '../helpers/health-sim.js';
 import { FAST_ALERT, type SimAgent, simAgent } from './reliability-harness.js';
 
@@ -148,6 +154,42 @@ describe('attribution aggregator: an hour of seconds, not the union of every hou
     expect(heapMB).toHaveLength(2);
     expect(heapMB[1]! - heapMB[0]!).toBeLessThan(1.5);
     expect(agg.heldSeconds).toBeLessThanOrEqual(HOUR);
+  });
+});
+
+describe('history database: SQLite page cache', () => {
+  /** Resident memory outside V8's heap and its external buffers, after a full collection (MB). */
+  function nativeMB(): number {
+    fullGc()();
+    const m = process.memoryUsage();
+    return (m.rss - m.heapTotal - m.external) / 1e6;
+  }
+
+  it('30 MB of history written grows native memory by the 2 MB page cache, not by 16 MB', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rw-mem-'));
+    const db = HistoryDb.open(join(dir, 'history.db'), T0 * 1000);
+    try {
+      expect(db.connection.pragma('cache_size', { simple: true })).toBe(-PAGE_CACHE_KIB);
+      const ids = Array.from({ length: 64 }, (_, i) =>
+        db.seriesId({ netns: 'host', chart: 'ip.tcp', dim: `d${i}` }),
+      );
+      const values = new Float64Array(60).map((_, i) => i * 1.5);
+      const before = nativeMB();
+      // 64 series × 1,000 blocks of 60 seconds: the file grows as tier 0 does in ~18 hours of 30 series.
+      for (let block = 0; block < 1000; block++)
+        db.transaction(() => {
+          for (const id of ids) db.putBlock(id, T0 + block * 60, 1, values);
+        });
+      const grownMB = nativeMB() - before;
+      const fileMB =
+        (statSync(join(dir, 'history.db')).size + statSync(join(dir, 'history.db-wal')).size) / 1e6;
+      expect(fileMB).toBeGreaterThan(25);
+      // Before the fix: +17 MB (better-sqlite3's SQLITE_DEFAULT_CACHE_SIZE=-16000).
+      expect(grownMB).toBeLessThan(8);
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
