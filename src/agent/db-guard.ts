@@ -89,6 +89,14 @@ export function guardPersistence(
       }
       if (unwritten.size > 0) retry();
     },
+    endIteration(): void {
+      try {
+        inner.endIteration?.();
+      } catch (err) {
+        // The buffered states stay in the inner buffer (one per alert) for the next iteration's write.
+        fail('state', err);
+      }
+    },
     unwritten: () => unwritten.size,
   };
 }

@@ -79,7 +79,13 @@ export type Notifier = (entry: AlarmEntry, alert: AlertRuntime) => number;
 export interface HealthPersistence {
   alarmId(chart: string, name: string): number;
   saveEntry(entry: AlarmEntry): void;
+  /** An alert's state after its evaluation; may be buffered until `endIteration`. */
   saveState(alert: AlertRuntime): void;
+  /**
+   * Called once at the end of every iteration: write the states buffered by `saveState` (one transaction
+   * for all of them, instead of one commit per alert and second).
+   */
+  endIteration?(): void;
 }
 
 export interface HealthEngineOptions {
@@ -393,6 +399,7 @@ export class HealthEngine {
     }
     // Pass 4: notifications.
     this.processNotifications(now);
+    this.persistence?.endIteration?.();
     this.pruneLog(now);
     return added;
   }

@@ -3,7 +3,8 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { AlertDb } from '../../src/health/alert-db.js';
 import { type AlarmEntry, AlarmLog, FLAG, notificationDecision } from '../../src/health/engine.js';
-import { STATUS } from '../../src/health/types.js';
+import { STATUS, statusName } from '../../src/health/types.js';
+import { HealthSim, shippedResetAlerts } from '../helpers/health-sim.js';
 
 function entry(uniqueId: number, alarmId: number, over: Partial<AlarmEntry> = {}): AlarmEntry {
   return {
@@ -94,5 +95,65 @@ describe('AlertDb', () => {
     adb.saveEntry(entry(2, 1, { when: 10_000 }));
     expect(adb.applyRetention(10_100, 5000)).toBe(1);
     expect(adb.entries().map((e) => e.uniqueId)).toEqual([2]);
+  });
+});
+
+describe('AlertDb state writes: one transaction per iteration', () => {
+  /** Counts the transactions that write to health_state, through SQLite's own commit hook stand-in. */
+  function countingDb(): { db: Database.Database; commits: () => number } {
+    const db = new Database(':memory:');
+    const realTransaction = db.transaction.bind(db);
+    let commits = 0;
+    db.transaction = ((fn: (...a: unknown[]) => unknown) => {
+      const t = realTransaction(fn);
+      return Object.assign((...a: unknown[]) => {
+        const r = t(...a);
+        commits++;
+        return r;
+      }, t);
+    }) as typeof db.transaction;
+    return { db, commits: () => commits };
+  }
+
+  it('an iteration writes every evaluated alert’s state in one transaction, the newest per alert', () => {
+    const { db, commits } = countingDb();
+    const adb = new AlertDb(db);
+    const sim = new HealthSim({ config: shippedResetAlerts(), persistence: adb });
+    // Checks start 60 s after the agent (the postponement); the shipped alerts run every 10 s.
+    sim.run({ AttemptFails: '0x100 80x20' });
+    const states = adb.states();
+    expect(states.length).toBe(sim.engine.alerts.length);
+    expect(sim.engine.alerts.length).toBeGreaterThan(3);
+    // One transaction per iteration that evaluated something (one per 10 s here), never one per alert.
+    let evaluatingSeconds = 0;
+    const sim2 = new HealthSim({ config: shippedResetAlerts() });
+    sim2.run({ AttemptFails: '0x100 80x20' }, (t) => {
+      if (sim2.engine.alerts.some((a) => a.lastUpdated === t)) evaluatingSeconds++;
+    });
+    expect(evaluatingSeconds).toBeGreaterThanOrEqual(6);
+    expect(commits()).toBe(evaluatingSeconds);
+    for (const rt of sim.engine.alerts) {
+      const row = states.find((r) => r.alarmId === rt.alarmId)!;
+      expect(row.lastUpdated).toBe(rt.lastUpdated);
+      expect(row.status).toBe(statusName(rt.status));
+    }
+  });
+
+  it('saveState only buffers; endIteration writes; a failed write keeps the buffer for the next one', () => {
+    const db = new Database(':memory:');
+    const adb = new AlertDb(db);
+    const sim = new HealthSim({ config: shippedResetAlerts(), persistence: adb });
+    sim.run({ AttemptFails: '0x80' });
+    const rt = sim.engine.alerts[0]!;
+    const stored = () => adb.states().find((r) => r.alarmId === rt.alarmId)!.lastUpdated;
+    const before = stored();
+    adb.saveState({ ...rt, lastUpdated: before + 1000 });
+    expect(stored()).toBe(before);
+    db.pragma('query_only = 1');
+    expect(() => adb.endIteration()).toThrow();
+    db.pragma('query_only = 0');
+    expect(stored()).toBe(before);
+    adb.endIteration();
+    expect(stored()).toBe(before + 1000);
   });
 });
