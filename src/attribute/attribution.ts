@@ -53,7 +53,48 @@ export interface AttributionOptions {
 }
 
 const MAX_PAGES_PER_CPU_PER_DRAIN = 64;
+/** The slowest pace of an idle reader, when the buffers are large enough to allow it (idlePollMs). */
 const IDLE_POLL_MS = 1000;
+
+/**
+ * Events per second on ONE CPU that a storm starting while the agent is idle must not overflow: twice the
+ * issue's highest storm (100k RST/s, issue 5). One CPU, because a storm's events are written on the CPU
+ * whose softirq handles its packets (on loopback, the sender's: dev_queue_xmit → netif_rx → the softirq at
+ * local_bh_enable), so a single sender fills a single per-CPU buffer.
+ */
+export const DESIGN_EVENTS_PER_CPU_PER_SECOND = 200_000;
+
+/**
+ * Bytes one event takes in a ring-buffer page: its 4-byte header word plus the record (the format's last
+ * field end), rounded up to 4 (kernel/trace/ring_buffer.c, rb_calculate_event_length; records of ≤ 112
+ * bytes keep their length in the header's type_len, so no length word is added).
+ */
+export function recordBytes(format: EventFormat): number {
+  let end = 0;
+  for (const f of format.fields.values()) end = Math.max(end, f.offset + f.size);
+  return 4 + (end + 3 - ((end + 3) % 4)) + (end > 112 ? 4 : 0);
+}
+
+/**
+ * How long an idle reader may sleep between polls: half the time one per-CPU buffer takes to fill at
+ * DESIGN_EVENTS_PER_CPU_PER_SECOND, never longer than IDLE_POLL_MS nor shorter than the busy pace. The
+ * buffer (buffer_size_kb) holds ceil(KiB·1024 / page data bytes) pages (ring_buffer_resize rounds up to
+ * whole pages) of floor(page data / record) events. With `overwrite` off the kernel drops what does not
+ * fit, so a storm that fills a buffer before the first poll after an idle spell loses events: with the
+ * former fixed 1-s idle pace and 8 MiB per CPU (90,508 events of 92 bytes), a storm of 200k/s lost
+ * ~108,000 events in its first second (docs/benchmarks.md part 4).
+ */
+export function idlePollMs(o: {
+  bufferKiB: number;
+  pageDataBytes: number;
+  recordBytes: number;
+  pollMs: number;
+}): number {
+  const pages = Math.ceil((o.bufferKiB * 1024) / o.pageDataBytes);
+  const capacity = pages * Math.floor(o.pageDataBytes / o.recordBytes);
+  const fillMs = (1000 * capacity) / DESIGN_EVENTS_PER_CPU_PER_SECOND;
+  return Math.max(o.pollMs, Math.min(IDLE_POLL_MS, Math.floor(fillMs / 2)));
+}
 
 /** Attribution that could not start: answers every query with nothing and says why. */
 class Unavailable implements Attribution {
@@ -136,6 +177,8 @@ class LiveAttribution implements Attribution {
     private readonly decoder: ResetDecoder,
     private readonly header: PageHeader,
     private readonly bufferKiB: number,
+    /** The idle pace (idlePollMs): short enough that a storm cannot fill a buffer between two polls. */
+    private readonly idleMs: number,
   ) {
     this.wallMs = opts.wallMs ?? Date.now;
     this.agg = new Aggregator({
@@ -186,7 +229,7 @@ class LiveAttribution implements Attribution {
     // trickle in; once a second when nothing came for a while.
     this.emptyDrains = this.events + this.missedInPages === before ? this.emptyDrains + 1 : 0;
     const pollMs = this.opts.pollMs ?? 200;
-    this.schedule(more ? 0 : this.emptyDrains >= 10 ? Math.max(pollMs, IDLE_POLL_MS) : pollMs);
+    this.schedule(more ? 0 : this.emptyDrains >= 10 ? this.idleMs : pollMs);
   }
 
   /** Read every CPU's available pages (bounded per call); true when some CPU had more. */
@@ -353,7 +396,13 @@ export async function startAttribution(opts: AttributionOptions): Promise<Runnin
     instance = new TraceInstance(root, opts.instanceName ?? `${INSTANCE_PREFIX}${process.pid}`);
     const bufferKiB = opts.bufferKiB ?? defaultBufferKiB(osCpus().length);
     instance.create({ bufferKiB });
-    const live = new LiveAttribution(opts, instance, decoder, header, bufferKiB);
+    const idleMs = idlePollMs({
+      bufferKiB,
+      pageDataBytes: header.dataSize,
+      recordBytes: Math.max(recordBytes(send), recordBytes(receive)),
+      pollMs: opts.pollMs ?? 200,
+    });
+    const live = new LiveAttribution(opts, instance, decoder, header, bufferKiB, idleMs);
     live.open();
     live.start();
     opts.log.info('attribution started', {
@@ -361,6 +410,7 @@ export async function startAttribution(opts: AttributionOptions): Promise<Runnin
       layout: decoder.layout,
       cpus: instance.cpus().length,
       bufferKiB,
+      idlePollMs: idleMs,
       clock: instance.monoClock ? 'mono' : 'read time',
       sees: coverageSentence(decoder.layout),
     });

@@ -206,7 +206,10 @@ export interface InstanceSettings {
   bufferKiB: number;
 }
 
-/** A sensible per-CPU buffer: room for > 1 s of a 100k/s storm on one CPU, at most 64 MiB over all CPUs. */
+/**
+ * A sensible per-CPU buffer, at most 64 MiB over all CPUs: 8 MiB holds 90,508 events of the 6.10+ layout
+ * (92 bytes), ~0.9 s of a 100k/s storm on one CPU; the idle poll pace is derived from it (idlePollMs).
+ */
 export function defaultBufferKiB(cpus: number): number {
   return Math.max(512, Math.min(8192, Math.floor(65536 / Math.max(1, cpus))));
 }
