@@ -17,6 +17,7 @@ import { AlertDb } from '../health/alert-db.js';
 import { AlarmLog } from '../health/engine.js';
 import { loadHealth } from '../health/load.js';
 import { HealthEngine } from '../health/scheduler.js';
+import { SILENCERS_FILE, Silencers } from '../health/silencers.js';
 import { type Clock, systemClock } from '../internal/clock.js';
 import type { Settings } from '../internal/config.js';
 import { errorMessage, formatProblem, RstwatchError } from '../internal/errors.js';
@@ -190,6 +191,8 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     log: alarmLog,
     notifier,
     logger: log,
+    // The management API's silencers survive restarts, as Netdata's health.silencers.json (silencers.ts).
+    silencers: Silencers.load(join(settings.dataDir, SILENCERS_FILE), log),
     // Guarded: a failing write (full disk, damaged file) is counted and said once; alerts go on (db-guard.ts).
     ...(alertDb ? { persistence: guardPersistence(alertDb, store.errors, log) } : {}),
   });

@@ -26,6 +26,7 @@ import {
 import { type EvalResult, type Expression, evaluate } from './expr/index.js';
 import { lookupRunnable, runLookup } from './lookup.js';
 import { compileSimplePattern, labelFilterMatches } from './pattern.js';
+import { type SilenceAction, Silencers } from './silencers.js';
 import { type AlertConfig, STATUS, type Status, statusName } from './types.js';
 
 export interface CompiledAlert {
@@ -64,6 +65,10 @@ export interface AlertRuntime extends AlertState {
   lastRepeat: number;
   timesRepeat: number;
   runOnce: boolean;
+  /** Matched by a DISABLE silencer: not evaluated at all (silencers.ts; Netdata's RRDCALC_FLAG_DISABLED). */
+  disabled: boolean;
+  /** Matched by a SILENCE silencer: evaluated and logged, never notified (RRDCALC_FLAG_SILENCED). */
+  silenced: boolean;
 }
 
 export interface HealthHost {
@@ -96,6 +101,8 @@ export interface HealthEngineOptions {
   notifier?: Notifier;
   persistence?: HealthPersistence;
   logger?: Logger;
+  /** The management API's silencers (the agent's are kept in the data folder); default: none, in memory. */
+  silencers?: Silencers;
 }
 
 const STATUS_VARS: Record<string, number> = {
@@ -119,6 +126,8 @@ export class HealthEngine {
   private readonly notifier: Notifier | undefined;
   private readonly persistence: HealthPersistence | undefined;
   private readonly logger: Logger | undefined;
+  /** Silencers of the management API (`/api/v1/manage/health`); changed by the server, read every pass 1. */
+  readonly silencers: Silencers;
   private readonly runtimes: AlertRuntime[] = [];
   /** Alert name → its instances (variables may name another alert). */
   private readonly byName = new Map<string, AlertRuntime[]>();
@@ -136,6 +145,7 @@ export class HealthEngine {
     this.notifier = opts.notifier;
     this.persistence = opts.persistence;
     this.logger = opts.logger;
+    this.silencers = opts.silencers ?? new Silencers();
     for (const c of opts.alerts) this.bind(c);
   }
 
@@ -193,8 +203,12 @@ export class HealthEngine {
       lastRepeat: 0,
       timesRepeat: 0,
       runOnce: false,
+      disabled: false,
+      silenced: false,
     };
     this.runtimes.push(rt);
+    // A new alert has not seen the silencers yet: the next refresh applies them to every alert.
+    this.silencerGeneration = -1;
     const list = this.byName.get(cfg.name) ?? [];
     list.push(rt);
     this.byName.set(cfg.name, list);
@@ -202,6 +216,7 @@ export class HealthEngine {
 
   /** Write the REMOVED→UNINITIALIZED entry Netdata logs when an alert is linked to its chart (§3.1). */
   announce(now: number): void {
+    this.refreshSilencers();
     for (const rt of this.runtimes) {
       rt.lastStatusChange = now;
       this.addEntry(rt, {
@@ -340,6 +355,40 @@ export class HealthEngine {
     this.logger?.warn('wall clock went back; alert timers moved with it', { bySeconds: -shift });
   }
 
+  private silencerGeneration = -1;
+
+  /**
+   * Apply the silencers to every alert (Netdata's update_disabled_silenced, once per alert per pass 1): sets
+   * `disabled` and `silenced`, and logs each alert whose silencing changed. Cheap when nothing changed; the
+   * management API calls it after a command so `/api/v1/alarms` shows the change at once.
+   */
+  refreshSilencers(): void {
+    const gen = this.silencers.generation;
+    if (gen === this.silencerGeneration) return;
+    this.silencerGeneration = gen;
+    for (const rt of this.runtimes) {
+      const action: SilenceAction = this.silencers.inactive
+        ? 'none'
+        : this.silencers.match({
+            name: rt.compiled.config.name,
+            chart: rt.chartId,
+            chartNames: rt.chart.instance.names,
+            context: rt.chart.instance.def.context,
+            hostname: this.host.hostname,
+          });
+      const disabled = action === 'disable';
+      const silenced = action === 'silence';
+      if (disabled !== rt.disabled || silenced !== rt.silenced) {
+        this.logger?.info(`alert '${rt.compiled.config.name}' of '${rt.chartId}': silencing changed`, {
+          disabled,
+          silenced,
+        });
+      }
+      rt.disabled = disabled;
+      rt.silenced = silenced;
+    }
+  }
+
   /** One iteration at wall-clock second `now`. Returns the entries added to the log. */
   iterate(now: number): AlarmEntry[] {
     const added: AlarmEntry[] = [];
@@ -348,8 +397,14 @@ export class HealthEngine {
     this.lastNow = now;
     if (now < this.postponedUntil) return added;
     const due: AlertRuntime[] = [];
-    // Pass 1: values.
+    // Pass 1: values. Silencers first (§3.3 "apply silencers"): a DISABLED alert is skipped entirely — no
+    // value, no status change, no log entry — as Netdata's update_disabled_silenced → `continue`.
+    this.refreshSilencers();
     for (const rt of this.runtimes) {
+      if (rt.disabled) {
+        rt.runnable = false;
+        continue;
+      }
       rt.runnable = this.isRunnable(rt, now);
       if (!rt.runnable) continue;
       due.push(rt);
@@ -386,6 +441,7 @@ export class HealthEngine {
     }
     // Pass 3: repeats (§3.6; engine.ts repeatStep: pure).
     for (const rt of this.runtimes) {
+      if (rt.disabled) continue;
       const r = repeatStep(rt, rt.compiled.config, now);
       if (r.state !== rt) Object.assign(rt, r.state);
       if (!r.repeat) continue;
@@ -445,6 +501,8 @@ export class HealthEngine {
     let flags = 0;
     if (cfg.noClearNotification) flags |= FLAG.NO_CLEAR_NOTIFICATION;
     if (isRepeating(cfg)) flags |= FLAG.IS_REPEATING;
+    // §3.3: the entry of a silenced alert carries SILENCED, and §3.8 step 5 skips its notification.
+    if (rt.silenced) flags |= FLAG.SILENCED;
     return {
       uniqueId: this.log.newUniqueId(),
       alarmId: rt.alarmId,
@@ -508,6 +566,10 @@ export class HealthEngine {
       if (now < entry.delayUpToTimestamp) continue;
       entry.flags |= FLAG.PROCESSED;
       const rt = this.runtimes.find((r) => r.alarmId === entry.alarmId);
+      // Netdata flags an entry only when it is created, so a transition logged just before the silencer
+      // came would still page once its delay ends. Here an alert silenced or disabled when its notification
+      // falls due is not notified either: "stop paging about this alert" means now (docs/alerts.md).
+      if (rt && (rt.silenced || rt.disabled)) entry.flags |= FLAG.SILENCED;
       const decision = notificationDecision(entry, this.log.lastExecuted(entry.alarmId, entry));
       if (decision.send && rt) this.send(entry, rt, now);
       this.persistence?.saveEntry(entry);

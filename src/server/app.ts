@@ -13,6 +13,7 @@ import { allmetrics, ScraperMemory } from './allmetrics.js';
 import type { ServerContext } from './context.js';
 import { HistoryReader } from './history-read.js';
 import { ApiError, parseJsonObject, Query, readBody, send, sendError, sendJson, toJson } from './http.js';
+import { manageHealth } from './manage-health.js';
 import { AttributedCounter, MetricsCache } from './metrics.js';
 import { alarmCount, alarmLog, alarms, alarmsValues } from './netdata-alarms.js';
 import { chart, charts, info } from './netdata-charts.js';
@@ -201,6 +202,20 @@ export class App {
       '/api/v1/alarm_count',
       this.json('alarm_count', (c) => alarmCount(ctx, c.q)),
     );
+    // Silencers (manage-health.ts): token (X-Auth-Token or bearer) and Origin checked there, for GET too.
+    r('/api/v1/manage/health', {
+      name: 'manage_health',
+      methods: ['GET', 'POST'],
+      handler: (c) => {
+        const a = manageHealth(ctx, c.req, {
+          token: this.o.token,
+          origin: { allowOrigins: this.o.allowOrigins },
+          client: c.client,
+        });
+        if (a.kind === 'json') sendJson(c.res, 200, a.body);
+        else send(c.res, 200, 'text/plain; charset=utf-8', a.body);
+      },
+    });
     r('/api/v1/allmetrics', {
       name: 'allmetrics',
       methods: READ,

@@ -61,8 +61,9 @@ export function alarmJson(rt: AlertRuntime): Record<string, unknown> {
     component: cfg.component ?? 'Unknown',
     type: cfg.type ?? 'Unknown',
     active: true,
-    disabled: false,
-    silenced: false,
+    // The management API's silencers (src/health/silencers.ts), as Netdata's RRDCALC_FLAG_DISABLED/SILENCED.
+    disabled: rt.disabled,
+    silenced: rt.silenced,
     exec: cfg.exec ?? '',
     recipient: cfg.to ?? 'root',
     source: `line=${cfg.source.line},file=${cfg.source.file}`,
