@@ -566,10 +566,6 @@ export class HealthEngine {
       if (now < entry.delayUpToTimestamp) continue;
       entry.flags |= FLAG.PROCESSED;
       const rt = this.runtimes.find((r) => r.alarmId === entry.alarmId);
-      // Netdata flags an entry only when it is created, so a transition logged just before the silencer
-      // came would still page once its delay ends. Here an alert silenced or disabled when its notification
-      // falls due is not notified either: "stop paging about this alert" means now (docs/alerts.md).
-      if (rt && (rt.silenced || rt.disabled)) entry.flags |= FLAG.SILENCED;
       const decision = notificationDecision(entry, this.log.lastExecuted(entry.alarmId, entry));
       if (decision.send && rt) this.send(entry, rt, now);
       this.persistence?.saveEntry(entry);
