@@ -597,7 +597,17 @@ function printAttribution(a) {
     return;
   }
   const rows = [
-    ['target RST/s', 'achieved', 'kernel OutRsts', 'attributed', 'seen', 'agent CPU', 'peak RSS'],
+    [
+      'target RST/s',
+      'achieved',
+      'kernel OutRsts',
+      'attributed',
+      'seen',
+      'lost in kernel',
+      'agent CPU',
+      'peak RSS',
+      'generator CPU',
+    ],
   ];
   for (const s of a.storms) {
     rows.push([
@@ -606,11 +616,14 @@ function printAttribution(a) {
       String(s.kernelOutRsts),
       String(s.attributed),
       pct(100 * s.seenFraction, 3),
+      String(s.lostInKernel ?? '–'),
       pct2(s.cpuPct),
       mb(s.peakRssMb),
+      s.generatorCpuPct == null ? '–' : pct2(s.generatorCpuPct),
     ]);
   }
   console.log(table(rows));
+  if (a.generatorDescription) console.log(`generator: ${a.generatorDescription}`);
   console.log(
     `\nidle, attribution on: ${pct(a.idle?.cpuPct)} of one core; off: ${pct(a.idleWithout?.cpuPct)}` +
       ' (targets: ≥ 99 % seen at 50k/s, ≤ 100 % CPU, ≤ 150 MB, idle ≤ 0.5 %)',
