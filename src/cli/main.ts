@@ -35,7 +35,7 @@ const COMMANDS: Record<string, CommandInfo> = {
     load: () => import('./status.js'),
   },
   alerts: {
-    summary: "the agent's alert states and alert log",
+    summary: "the agent's alert states and alert log; silence or disable alerts",
     load: () => import('./alerts.js'),
   },
   notify: {
