@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Io, main } from '../../src/cli/main.js';
 import { AlertDb, type AlertStateRow } from '../../src/health/alert-db.js';
 import type { AlarmEntry } from '../../src/health/engine.js';
 import { STATUS, statusName } from '../../src/health/types.js';
 import { HealthSim, SIM_START as S, shippedOwnAlerts, shippedResetAlerts } from '../helpers/health-sim.js';
+import { runMain } from '../helpers/main-io.js';
 import { cli } from '../helpers/paths.js';
 
 const roots: string[] = [];
@@ -27,13 +27,7 @@ afterAll(() => {
   for (const r of roots) rmSync(r, { recursive: true, force: true });
 });
 
-async function alerts(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (s) => (out += s), err: (s) => (err += s), isTty: false };
-  const code = await main(['alerts', ...args], io);
-  return { code, out, err };
-}
+const alerts = (...args: string[]) => runMain(['alerts', ...args]);
 
 const iso = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
 const R10 = '10s_ipv4_tcp_resets_received';

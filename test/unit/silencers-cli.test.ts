@@ -5,7 +5,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Io, main } from '../../src/cli/main.js';
+import { runMain } from '../helpers/main-io.js';
 import { type Harness, startHarness } from './server-harness.js';
 
 let h: Harness;
@@ -18,13 +18,7 @@ afterAll(async () => {
   await h.close();
 });
 
-async function alerts(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (s) => (out += s), err: (s) => (err += s), isTty: false };
-  const code = await main(['alerts', ...args], io);
-  return { code, out, err };
-}
+const alerts = (...args: string[]) => runMain(['alerts', ...args]);
 
 describe('rstwatch alerts silence|disable|reset|silencers', () => {
   it('silence with selectors, list, disable --all, reset: the agent’s silencers follow', async () => {
