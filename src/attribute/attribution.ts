@@ -335,6 +335,7 @@ class LiveAttribution implements Attribution {
   top(q: AttributionQuery): AttributionTop {
     this.agg.tick(q.nowSec);
     const t = this.agg.top(q);
+    // Naming a port's listener may start a walk of every process's open files: only when ports were asked.
     for (const e of t.localPorts) {
       const p = this.procs.lookup(Number(e.key));
       if (p) e.process = p;

@@ -22,7 +22,15 @@ export interface AttributionQuery {
    */
   netns?: string;
   limit?: number;
+  /**
+   * Only these lists are worth computing (the others come back empty); all when absent. The per-second
+   * reason counter of /metrics asks for `reasons` alone: no peer or tuple sums, and no walk of the
+   * processes' open files to name the listener on a local port (issue 2/5: the agent's idle cost).
+   */
+  only?: readonly TopDimension[];
 }
+
+export type TopDimension = 'peers' | 'localPorts' | 'remotePorts' | 'reasons' | 'states' | 'tuples';
 
 export interface AttributionTop {
   windowSeconds: number;

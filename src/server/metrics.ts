@@ -114,7 +114,7 @@ export class AttributedCounter {
     const from = Math.max(this.lastSecond + 1, sec - 59);
     for (let s = from; s <= sec; s++) {
       for (const direction of ['sent', 'received'] as RstDirection[]) {
-        const top = attr.top({ nowSec: s, windowSeconds: 1, direction, limit: 64 });
+        const top = attr.top({ nowSec: s, windowSeconds: 1, direction, limit: 64, only: ['reasons'] });
         let named = 0;
         for (const r of top.reasons) {
           this.add(`${direction}\u0000${r.key}`, r.count);

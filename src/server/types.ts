@@ -25,6 +25,8 @@ export interface AttributionQuery {
   direction?: RstDirection;
   netns?: string;
   limit?: number;
+  /** Only these lists are computed (src/attribute/types.ts). */
+  only?: readonly ('peers' | 'localPorts' | 'remotePorts' | 'reasons' | 'states' | 'tuples')[];
 }
 export interface AttributionTop {
   windowSeconds: number;
