@@ -6,11 +6,11 @@
  * microseconds, and an async read would cost more in bookkeeping than it saves.
  */
 
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage, type Problem, RstwatchError, sysCode } from '../internal/errors.js';
 import { NetnsHandle, type NetnsSpec, parseNetnsSpec } from './netns.js';
-import { parseProcNet } from './proc-parse.js';
+import { ProcNetFastParser, parseProcNet } from './proc-parse.js';
 import type { Collector, CollectResult } from './types.js';
 
 const SNMP_GROUPS: ReadonlySet<string> = new Set(['Tcp']);
@@ -97,6 +97,9 @@ export class LinuxCollector implements Collector {
   private readonly handle: NetnsHandle;
   private readonly procRoot: string;
   private warnedMissing = false;
+  private readonly snmpFast = new ProcNetFastParser(SNMP_GROUPS);
+  private readonly netstatFast = new ProcNetFastParser(NETSTAT_GROUPS);
+  private files: { dir: string; snmp: string; netstat: string } | undefined;
 
   constructor(opts: LinuxCollectorOptions = {}) {
     this.procRoot = opts.procRoot ?? '/proc';
@@ -125,14 +128,26 @@ export class LinuxCollector implements Collector {
         err instanceof RstwatchError ? err : new RstwatchError('E_NETNS_UNREADABLE', errorMessage(err));
       return { source: this.source, netns: this.netns, counters: {}, problems: [e.toProblem()] };
     }
-    const files = { snmp: join(dir, 'snmp'), netstat: join(dir, 'netstat') };
-    const snmp = readProcFile(files.snmp, problems);
-    const netstat = readProcFile(files.netstat, problems);
-    const parsed = parseLinuxCounters(snmp, netstat, files);
-    problems.push(...parsed.problems);
-    if (!this.warnedMissing && snmp !== undefined && netstat !== undefined) {
+    if (this.files?.dir !== dir) this.files = { dir, snmp: join(dir, 'snmp'), netstat: join(dir, 'netstat') };
+    const files = this.files;
+    // Each file: read into the shared buffer, then the fast parser; the full parser (which says what is
+    // wrong, and where) only when the fast one declines. The fast one never commits part of a file.
+    const counters: Record<string, number> = {};
+    const snmpLen = readProcFile(files.snmp, problems);
+    if (snmpLen >= 0 && !this.snmpFast.parse(readBuffer, snmpLen, counters)) {
+      const parsed = parseLinuxCounters(readBuffer.toString('latin1', 0, snmpLen), undefined, files);
+      Object.assign(counters, parsed.counters);
+      problems.push(...parsed.problems);
+    }
+    const netstatLen = readProcFile(files.netstat, problems);
+    if (netstatLen >= 0 && !this.netstatFast.parse(readBuffer, netstatLen, counters)) {
+      const parsed = parseLinuxCounters(undefined, readBuffer.toString('latin1', 0, netstatLen), files);
+      Object.assign(counters, parsed.counters);
+      problems.push(...parsed.problems);
+    }
+    if (!this.warnedMissing && snmpLen >= 0 && netstatLen >= 0) {
       this.warnedMissing = true;
-      const missing = LINUX_EXPECTED.filter((k) => !(k in parsed.counters));
+      const missing = LINUX_EXPECTED.filter((k) => !(k in counters));
       if (missing.length > 0) {
         problems.push({
           code: 'W_PROC_MISSING',
@@ -142,7 +157,7 @@ export class LinuxCollector implements Collector {
         });
       }
     }
-    return { source: this.source, netns: this.netns, counters: parsed.counters, problems };
+    return { source: this.source, netns: this.netns, counters, problems };
   }
 
   async collect(): Promise<CollectResult> {
@@ -154,9 +169,28 @@ export class LinuxCollector implements Collector {
   }
 }
 
-function readProcFile(file: string, problems: Problem[]): string | undefined {
+/**
+ * One buffer for every read of every collector (the sampler reads one file at a time, synchronously);
+ * it grows when a file fills it, so a kernel with more counters than today's is still read whole.
+ */
+let readBuffer = Buffer.allocUnsafe(64 * 1024);
+
+/** Read a whole /proc file into `readBuffer`: its length, or -1 with the problem said. */
+function readProcFile(file: string, problems: Problem[]): number {
+  let fd: number | undefined;
   try {
-    return readFileSync(file, 'latin1');
+    fd = openSync(file, 'r');
+    let len = 0;
+    for (;;) {
+      if (len === readBuffer.length) {
+        const bigger = Buffer.allocUnsafe(readBuffer.length * 2);
+        readBuffer.copy(bigger, 0, 0, len);
+        readBuffer = bigger;
+      }
+      const n = readSync(fd, readBuffer, len, readBuffer.length - len, null);
+      if (n === 0) return len;
+      len += n;
+    }
   } catch (err) {
     const code = sysCode(err);
     problems.push({
@@ -165,6 +199,8 @@ function readProcFile(file: string, problems: Problem[]): string | undefined {
       severity: 'error',
       file,
     });
-    return undefined;
+    return -1;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

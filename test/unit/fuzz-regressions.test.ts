@@ -15,6 +15,7 @@ import { analyzeCapture } from '../../src/analyze/analyze.js';
 import { makeDecoder } from '../../src/attribute/decode.js';
 import { parseEventFormat, parseHeaderPage } from '../../src/attribute/format.js';
 import { parseListeners } from '../../src/attribute/procmap.js';
+import { ProcNetFastParser } from '../../src/collect/proc-parse.js';
 import { RstwatchError } from '../../src/internal/errors.js';
 import { setSysctl, unifiedDiff } from '../../src/remedy/sysctl-conf.js';
 import { renderHtml } from '../../src/report/html.js';
@@ -23,12 +24,14 @@ import * as b from '../fixtures/pcap/build.js';
 import type { FuzzTarget } from '../fuzz/engine/target.js';
 import { analyzeTarget } from '../fuzz/targets/analyze.js';
 import { tracefsFormatTarget } from '../fuzz/targets/attribute.js';
+import { procTarget } from '../fuzz/targets/collect.js';
 import { sysctlConfTarget } from '../fuzz/targets/config.js';
 import { FIXTURES } from '../helpers/paths.js';
 
 /** The targets that have regression inputs (the others are imported when they get one). */
 const TARGETS: Record<string, FuzzTarget> = {
   analyze: analyzeTarget,
+  proc: procTarget,
   'sysctl-conf': sysctlConfTarget,
   'tracefs-format': tracefsFormatTarget,
 };
@@ -228,6 +231,15 @@ describe('tracefs: formats the decoder and the page walker can trust', () => {
       `   0: 00000000:${port} 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0`;
     const text = [head, line('-a', '7'), line('1F90', '-3'), line('1BB', '99')].join('\n');
     expect([...parseListeners(text)]).toEqual([[443, [99]]]);
+  });
+});
+
+describe('proc: the sampler fast path', () => {
+  it('a value line shorter than its "Group:" declines, not a RangeError (was: Buffer.compare past the end)', () => {
+    const buf = Buffer.from('Tcp:\n\n', 'latin1');
+    const into: Record<string, number> = {};
+    expect(new ProcNetFastParser(['Tcp']).parse(buf, buf.length, into)).toBe(false);
+    expect(into).toEqual({});
   });
 });
 

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseLinuxCounters } from '../../src/collect/linux.js';
-import { parseProcNet } from '../../src/collect/proc-parse.js';
+import { ProcNetFastParser, parseProcNet } from '../../src/collect/proc-parse.js';
 import { FIXTURES } from '../helpers/paths.js';
 
 const read = (c: string, f: string) => readFileSync(`${FIXTURES}/proc/${c}/net/${f}`, 'latin1');
@@ -144,5 +144,106 @@ describe('parseLinuxCounters on fixture trees', () => {
     const r = parseLinuxCounters(read('no-tcp', 'snmp'), read('no-tcp', 'netstat'));
     expect(r.problems.map((p) => p.code)).toEqual(['E_PROC_NO_GROUP', 'E_PROC_NO_GROUP']);
     expect(r.counters).toEqual({});
+  });
+});
+
+describe('ProcNetFastParser (the sampler fast path) agrees with parseProcNet', () => {
+  const CASES = readdirSync(`${FIXTURES}/proc`).filter((c) => c !== 'README.md');
+
+  /** The slow path's view of one file: counters of the wanted group, and whether it found no problem. */
+  function slow(text: string, group: string): { clean: boolean; counters: Record<string, number> } {
+    const r = parseProcNet(text, 'f', new Set([group]));
+    const g = r.groups.get(group);
+    return { clean: r.problems.length === 0 && g !== undefined, counters: g ? Object.fromEntries(g) : {} };
+  }
+
+  function fast(p: ProcNetFastParser, text: string): Record<string, number> | undefined {
+    const buf = Buffer.from(text, 'latin1');
+    const into: Record<string, number> = {};
+    if (!p.parse(buf, buf.length, into)) {
+      expect(into).toEqual({}); // declining leaves the caller's object untouched
+      return undefined;
+    }
+    return into;
+  }
+
+  it.each(CASES)('fixture %s: same counters, and the real kernels take the fast path', (c) => {
+    for (const [file, group] of [
+      ['snmp', 'Tcp'],
+      ['netstat', 'TcpExt'],
+    ] as const) {
+      let text: string;
+      try {
+        text = read(c, file);
+      } catch {
+        continue; // missing-netstat
+      }
+      const p = new ProcNetFastParser([group]);
+      const want = slow(text, group);
+      for (let round = 0; round < 2; round++) {
+        // round 1 reuses the cached header layout
+        const got = fast(p, text);
+        if (want.clean) expect(got).toEqual(want.counters);
+        else expect(got).toBeUndefined();
+      }
+      if (/^linux-/.test(c)) expect(want.clean).toBe(true);
+    }
+  });
+
+  it('random files and their mutations: the fast answer, when given, is the clean slow answer', () => {
+    const name = fc.stringMatching(/^[A-Z][A-Za-z0-9]{0,10}$/);
+    const value = fc.oneof(fc.nat(), fc.constant(-1), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }));
+    const file = fc
+      .uniqueArray(fc.tuple(name, value), { selector: (t) => t[0], minLength: 1, maxLength: 30 })
+      .chain((pairs) =>
+        fc.record({
+          pairs: fc.constant(pairs),
+          before: fc.constantFrom('', 'Ip: A B\nIp: 1 2\n', '\n'),
+          after: fc.constantFrom('', 'Udp: X\nUdp: 7\n', 'TcpExt: Z\nTcpExt: 3\n'),
+        }),
+      );
+    const mutation = fc.oneof(
+      fc.constant(undefined),
+      fc.tuple(fc.nat(), fc.constantFrom('cut', 'drop', 'flip', 'insert')),
+    );
+    fc.assert(
+      fc.property(file, mutation, fc.integer({ min: 0, max: 255 }), ({ pairs, before, after }, mut, byte) => {
+        const good = `${before}Tcp: ${pairs.map((p) => p[0]).join(' ')}\nTcp: ${pairs.map((p) => String(p[1])).join(' ')}\n${after}`;
+        let text = good;
+        if (mut) {
+          const at = mut[0] % text.length;
+          const ch = String.fromCharCode(byte);
+          if (mut[1] === 'cut') text = text.slice(0, at);
+          else if (mut[1] === 'drop') text = text.slice(0, at) + text.slice(at + 1);
+          else if (mut[1] === 'flip') text = text.slice(0, at) + ch + text.slice(at + 1);
+          else text = text.slice(0, at) + ch + text.slice(at);
+        }
+        const p = new ProcNetFastParser(['Tcp']);
+        fast(p, good); // the layout cached from a good read, as in the agent
+        const want = slow(text, 'Tcp');
+        const got = fast(p, text);
+        if (got !== undefined) {
+          expect(want.clean).toBe(true);
+          expect(got).toEqual(want.counters);
+        }
+        if (text === good) expect(got).toEqual(want.counters);
+        // and back to the good file: the layout recovers
+        expect(fast(p, good)).toEqual(slow(good, 'Tcp').counters);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('numbers past 2^53 read exactly as Number() reads them', () => {
+    const p = new ProcNetFastParser(['Tcp']);
+    const big = ['9007199254740993', '18446744073709551615', '123456789012345678'];
+    const got = fast(p, `Tcp: A B C\nTcp: ${big.join(' ')}\n`);
+    expect(got).toEqual({ A: Number(big[0]), B: Number(big[1]), C: Number(big[2]) });
+  });
+
+  it('declines a value line cut mid-number (no final newline), so the slow path drops that field', () => {
+    const p = new ProcNetFastParser(['Tcp']);
+    expect(fast(p, 'Tcp: A B\nTcp: 1 12345\n')).toEqual({ A: 1, B: 12345 });
+    expect(fast(p, 'Tcp: A B\nTcp: 1 12')).toBeUndefined();
   });
 });

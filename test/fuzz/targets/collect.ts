@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseNetstatTcp, parseSysctl } from '../../../src/collect/freebsd.js';
 import { parseLinuxCounters } from '../../../src/collect/linux.js';
-import { parseProcNet } from '../../../src/collect/proc-parse.js';
+import { ProcNetFastParser, parseProcNet } from '../../../src/collect/proc-parse.js';
 import { FIXTURES, listFiles } from '../engine/paths.js';
 import { check, checkProblems, type FuzzTarget, utf8 } from '../engine/target.js';
 
@@ -13,7 +13,8 @@ const counterOk = (v: number) => Number.isFinite(v) && Number.isInteger(v);
 
 export const procTarget: FuzzTarget = {
   name: 'proc',
-  about: '/proc/net/snmp and netstat parser (src/collect/proc-parse.ts, parseLinuxCounters)',
+  about:
+    '/proc/net/snmp and netstat parsers (src/collect/proc-parse.ts: the fast path agrees with the full one)',
   maxLen: 8192,
   text: true,
   dict: [
@@ -39,6 +40,24 @@ export const procTarget: FuzzTarget = {
     const linux = parseLinuxCounters(text, text);
     checkProblems(linux.problems, text, 'parseLinuxCounters');
     for (const [name, v] of Object.entries(linux.counters)) check(counterOk(v), `counter ${name} = ${v}`);
+    // The sampler's fast path: when it answers, the answer is the full parser's, and the file was clean.
+    for (const group of ['Tcp', 'TcpExt']) {
+      const buf = Buffer.from(text, 'latin1');
+      const into: Record<string, number> = {};
+      if (!new ProcNetFastParser([group]).parse(buf, buf.length, into)) {
+        check(Object.keys(into).length === 0, `fast parser declined ${group} but wrote into the result`);
+        continue;
+      }
+      const full = parseProcNet(buf.toString('latin1'), 'f', new Set([group]));
+      check(full.problems.length === 0, `fast parser took ${group} where the full one found problems`);
+      const want = full.groups.get(group);
+      check(
+        want !== undefined && want.size === Object.keys(into).length,
+        `${group}: fast and full differ in size`,
+      );
+      for (const [name, v] of want ?? [])
+        check(Object.is(into[name], v), `${group}: ${name} fast ${into[name]} full ${v}`);
+    }
   },
 };
 
