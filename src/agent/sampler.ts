@@ -184,7 +184,12 @@ export class Sampler {
       this.prevMono = mono;
       const tUs = wall * 1000;
       const t0 = performance.now();
-      const results = await Promise.all(collectors.map((c) => this.collectBounded(c)));
+      // Synchronous collectors are read in place; only the others go through a promise with a timeout.
+      const results = collectors.every((c) => c.collectSync !== undefined)
+        ? collectors.map((c) => this.collectInPlace(c))
+        : await Promise.all(
+            collectors.map((c) => (c.collectSync ? this.collectInPlace(c) : this.collectBounded(c))),
+          );
       const seen = new Set<string>();
       for (const r of results) {
         store.ingest(r.netns, r.counters, tUs, gap);
@@ -227,6 +232,26 @@ export class Sampler {
       );
     } finally {
       this.busy = false;
+    }
+  }
+
+  /** A synchronous collector's read; never throws (what it throws is that collector's failure). */
+  private collectInPlace(c: Collector): CollectResult {
+    try {
+      return c.collectSync!();
+    } catch (err) {
+      return {
+        source: c.source,
+        netns: c.netns,
+        counters: {},
+        problems: [
+          {
+            code: 'E_COLLECT_FAILED',
+            message: `reading ${c.describe()} failed: ${(err as Error)?.message ?? String(err)}`,
+            severity: 'error',
+          },
+        ],
+      };
     }
   }
 

@@ -163,7 +163,7 @@ class LiveAttribution implements Attribution {
   private events = 0;
   private missedInPages = 0;
   private lostBase = 0;
-  private lostCache = { atMs: Number.NEGATIVE_INFINITY, value: 0 };
+  private lostCache = { atMs: Number.NEGATIVE_INFINITY, value: 0, seen: -1 };
   private stoppedReason: string | undefined;
   private lastCheckMs: number;
   private readonly page: Buffer;
@@ -288,6 +288,7 @@ class LiveAttribution implements Attribution {
         // The kernel refuses rmdir while our files are open, so only an unmount or a fake tree gets here.
         this.closeFds();
         this.lostBase += this.lostCache.value;
+        this.lostCache = { atMs: Number.NEGATIVE_INFINITY, value: 0, seen: -1 }; // the new instance's counters
         this.instance.create({ bufferKiB: this.bufferKiB });
         this.open();
       } else {
@@ -319,8 +320,16 @@ class LiveAttribution implements Attribution {
 
   status(): AttributionStatus {
     const now = performance.now();
-    if (this.stoppedReason === undefined && now - this.lostCache.atMs > 1000) {
-      this.lostCache = { atMs: now, value: this.instance.lostEvents() };
+    // The kernel's loss counters (a file per CPU) can only have moved if events came since the last look:
+    // a buffer overruns or drops only while events are written to it, and we read what was written. So an
+    // idle agent does not read them every second (issue 5: idle cost with attribution on).
+    const seen = this.events + this.missedInPages;
+    if (
+      this.stoppedReason === undefined &&
+      now - this.lostCache.atMs > 1000 &&
+      seen !== this.lostCache.seen
+    ) {
+      this.lostCache = { atMs: now, value: this.instance.lostEvents(), seen };
     }
     const s: AttributionStatus = {
       enabled: this.stoppedReason === undefined && !this.closed,

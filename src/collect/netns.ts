@@ -86,6 +86,9 @@ export class NetnsHandle {
   private pid: number | undefined;
   private inode: number | undefined;
   private holder: ChildProcess | undefined;
+  private nsFileCache: string | undefined;
+  private readonly paths = new Map<string, string>();
+  private hostNetDir: string | undefined;
 
   constructor(spec: NetnsSpec, opts: NetnsOptions) {
     this.spec = spec;
@@ -94,17 +97,33 @@ export class NetnsHandle {
 
   /** The file that names the namespace (bind mount or /proc/<pid>/ns/net). */
   private nsFile(): string | undefined {
-    return netnsFile(this.spec, this.opts);
+    if (this.nsFileCache === undefined) this.nsFileCache = netnsFile(this.spec, this.opts) ?? '';
+    return this.nsFileCache === '' ? undefined : this.nsFileCache;
+  }
+
+  /** `<procRoot>/<pid>/<rest>`, remembered: this runs every second per namespace (issue 2: idle cost). */
+  private pidPath(pid: number, rest: 'net' | 'ns/net'): string {
+    const key = `${pid}/${rest}`;
+    let p = this.paths.get(key);
+    if (p === undefined) {
+      if (this.paths.size >= 64) this.paths.clear();
+      p = join(this.opts.procRoot, key);
+      this.paths.set(key, p);
+    }
+    return p;
   }
 
   /** Resolve (once, then re-check) the directory to read. Throws RstwatchError with a clear reason. */
   netDir(): string {
     const { procRoot } = this.opts;
-    if (this.spec.kind === 'host') return join(procRoot, 'net');
+    if (this.spec.kind === 'host') {
+      this.hostNetDir ??= join(procRoot, 'net');
+      return this.hostNetDir;
+    }
     if (this.spec.kind === 'pid') {
       // pid:N is read through that very pid; if it exits, the namespace is gone from our view.
       this.checkAlive(this.spec.pid, undefined);
-      return join(procRoot, String(this.spec.pid), 'net');
+      return this.pidPath(this.spec.pid, 'net');
     }
     // The name is looked up again on every read (one stat): `ip netns del NAME` then `ip netns add NAME`
     // makes a new namespace under the old name, while the process we read through (our holder, most
@@ -124,10 +143,10 @@ export class NetnsHandle {
       this.inode = inode;
     }
     if (this.pid !== undefined && this.pidInNamespace(this.pid, this.inode)) {
-      return join(procRoot, String(this.pid), 'net');
+      return this.pidPath(this.pid, 'net');
     }
     this.pid = this.findPid(this.inode) ?? this.startHolder();
-    return join(procRoot, String(this.pid), 'net');
+    return this.pidPath(this.pid, 'net');
   }
 
   private inodeOfNsFile(): number {
@@ -148,14 +167,14 @@ export class NetnsHandle {
 
   private pidInNamespace(pid: number, inode: number): boolean {
     try {
-      return nsInodeOfLink(readlinkSync(join(this.opts.procRoot, String(pid), 'ns', 'net'))) === inode;
+      return nsInodeOfLink(readlinkSync(this.pidPath(pid, 'ns/net'))) === inode;
     } catch {
       return false;
     }
   }
 
   private checkAlive(pid: number, inode: number | undefined): void {
-    const link = join(this.opts.procRoot, String(pid), 'ns', 'net');
+    const link = this.pidPath(pid, 'ns/net');
     try {
       const ino = nsInodeOfLink(readlinkSync(link));
       if (inode !== undefined && ino !== inode) throw new Error('namespace changed');

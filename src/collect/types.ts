@@ -31,6 +31,12 @@ export interface Collector {
   /** One phrase for the agent's start line: what this collector reads. */
   describe(): string;
   collect(): Promise<CollectResult>;
+  /**
+   * The same read without a promise, for collectors that read synchronously anyway (/proc files): the
+   * sampler calls it directly, with no timer and no promise per tick (issue 2: the agent's idle cost).
+   * A synchronous read cannot be abandoned by a timeout, so only collectors that never wait may have one.
+   */
+  collectSync?(): CollectResult;
   /** Release what the collector holds (a helper process keeping a namespace reachable, …). */
   close(): Promise<void>;
 }

@@ -35,7 +35,7 @@ export class CounterTap {
 
   /** A collector that behaves exactly like `c` and records every successful read. */
   wrap(c: Collector): Collector {
-    return {
+    const w: Collector = {
       netns: c.netns,
       source: c.source,
       describe: () => c.describe(),
@@ -46,11 +46,20 @@ export class CounterTap {
         return r;
       },
     };
+    if (c.collectSync) {
+      const sync = c.collectSync.bind(c);
+      w.collectSync = () => {
+        const r = sync();
+        this.record(r);
+        return r;
+      };
+    }
+    return w;
   }
 
   /** Remember one read (empty reads — nothing could be read — are not snapshots). */
   record(r: CollectResult, wallMs = this.now()): void {
-    if (Object.keys(r.counters).length === 0) return;
+    if (isEmpty(r.counters)) return;
     let h = this.byNetns.get(r.netns);
     if (!h) {
       h = { latest: undefined, older: [] };
@@ -86,4 +95,10 @@ export class CounterTap {
     }
     return pick ?? h.older[0];
   }
+}
+
+/** No own key (without building the array of ~150 keys that Object.keys would, every second). */
+function isEmpty(o: Readonly<Record<string, number>>): boolean {
+  for (const _ in o) return false;
+  return true;
 }

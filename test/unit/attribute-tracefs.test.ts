@@ -185,6 +185,13 @@ describe('the whole pipeline over a tracefs-shaped tree (6.1 constructed layout)
     const st = a.status();
     expect(st.events).toBe(13);
     expect(st.lost).toBe(5); // overrun 2 + dropped 3 from per_cpu/cpu0/stats
+    // With no event since, the loss counters are not read again (they cannot have moved: a buffer loses
+    // only while events are written to it); an idle agent reads no per-CPU file every second.
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(a.status().lost).toBe(5); // read again: events came since the first look
+    writeFileSync(join(dir, 'per_cpu', 'cpu0', 'stats'), 'entries: 0\noverrun: 9\ndropped events: 3\n');
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(a.status().lost).toBe(5);
     const top = a.top({ nowSec: Math.floor(Date.now() / 1000), windowSeconds: 60, limit: 5 });
     expect(top.total).toBe(13);
     expect(top.reasons).toEqual([{ key: 'NOT_REPORTED', count: 13 }]);

@@ -348,4 +348,51 @@ describe('Sampler', () => {
     expect(af('ip.tcphandshake').ring.get(T0 + 5)).toBe(3);
     expect(af('netns_web.tcphandshake').ring.get(T0 + 5)).toBe(11);
   });
+
+  it("reads a synchronous collector in place (no promise, no timer), and a throwing one is that tick's E_COLLECT_FAILED", async () => {
+    const clock = new FakeClock(T0 * 1000 + 250);
+    const store = new Store();
+    store.addNamespace('host', 'linux');
+    store.addNamespace('web', 'linux');
+    let syncCalls = 0;
+    let asyncCalls = 0;
+    const sync = (netns: string, per: number) => ({
+      netns,
+      source: 'linux-proc' as const,
+      describe: () => `sync ${netns}`,
+      close: async () => {},
+      collect: async (): Promise<CollectResult> => {
+        asyncCalls++;
+        throw new Error('the sampler must use collectSync');
+      },
+      collectSync: (): CollectResult => {
+        syncCalls++;
+        if (netns === 'web' && syncCalls === 4) throw new Error('sync read blew up');
+        return { source: 'linux-proc', netns, counters: { AttemptFails: per * syncCalls }, problems: [] };
+      },
+    });
+    const sampler = new Sampler({
+      clock,
+      collectors: [sync('host', 3), sync('web', 11)],
+      store,
+      log: memoryLogger(),
+      intervalSeconds: 1,
+      flushEverySeconds: 60,
+    });
+    sampler.start();
+    for (let i = 0; i < 5; i++) {
+      clock.advance(1000);
+      await settle();
+      // no collector timer is left pending between ticks: only the next tick's
+      expect(clock.pendingTimers()).toBe(1);
+    }
+    await sampler.stop();
+    expect(asyncCalls).toBe(0);
+    expect(syncCalls).toBe(10);
+    expect(sampler.stats.samples).toBe(5);
+    expect(sampler.stats.errors.get('E_COLLECT_FAILED')).toBe(1);
+    expect(store.chart('ip.tcphandshake')!.series.find((s) => s.dim.id === 'AttemptFails')!.ring.lastT).toBe(
+      T0 + 5,
+    );
+  });
 });
