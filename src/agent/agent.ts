@@ -62,6 +62,8 @@ export interface RunningAgent {
   captures?: CaptureManager;
   /** Who and why behind resets, from kernel tracepoints (src/attribute); status() says what it can see. */
   attribution?: Attribution;
+  /** Called after every sample and its alert iteration (the API's per-second pulse); a throw is said once. */
+  afterTick: Set<() => void>;
   stop(): Promise<void>;
 }
 
@@ -232,6 +234,7 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
           log,
         );
 
+  const afterTick = new Set<() => void>();
   const sampler = new Sampler({
     clock,
     collectors,
@@ -249,6 +252,13 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
       prevWall = wallMs;
       prevMono = mono;
       health.iterate(Math.floor(wallMs / 1000));
+      for (const f of afterTick) {
+        try {
+          f();
+        } catch (err) {
+          log.once('after-tick', 'error', `per-second work after the sample failed: ${errorMessage(err)}`);
+        }
+      }
       if (alertDb && clock.monoMs() - lastRetention > 3600_000) {
         lastRetention = clock.monoMs();
         try {
@@ -292,6 +302,7 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
     counters,
     captures,
     attribution,
+    afterTick,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -72,7 +72,7 @@ export interface StartServerOptions {
   /** Tests: tighter limits, a pinned clock. */
   limits?: Partial<ServerLimits>;
   nowMs?: () => number;
-  /** Tests: no 1-s pulse timer (call `pulse()` by hand). */
+  /** Tests: no per-second pulse (call `pulse()` by hand). Otherwise it runs after each sample, or every second. */
   manualPulse?: boolean;
 }
 
@@ -253,9 +253,13 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const url = `http://${urlHost}:${realPort}`;
 
   let timer: NodeJS.Timeout | undefined;
+  const pulse = () => app.pulse();
   if (!opts.manualPulse) {
-    timer = setInterval(() => app.pulse(), 1000);
-    timer.unref();
+    if (opts.agent.afterTick) opts.agent.afterTick.add(pulse);
+    else {
+      timer = setInterval(pulse, 1000);
+      timer.unref();
+    }
   }
   log.info('API listening', {
     url,
@@ -276,6 +280,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       if (closed) return;
       closed = true;
       if (timer) clearInterval(timer);
+      opts.agent.afterTick?.delete(pulse);
       app.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -88,6 +88,8 @@ export interface HarnessOptions {
   settings?: Partial<ServerSettings>;
   attribution?: AttributionView;
   captures?: CaptureView;
+  /** Give the agent an afterTick hook and let the server use it (no manual pulse). */
+  afterTick?: boolean;
 }
 
 export interface Harness {
@@ -148,6 +150,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   };
   if (opts.attribution) agent.attribution = opts.attribution;
   if (opts.captures) agent.captures = opts.captures;
+  if (opts.afterTick) agent.afterTick = new Set();
   // The server answers between collections: half a second after the newest stored slot, as a real agent
   // does most of each second (slot t is stored right after t).
   const nowMs = () => (sim.t - 1) * 1000 + 500;
@@ -169,7 +172,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     settings,
     log,
     nowMs: () => nowMs(),
-    manualPulse: true,
+    manualPulse: !opts.afterTick,
     ...(opts.limits ? { limits: opts.limits } : {}),
   });
   const token = readFileSync(server.tokenFile, 'utf8').trim();

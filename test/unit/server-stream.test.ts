@@ -208,6 +208,29 @@ describe('/api/rstwatch/stream', () => {
     }
   });
 
+  it("rides on the agent's afterTick hook when there is one (no timer of its own), and leaves it on close", async () => {
+    const t = await startHarness({ series: '0x70', afterTick: true });
+    try {
+      const hooks = t.agent.afterTick!;
+      expect(hooks.size).toBe(1);
+      const s = await openStream(`${t.url}/api/rstwatch/stream`);
+      try {
+        await s.waitFor((e) => e.event === 'hello');
+        t.run('5x2');
+        await new Promise((r) => setTimeout(r, 1300)); // more than a second: no timer sends it
+        expect(s.events.filter((e) => e.event === 'sample')).toEqual([]);
+        for (const f of hooks) f();
+        const sample = await s.waitFor((e) => e.event === 'sample');
+        expect(sample.data.t).toBe(t.now());
+      } finally {
+        s.close();
+      }
+    } finally {
+      await t.close();
+    }
+    expect(t.agent.afterTick!.size).toBe(0);
+  });
+
   it('a client that stops reading is dropped, not buffered without bound', () => {
     const ctx = makeContext({ agent: h.agent, log: memoryLogger(), dataDir: h.dataDir });
     const es = new EventStream(ctx, 4);
