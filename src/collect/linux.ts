@@ -6,7 +6,7 @@
  * microseconds, and an async read would cost more in bookkeeping than it saves.
  */
 
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage, type Problem, RstwatchError, sysCode } from '../internal/errors.js';
 import { NetnsHandle, type NetnsSpec, parseNetnsSpec } from './netns.js';
@@ -100,6 +100,14 @@ export class LinuxCollector implements Collector {
   private readonly snmpFast = new ProcNetFastParser(SNMP_GROUPS);
   private readonly netstatFast = new ProcNetFastParser(NETSTAT_GROUPS);
   private files: { dir: string; snmp: string; netstat: string } | undefined;
+  /**
+   * On procfs, the two files stay open and are read again from offset 0 (seq_file regenerates them), which
+   * saves an open and a close per file per second (issue 2: idle cost). Reopened whenever the namespace's
+   * directory changes (netDir() re-validates it on every read) or a read fails. Elsewhere (fixture trees
+   * in tests, whose files are replaced or removed) each read opens the file, so a missing file is seen.
+   */
+  private open: { dir: string; snmp: number; netstat: number } | undefined;
+  private readonly keepOpen: boolean;
 
   constructor(opts: LinuxCollectorOptions = {}) {
     this.procRoot = opts.procRoot ?? '/proc';
@@ -110,6 +118,7 @@ export class LinuxCollector implements Collector {
     if (opts.netnsDir !== undefined) nsOpts.netnsDir = opts.netnsDir;
     if (opts.spawnHolder !== undefined) nsOpts.spawnHolder = opts.spawnHolder;
     this.handle = new NetnsHandle(spec, nsOpts);
+    this.keepOpen = isProcfs(this.procRoot);
   }
 
   describe(): string {
@@ -124,6 +133,7 @@ export class LinuxCollector implements Collector {
     try {
       dir = this.handle.netDir();
     } catch (err) {
+      this.closeFiles(); // a kept file would hold a deleted namespace alive
       const e =
         err instanceof RstwatchError ? err : new RstwatchError('E_NETNS_UNREADABLE', errorMessage(err));
       return { source: this.source, netns: this.netns, counters: {}, problems: [e.toProblem()] };
@@ -133,13 +143,14 @@ export class LinuxCollector implements Collector {
     // Each file: read into the shared buffer, then the fast parser; the full parser (which says what is
     // wrong, and where) only when the fast one declines. The fast one never commits part of a file.
     const counters: Record<string, number> = {};
-    const snmpLen = readProcFile(files.snmp, problems);
+    if (this.keepOpen && this.open?.dir !== dir) this.reopen(dir, files);
+    const snmpLen = this.read('snmp', files.snmp, problems);
     if (snmpLen >= 0 && !this.snmpFast.parse(readBuffer, snmpLen, counters)) {
       const parsed = parseLinuxCounters(readBuffer.toString('latin1', 0, snmpLen), undefined, files);
       Object.assign(counters, parsed.counters);
       problems.push(...parsed.problems);
     }
-    const netstatLen = readProcFile(files.netstat, problems);
+    const netstatLen = this.read('netstat', files.netstat, problems);
     if (netstatLen >= 0 && !this.netstatFast.parse(readBuffer, netstatLen, counters)) {
       const parsed = parseLinuxCounters(undefined, readBuffer.toString('latin1', 0, netstatLen), files);
       Object.assign(counters, parsed.counters);
@@ -165,7 +176,51 @@ export class LinuxCollector implements Collector {
   }
 
   async close(): Promise<void> {
+    this.closeFiles();
     this.handle.close();
+  }
+
+  /** Read one file: through its kept fd when there is one (a failure closes both, reopened next time). */
+  private read(which: 'snmp' | 'netstat', file: string, problems: Problem[]): number {
+    const fd = this.open?.[which];
+    if (fd === undefined || fd < 0) return readProcFile(file, problems);
+    const len = readFd(fd, file, problems);
+    if (len < 0) this.closeFiles();
+    return len;
+  }
+
+  private reopen(dir: string, files: { snmp: string; netstat: string }): void {
+    this.closeFiles();
+    const openOne = (file: string): number => {
+      try {
+        return openSync(file, 'r');
+      } catch {
+        return -1; // read the usual way this time: its problem is said there
+      }
+    };
+    this.open = { dir, snmp: openOne(files.snmp), netstat: openOne(files.netstat) };
+  }
+
+  private closeFiles(): void {
+    if (!this.open) return;
+    for (const fd of [this.open.snmp, this.open.netstat]) {
+      if (fd < 0) continue;
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+    this.open = undefined;
+  }
+}
+
+/** procfs (PROC_SUPER_MAGIC 0x9fa0): files that stay valid while open and regenerate at offset 0. */
+function isProcfs(dir: string): boolean {
+  try {
+    return statfsSync(dir).type === 0x9fa0;
+  } catch {
+    return false;
   }
 }
 
@@ -177,9 +232,23 @@ let readBuffer = Buffer.allocUnsafe(64 * 1024);
 
 /** Read a whole /proc file into `readBuffer`: its length, or -1 with the problem said. */
 function readProcFile(file: string, problems: Problem[]): number {
-  let fd: number | undefined;
+  let fd: number;
   try {
     fd = openSync(file, 'r');
+  } catch (err) {
+    said(err, file, problems);
+    return -1;
+  }
+  try {
+    return readFd(fd, file, problems);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Read an open file whole from offset 0 into `readBuffer` (positioned reads: a kept fd reads afresh). */
+function readFd(fd: number, file: string, problems: Problem[]): number {
+  try {
     let len = 0;
     for (;;) {
       if (len === readBuffer.length) {
@@ -187,20 +256,22 @@ function readProcFile(file: string, problems: Problem[]): number {
         readBuffer.copy(bigger, 0, 0, len);
         readBuffer = bigger;
       }
-      const n = readSync(fd, readBuffer, len, readBuffer.length - len, null);
+      const n = readSync(fd, readBuffer, len, readBuffer.length - len, len);
       if (n === 0) return len;
       len += n;
     }
   } catch (err) {
-    const code = sysCode(err);
-    problems.push({
-      code: code === 'ENOENT' ? 'E_PROC_MISSING' : 'E_PROC_UNREADABLE',
-      message: `cannot read: ${code ?? errorMessage(err)}`,
-      severity: 'error',
-      file,
-    });
+    said(err, file, problems);
     return -1;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
+}
+
+function said(err: unknown, file: string, problems: Problem[]): void {
+  const code = sysCode(err);
+  problems.push({
+    code: code === 'ENOENT' ? 'E_PROC_MISSING' : 'E_PROC_UNREADABLE',
+    message: `cannot read: ${code ?? errorMessage(err)}`,
+    severity: 'error',
+    file,
+  });
 }

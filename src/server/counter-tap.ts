@@ -59,7 +59,9 @@ export class CounterTap {
 
   /** Remember one read (empty reads — nothing could be read — are not snapshots). */
   record(r: CollectResult, wallMs = this.now()): void {
-    if (isEmpty(r.counters)) return;
+    // A read that found nothing always says why (a problem); with none, the counters are there and the
+    // emptiness test (a walk of ~150 keys of a dictionary-mode object) is skipped.
+    if (r.problems.length > 0 && isEmpty(r.counters)) return;
     let h = this.byNetns.get(r.netns);
     if (!h) {
       h = { latest: undefined, older: [] };
