@@ -56,6 +56,8 @@ export interface AttributionOptions {
 }
 
 const MAX_PAGES_PER_CPU_PER_DRAIN = 64;
+/** A drain that read fewer pages than this is a trickle: the next one comes at the idle pace. */
+const TRICKLE_PAGES = 8;
 /** The slowest pace of an idle reader, when the buffers are large enough to allow it (idlePollMs). */
 const IDLE_POLL_MS = 1000;
 
@@ -179,8 +181,8 @@ class LiveAttribution implements Attribution {
   private lastCheckMs: number;
   private readonly page: Buffer;
   private readonly wallMs: () => number;
-  /** Drains in a row that found nothing: after a few, the pace drops to once a second (idle cost). */
-  private emptyDrains = 0;
+  /** Pages the last drain read over all CPUs (the pace: a trickle is read at the idle pace). */
+  private lastDrainPages = 0;
 
   constructor(
     private readonly opts: AttributionOptions,
@@ -263,7 +265,6 @@ class LiveAttribution implements Attribution {
 
   private cycle(): void {
     let more = false;
-    const before = this.events + this.missedInPages;
     try {
       more = this.drain();
       this.maybeCheck();
@@ -271,11 +272,13 @@ class LiveAttribution implements Attribution {
       this.stop(`reading the trace buffers failed: ${errorMessage(err)}`, 'E_ATTR_READ');
       return;
     }
-    // While pages keep coming, come back at once (after other callbacks); at the normal pace while resets
-    // trickle in; once a second when nothing came for a while.
-    this.emptyDrains = this.events + this.missedInPages === before ? this.emptyDrains + 1 : 0;
+    // While pages keep coming, come back at once (after other callbacks); at the busy pace while several
+    // pages came; otherwise — nothing, or a trickle of a few pages — at the idle pace, which already keeps a
+    // storm at the design rate from filling a buffer (idlePollMs). A trickle at the busy pace had bought
+    // only fresher top lists, at 5 wake-ups a second (issue 2's bench load: 120 resets/s, ~3 pages/s);
+    // alert context drains first anyway (flush()).
     const pollMs = this.opts.pollMs ?? 200;
-    this.schedule(more ? 0 : this.emptyDrains >= 10 ? this.idleMs : pollMs);
+    this.schedule(more ? 0 : this.lastDrainPages >= TRICKLE_PAGES ? pollMs : this.idleMs);
   }
 
   /** Read every CPU's available pages (bounded per call); true when some CPU had more. */
@@ -286,6 +289,7 @@ class LiveAttribution implements Attribution {
     const readSec = Math.floor(wallNow / 1000);
     const mono = this.instance.monoClock;
     let more = false;
+    this.lastDrainPages = 0;
     const sink = (page: Buffer, off: number, len: number, tsNs: number) => {
       const ev = this.decoder.decode(page, off, len);
       if (!ev) return;
@@ -296,7 +300,9 @@ class LiveAttribution implements Attribution {
     };
     for (let i = 0; i < this.fds.length; i++) {
       const fd = this.fds[i]!;
-      if (this.unread(i) === 0) continue;
+      // What the CPU's stats count as unread is read, and no further: no failed read to find the end.
+      let left = this.unread(i);
+      if (left === 0) continue;
       let pages = 0;
       for (; pages < MAX_PAGES_PER_CPU_PER_DRAIN; pages++) {
         let n: number;
@@ -308,11 +314,16 @@ class LiveAttribution implements Attribution {
         }
         if (n === 0) break;
         const r = walkPage(this.page, n, this.header, sink);
+        this.lastDrainPages++;
         this.missedInPages += r.missed;
         if (r.problem)
           this.opts.log.once('attr-page', 'warn', `a trace page could not be read in full: ${r.problem}`, {
             code: 'E_TRACE_PAGE',
           });
+        if (left > 0) {
+          left -= r.records;
+          if (left <= 0) break;
+        }
       }
       if (pages === MAX_PAGES_PER_CPU_PER_DRAIN) more = true;
     }
