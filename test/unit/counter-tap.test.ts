@@ -39,9 +39,12 @@ describe('CounterTap.wrap', () => {
     expect(tap.netnsList().sort()).toEqual(['host', 'web']);
   });
 
-  it('an empty read (nothing could be read) is not a snapshot', () => {
+  it('an empty read (nothing could be read, and a problem says why) is not a snapshot', () => {
     const tap = new CounterTap();
-    tap.record({ source: 'linux-proc', netns: 'host', counters: {}, problems: [] });
+    const problem = { code: 'E_PROC_MISSING', message: 'cannot read: ENOENT', severity: 'error' as const };
+    tap.record({ source: 'linux-proc', netns: 'host', counters: {}, problems: [problem] });
     expect(tap.latest('host')).toBeUndefined();
+    tap.record({ source: 'linux-proc', netns: 'host', counters: { OutRsts: 1 }, problems: [problem] });
+    expect(tap.latest('host')?.counters).toEqual({ OutRsts: 1 });
   });
 });
