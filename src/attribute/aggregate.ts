@@ -263,8 +263,8 @@ export class Aggregator {
     const limit = Math.max(1, Math.floor(opts.limit ?? 10));
     const windowSeconds = Math.max(1, Math.min(Math.floor(opts.windowSeconds), this.retentionSeconds));
     const want = opts.direction === undefined ? undefined : DIR[opts.direction];
-    const sums: Map<string, number>[] = Array.from({ length: NDIM }, () => new Map());
     const wanted = DIMENSIONS.map((d) => opts.only === undefined || opts.only.includes(d));
+    const sums: Map<string, number>[] = wanted.map(() => new Map());
     let total = 0;
     let other = 0;
     const from = opts.nowSec - windowSeconds + 1;
