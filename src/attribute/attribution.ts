@@ -179,6 +179,7 @@ class LiveAttribution implements Attribution {
   private lostCache = { atMs: Number.NEGATIVE_INFINITY, value: 0, seen: -1 };
   private stoppedReason: string | undefined;
   private lastCheckMs: number;
+  private checking = false;
   private readonly page: Buffer;
   private readonly wallMs: () => number;
   /** Pages the last drain read over all CPUs (the pace: a trickle is read at the idle pace). */
@@ -334,10 +335,22 @@ class LiveAttribution implements Attribution {
 
   private maybeCheck(): void {
     const every = (this.opts.checkEverySeconds ?? 15) * 1000;
-    if (performance.now() - this.lastCheckMs < every) return;
+    if (this.checking || performance.now() - this.lastCheckMs < every) return;
     this.lastCheckMs = performance.now();
-    const wrong = this.instance.check();
-    if (wrong === undefined) return;
+    // Read on libuv's threads (checkAsync): a tracefs read can wait on a lock another process holds.
+    this.checking = true;
+    void this.instance
+      .checkAsync()
+      .then((wrong) => {
+        if (wrong !== undefined && !this.closed && this.stoppedReason === undefined) this.restore(wrong);
+      })
+      .finally(() => {
+        this.checking = false;
+      });
+  }
+
+  /** Switch the instance back on, or make it again; stop attribution when that fails. */
+  private restore(wrong: string): void {
     this.opts.log.warn(`attribution: ${wrong}; setting it up again`, {
       code: 'E_ATTR_INSTANCE_GONE',
       instance: this.instance.dir,

@@ -10,6 +10,7 @@
 
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CAP, hasCapability } from '../internal/caps.js';
 import { errorMessage, RstwatchError, sysCode } from '../internal/errors.js';
@@ -284,6 +285,29 @@ export class TraceInstance {
         return 'tracing was switched off';
       for (const e of RESET_EVENTS) {
         const v = readFileSync(join(this.dir, 'events', 'tcp', e, 'enable'), 'utf8').trim();
+        if (v !== '1') return `the ${e} event was disabled`;
+      }
+    } catch (err) {
+      return `cannot read the instance: ${errorMessage(err)}`;
+    }
+    return undefined;
+  }
+
+  /**
+   * check(), off the event loop: these reads take the kernel's tracing locks, which another process creating
+   * or removing an instance can hold for a long time; a synchronous read would stall sampling meanwhile.
+   */
+  async checkAsync(): Promise<string | undefined> {
+    try {
+      await stat(join(this.dir, 'events'));
+    } catch {
+      return 'the tracefs instance was removed';
+    }
+    try {
+      if ((await readFile(join(this.dir, 'tracing_on'), 'utf8')).trim() !== '1')
+        return 'tracing was switched off';
+      for (const e of RESET_EVENTS) {
+        const v = (await readFile(join(this.dir, 'events', 'tcp', e, 'enable'), 'utf8')).trim();
         if (v !== '1') return `the ${e} event was disabled`;
       }
     } catch (err) {
