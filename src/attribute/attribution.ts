@@ -30,6 +30,7 @@ import {
   INSTANCE_PREFIX,
   permissionError,
   removeStaleInstances,
+  statsField,
   TraceInstance,
 } from './tracefs.js';
 import type { Attribution, AttributionQuery, AttributionStatus, AttributionTop, RstEvent } from './types.js';
@@ -349,6 +350,13 @@ class LiveAttribution implements Attribution {
       });
   }
 
+  /** Overrun + dropped events of every CPU, as their `stats` files said at the last drain. */
+  private statsLost(): number {
+    let lost = 0;
+    for (const l of this.cpuLost) lost += l;
+    return lost;
+  }
+
   /** Switch the instance back on, or make it again; stop attribution when that fails. */
   private restore(wrong: string): void {
     this.opts.log.warn(`attribution: ${wrong}; setting it up again`, {
@@ -358,8 +366,7 @@ class LiveAttribution implements Attribution {
     try {
       if (!this.instance.exists()) {
         // The kernel refuses rmdir while our files are open, so only an unmount or a fake tree gets here.
-        const lostSoFar =
-          this.statFds.length > 0 ? this.cpuLost.reduce((a, b) => a + b, 0) : this.lostCache.value;
+        const lostSoFar = this.statFds.length > 0 ? this.statsLost() : this.lostCache.value;
         this.closeFds();
         this.lostBase += lostSoFar;
         this.lostCache = { atMs: Number.NEGATIVE_INFINITY, value: 0, seen: -1 }; // the new instance's counters
@@ -402,9 +409,7 @@ class LiveAttribution implements Attribution {
     const seen = this.events + this.missedInPages;
     if (this.statFds.length > 0) {
       // Read by every drain from the same files (unread()): no file to read here.
-      let lost = 0;
-      for (const l of this.cpuLost) lost += l;
-      this.lostCache = { atMs: now, value: lost, seen };
+      this.lostCache = { atMs: now, value: this.statsLost(), seen };
     } else if (
       this.stoppedReason === undefined &&
       now - this.lostCache.atMs > 1000 &&
@@ -511,21 +516,4 @@ export async function startAttribution(opts: AttributionOptions): Promise<Runnin
     const e = err instanceof RstwatchError ? err : new RstwatchError('E_ATTR_START', errorMessage(err));
     return unavailable(e.message, e.code);
   }
-}
-
-/** The decimal after `label` in a per-CPU `stats` text (`entries: 12`), or -1 when absent. */
-function statsField(b: Buffer, label: string): number {
-  const at = b.indexOf(label);
-  if (at < 0) return -1;
-  let i = at + label.length;
-  while (i < b.length && b[i] === 32) i++;
-  let v = 0;
-  let digits = 0;
-  for (; i < b.length; i++) {
-    const d = b[i]! - 48;
-    if (d < 0 || d > 9) break;
-    v = v * 10 + d;
-    digits++;
-  }
-  return digits > 0 ? v : -1;
 }

@@ -332,13 +332,14 @@ export class TraceInstance {
   lostEvents(): number {
     let lost = 0;
     for (const c of this.cpus()) {
-      let text: string;
+      let text: Buffer;
       try {
-        text = readFileSync(join(this.dir, 'per_cpu', `cpu${c}`, 'stats'), 'utf8');
+        text = readFileSync(join(this.dir, 'per_cpu', `cpu${c}`, 'stats'));
       } catch {
         continue;
       }
-      for (const m of text.matchAll(/^(overrun|dropped events):\s*(\d+)/gm)) lost += Number(m[2]);
+      lost +=
+        Math.max(0, statsField(text, '\noverrun:')) + Math.max(0, statsField(text, '\ndropped events:'));
     }
     return lost;
   }
@@ -346,4 +347,21 @@ export class TraceInstance {
   remove(): string | undefined {
     return removeInstance(this.dir);
   }
+}
+
+/** The decimal after `label` in a per-CPU `stats` text (`entries: 12`), or -1 when absent. */
+export function statsField(b: Buffer, label: string): number {
+  const at = b.indexOf(label);
+  if (at < 0) return -1;
+  let i = at + label.length;
+  while (i < b.length && b[i] === 32) i++;
+  let v = 0;
+  let digits = 0;
+  for (; i < b.length; i++) {
+    const d = b[i]! - 48;
+    if (d < 0 || d > 9) break;
+    v = v * 10 + d;
+    digits++;
+  }
+  return digits > 0 ? v : -1;
 }
