@@ -17,6 +17,16 @@ const SNMP_GROUPS: ReadonlySet<string> = new Set(['Tcp']);
 const NETSTAT_GROUPS: ReadonlySet<string> = new Set(['TcpExt']);
 
 /**
+ * How often a namespace's name is looked up again while its two files are held open (milliseconds). An
+ * open /proc/<pid>/net file is bound to its namespace when opened, so between checks the reads stay
+ * right even if the process we opened them through exits; what a check finds is the name deleted or
+ * re-created (`ip netns del NAME; ip netns add NAME`) or a pid:N process gone. Checking every second was
+ * a stat and a readlink per namespace per second, ~6 % of an idle agent's main thread (issue 2); every
+ * 2 s halves that and still sees a re-created namespace within two samples.
+ */
+export const NETNS_RECHECK_MS = 2000;
+
+/**
  * Counters whose absence is worth saying (once): without them the reset charts and alerts have holes.
  * The list is the field guide's §6.2; kernels older than the field simply lack it.
  */
@@ -89,6 +99,8 @@ export interface LinuxCollectorOptions {
   netns?: string | NetnsSpec;
   netnsDir?: string;
   spawnHolder?: boolean;
+  /** Milliseconds between namespace checks while the files are held open (default NETNS_RECHECK_MS). */
+  netnsRecheckMs?: number;
 }
 
 export class LinuxCollector implements Collector {
@@ -103,11 +115,14 @@ export class LinuxCollector implements Collector {
   /**
    * On procfs, the two files stay open and are read again from offset 0 (seq_file regenerates them), which
    * saves an open and a close per file per second (issue 2: idle cost). Reopened whenever the namespace's
-   * directory changes (netDir() re-validates it on every read) or a read fails. Elsewhere (fixture trees
+   * directory changes (netDir() re-validates it every NETNS_RECHECK_MS) or a read fails. Elsewhere (fixture trees
    * in tests, whose files are replaced or removed) each read opens the file, so a missing file is seen.
    */
   private open: { dir: string; snmp: number; netstat: number } | undefined;
   private readonly keepOpen: boolean;
+  /** When netDir() last validated the namespace (performance.now()); see NETNS_RECHECK_MS. */
+  private validatedAt = Number.NEGATIVE_INFINITY;
+  private readonly recheckMs: number;
 
   constructor(opts: LinuxCollectorOptions = {}) {
     this.procRoot = opts.procRoot ?? '/proc';
@@ -119,6 +134,7 @@ export class LinuxCollector implements Collector {
     if (opts.spawnHolder !== undefined) nsOpts.spawnHolder = opts.spawnHolder;
     this.handle = new NetnsHandle(spec, nsOpts);
     this.keepOpen = isProcfs(this.procRoot);
+    this.recheckMs = opts.netnsRecheckMs ?? NETNS_RECHECK_MS;
   }
 
   describe(): string {
@@ -130,8 +146,20 @@ export class LinuxCollector implements Collector {
   collectSync(): CollectResult {
     const problems: Problem[] = [];
     let dir: string;
+    const now = performance.now();
+    const open = this.open;
     try {
-      dir = this.handle.netDir();
+      if (
+        open !== undefined &&
+        open.snmp >= 0 &&
+        open.netstat >= 0 &&
+        now - this.validatedAt < this.recheckMs
+      ) {
+        dir = open.dir; // both files held open and checked recently: see NETNS_RECHECK_MS
+      } else {
+        dir = this.handle.netDir();
+        this.validatedAt = now;
+      }
     } catch (err) {
       this.closeFiles(); // a kept file would hold a deleted namespace alive
       const e =

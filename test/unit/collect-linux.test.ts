@@ -35,4 +35,31 @@ describe('LinuxCollector on procfs', () => {
     await c.close();
     expect(openFds()).toBe(fdsBeforeClose - 2);
   });
+
+  it('looks the namespace up again once per recheck interval while its files are open, not on every read', () => {
+    // A namespace named by path (this process's own): netDir() stats the file and checks the pid's link.
+    const count = (c: LinuxCollector) => {
+      const h = (c as unknown as { handle: { netDir(): string } }).handle;
+      const orig = h.netDir.bind(h);
+      const n = { calls: 0 };
+      h.netDir = () => {
+        n.calls++;
+        return orig();
+      };
+      return n;
+    };
+    const slow = new LinuxCollector({ netns: '/proc/self/ns/net', netnsRecheckMs: 60_000 });
+    const slowCalls = count(slow);
+    const a = slow.collectSync();
+    for (let i = 0; i < 19; i++) slow.collectSync();
+    const b = slow.collectSync();
+    expect(a.problems.filter((p) => p.severity === 'error')).toEqual([]);
+    expect(b.counters.InSegs).toBeGreaterThanOrEqual(a.counters.InSegs!);
+    expect(slowCalls.calls).toBe(1);
+    const every = new LinuxCollector({ netns: '/proc/self/ns/net', netnsRecheckMs: 0 });
+    const everyCalls = count(every);
+    for (let i = 0; i < 20; i++) every.collectSync();
+    expect(everyCalls.calls).toBe(20);
+    return Promise.all([slow.close(), every.close()]);
+  });
 });
