@@ -235,6 +235,12 @@ export async function startAgent(settings: Settings, deps: AgentDeps): Promise<R
         );
 
   const afterTick = new Set<() => void>();
+  // Attribution's idle polls ride on the sample's wake-up (LiveAttribution.pulsedBy: issue 2, idle cost).
+  if (attribution.pulsedBy && attribution.pulse) {
+    attribution.pulsedBy(settings.interval * 1000);
+    const pulse = attribution.pulse.bind(attribution);
+    afterTick.add(pulse);
+  }
   const sampler = new Sampler({
     clock,
     collectors,

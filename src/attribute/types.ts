@@ -65,6 +65,9 @@ export interface Attribution {
   status(): AttributionStatus;
   top(q: AttributionQuery): AttributionTop;
   close(): Promise<void>;
+  /** Let a periodic caller drive idle polls (the agent's sample); then call pulse() every period. */
+  pulsedBy?(periodMs: number): void;
+  pulse?(): void;
 }
 
 export type Family = 'ipv4' | 'ipv6' | 'unknown';

@@ -17,7 +17,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ALERT_CONTEXT_LIMIT,
   attachAlertContext,
@@ -212,6 +212,71 @@ describe('the whole pipeline over a tracefs-shaped tree (6.1 constructed layout)
     await a.close();
     expect(existsSync(dir)).toBe(true); // rmdir of a non-empty plain folder fails; tracefs would remove it
     expect(log.lines.join('\n')).toMatch(/cannot remove the tracefs instance/);
+  });
+
+  it("idle polls ride on the pulse (the agent's sample): no wake-up of its own between pulses", async () => {
+    const root = fakeTracefs('6.1');
+    const name = `rstwatch-unit-pulse-${process.pid}`;
+    const dir = fakeInstance(root, name, '6.1');
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      // 64 MiB per CPU: the idle pace is its longest, 1000 ms.
+      const a = await startAttribution({
+        log: memoryLogger(),
+        os: 'linux',
+        tracefs: { root },
+        instanceName: name,
+        pollMs: 50,
+        bufferKiB: 65536,
+      });
+      const live = a as unknown as { drain(): boolean; pulsedBy(ms: number): void; pulse(): void };
+      let drains = 0;
+      const drain = live.drain.bind(live);
+      live.drain = () => {
+        drains++;
+        return drain();
+      };
+      vi.advanceTimersByTime(50);
+      expect(drains).toBe(1);
+      expect(a.status().events).toBe(13);
+      writeFileSync(join(dir, 'per_cpu', 'cpu0', 'stats'), 'entries: 0\noverrun: 0\ndropped events: 0\n');
+      // Pulses every second: one poll per pulse and none in between.
+      live.pulsedBy(1000);
+      live.pulse();
+      expect(drains).toBe(2);
+      for (let i = 0; i < 5; i++) {
+        vi.advanceTimersByTime(999);
+        expect(drains).toBe(2 + i);
+        vi.advanceTimersByTime(1);
+        live.pulse();
+        expect(drains).toBe(3 + i);
+      }
+      // The pulses stop: the reader's timer polls 50 ms after each missing one, then at its own pace.
+      vi.advanceTimersByTime(1049);
+      expect(drains).toBe(7);
+      vi.advanceTimersByTime(1);
+      expect(drains).toBe(8);
+      vi.advanceTimersByTime(1000);
+      expect(drains).toBe(9);
+      vi.advanceTimersByTime(3000);
+      expect(drains).toBe(12);
+      // A period longer than the idle pace: polls at evenly spaced phases between pulses (2500 / 3).
+      live.pulsedBy(2500);
+      live.pulse();
+      expect(drains).toBe(13);
+      vi.advanceTimersByTime(834);
+      expect(drains).toBe(14);
+      vi.advanceTimersByTime(833);
+      expect(drains).toBe(15);
+      vi.advanceTimersByTime(832);
+      expect(drains).toBe(15);
+      vi.advanceTimersByTime(1);
+      live.pulse();
+      expect(drains).toBe(16);
+      await a.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('an instance removed under it: notices, says so, and stops cleanly when it cannot restore it', async () => {
