@@ -93,8 +93,9 @@ function metricSafe(s: string): string {
 }
 
 /**
- * Cumulative reset counts by direction and kernel reason, built from the attribution's windows: every
- * second the server adds the events of one completed second (two seconds back, so late events are in).
+ * Cumulative reset counts by direction and kernel reason, built from the attribution's windows: each tick
+ * adds the events of the seconds completed since the last (up to two seconds back, so late events are in).
+ * The server ticks it once a minute and before every /metrics answer.
  * The agreed attribution interface answers windows only; this turns them into the monotonic counter
  * Prometheus wants.
  */
@@ -103,6 +104,8 @@ export class AttributedCounter {
   private lastSecond = Number.NaN;
   /** At most this many distinct (direction, reason) series: the kernel has about 30 reset reasons. */
   private static readonly MAX_SERIES = 256;
+  /** Seconds one tick may add after a gap (a stalled agent): five of the server's one-minute ticks. */
+  static readonly CATCH_UP_SECONDS = 300;
 
   tick(attr: AttributionView, nowSec: number): void {
     const sec = nowSec - 2;
@@ -110,8 +113,9 @@ export class AttributedCounter {
       if (Number.isNaN(this.lastSecond)) this.lastSecond = sec;
       return;
     }
-    // Catch up at most a minute after a stall; older seconds are gone from the attribution's windows anyway.
-    const from = Math.max(this.lastSecond + 1, sec - 59);
+    // Catch up at most CATCH_UP_SECONDS: the server ticks this once a minute and at every scrape (not every
+    // second: issue 2, idle cost); attribution keeps an hour, so nothing between two ticks is lost.
+    const from = Math.max(this.lastSecond + 1, sec - (AttributedCounter.CATCH_UP_SECONDS - 1));
     for (let s = from; s <= sec; s++) {
       for (const direction of ['sent', 'received'] as RstDirection[]) {
         const top = attr.top({ nowSec: s, windowSeconds: 1, direction, limit: 64, only: ['reasons'] });

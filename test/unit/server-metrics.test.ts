@@ -242,6 +242,44 @@ describe('/metrics', () => {
     expect(get('other')).toBe(n);
   });
 
+  it('the attributed-reset counter catches up once a minute and at each scrape, not at every pulse', async () => {
+    const received = () => attr.queries.filter((q) => q.windowSeconds === 1 && q.direction === 'received');
+    await h.get('/metrics'); // up to date now
+    const asked = received().length;
+    const last = Math.max(...received().map((q) => q.nowSec));
+    for (let i = 0; i < 5; i++) {
+      h.server.pulse();
+      h.run('0x1');
+    }
+    expect(received().length).toBe(asked); // five pulses within the minute: no query
+    const m = samples((await h.get('/metrics')).text);
+    const added = received()
+      .slice(asked)
+      .map((q) => q.nowSec);
+    expect(added).toEqual([1, 2, 3, 4, 5].map((i) => last + i)); // the five new seconds, each once
+    const n = new Set(received().map((q) => q.nowSec)).size;
+    const tcpClose = m
+      .get('rstwatch_resets_attributed_total')!
+      .find((r) => r.labels.direction === 'received' && r.labels.reason === 'TCP_CLOSE')?.value;
+    expect(tcpClose).toBe(n);
+    // A minute of pulses without a scrape: the pulse catches up on its own, once, every second once.
+    const beforeMinute = received().length;
+    const lastScraped = Math.max(...received().map((q) => q.nowSec));
+    let pulsesThatAsked = 0;
+    for (let i = 0; i < 62; i++) {
+      const k = received().length;
+      h.server.pulse();
+      if (received().length > k) pulsesThatAsked++;
+      h.run('0x1');
+    }
+    expect(pulsesThatAsked).toBe(1);
+    const caughtUp = received()
+      .slice(beforeMinute)
+      .map((q) => q.nowSec);
+    expect(caughtUp).toEqual(Array.from({ length: caughtUp.length }, (_, i) => lastScraped + 1 + i));
+    expect(caughtUp.length).toBeGreaterThanOrEqual(58);
+  });
+
   it('agent health: samples, last sample age, errors by code (sampler, store, API), build info', async () => {
     const m = samples((await h.get('/metrics')).text);
     expect(m.get('rstwatch_samples_total')![0]!.value).toBe(h.stats.samples);
