@@ -20,7 +20,8 @@ const NETSTAT_GROUPS: ReadonlySet<string> = new Set(['TcpExt']);
  * How often a namespace's name is looked up again while its two files are held open (milliseconds). An
  * open /proc/<pid>/net file is bound to its namespace when opened, so between checks the reads stay
  * right even if the process we opened them through exits; what a check finds is the name deleted or
- * re-created (`ip netns del NAME; ip netns add NAME`) or a pid:N process gone. Checking every second was
+ * re-created (`ip netns del NAME; ip netns add NAME`). A pid:N namespace is still checked at every read
+ * (one readlink), so the process's exit is said at once. Checking every second was
  * a stat and a readlink per namespace per second, ~6 % of an idle agent's main thread (issue 2); every
  * 2 s halves that and still sees a re-created namespace within two samples.
  */
@@ -134,7 +135,8 @@ export class LinuxCollector implements Collector {
     if (opts.spawnHolder !== undefined) nsOpts.spawnHolder = opts.spawnHolder;
     this.handle = new NetnsHandle(spec, nsOpts);
     this.keepOpen = isProcfs(this.procRoot);
-    this.recheckMs = opts.netnsRecheckMs ?? NETNS_RECHECK_MS;
+    // pid:N names a process, not a namespace: its exit is said at the next read (one readlink).
+    this.recheckMs = spec.kind === 'pid' ? 0 : (opts.netnsRecheckMs ?? NETNS_RECHECK_MS);
   }
 
   describe(): string {

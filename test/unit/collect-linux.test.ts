@@ -60,6 +60,11 @@ describe('LinuxCollector on procfs', () => {
     const everyCalls = count(every);
     for (let i = 0; i < 20; i++) every.collectSync();
     expect(everyCalls.calls).toBe(20);
-    return Promise.all([slow.close(), every.close()]);
+    // pid:N names a process: checked at every read whatever the interval, so its exit is said at once.
+    const byPid = new LinuxCollector({ netns: `pid:${process.pid}`, netnsRecheckMs: 60_000 });
+    const byPidCalls = count(byPid);
+    for (let i = 0; i < 5; i++) byPid.collectSync();
+    expect(byPidCalls.calls).toBe(5);
+    return Promise.all([slow.close(), every.close(), byPid.close()]);
   });
 });
