@@ -1,7 +1,7 @@
 /** The per-second aggregator: exact totals, the top-K bound with its "other" bucket, windows, retention. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Aggregator, tupleKey } from '../../src/attribute/aggregate.js';
+import { Aggregator, kthLargest, tupleKey } from '../../src/attribute/aggregate.js';
 import type { RstEvent } from '../../src/attribute/types.js';
 
 const T0 = 1_700_000_000;
@@ -208,5 +208,72 @@ describe('Aggregator', () => {
     expect(a.secondSize(T0)).toBeUndefined();
     a.add(ev(), T0 + 10); // older than the retention: dropped, counted as such
     expect(a.counters.dropped).toBe(1);
+  });
+});
+
+describe('folding without a sort', () => {
+  it('kthLargest is the k-th value of a descending sort, ties and all', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 300 }),
+        fc.nat(),
+        (values, pick) => {
+          const k = 1 + (pick % values.length);
+          const sorted = [...values].sort((a, b) => b - a);
+          expect(kthLargest(Float64Array.from(values), values.length, k)).toBe(sorted[k - 1]);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('keeps exactly the keys a stable sort by count would keep, per direction, the rest in "other"', () => {
+    // The former fold, as the reference: entries of one direction sorted by count (stable), the first kept.
+    const reference = (
+      m: Map<string, number>,
+      keep: number,
+    ): { kept: Map<string, number>; other: number[] } => {
+      const kept = new Map(m);
+      const other = [0, 0];
+      for (const [di, prefix] of [
+        [0, 's'],
+        [1, 'r'],
+      ] as const) {
+        const entries = [...kept].filter(([k]) => k[0] === prefix);
+        if (entries.length <= keep) continue;
+        entries.sort((x, y) => y[1] - x[1]);
+        for (let i = keep; i < entries.length; i++) {
+          other[di]! += entries[i]![1];
+          kept.delete(entries[i]![0]);
+        }
+      }
+      return { kept, other };
+    };
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.constantFrom('s', 'r'),
+            fc.integer({ min: 0, max: 400 }),
+            fc.integer({ min: 1, max: 5 }),
+          ),
+          {
+            maxLength: 400,
+          },
+        ),
+        fc.integer({ min: 1, max: 50 }),
+        (entries, keep) => {
+          const m = new Map<string, number>();
+          for (const [d, key, c] of entries) m.set(`${d}${key}`, (m.get(`${d}${key}`) ?? 0) + c);
+          const want = reference(m, keep);
+          const agg = new Aggregator({ topK: 10, retentionSeconds: 3600 });
+          const bucket = { other: [[0, 0]], live: [new Map(m)] };
+          (agg as unknown as { fold(b: unknown, dim: number, keep: number): void }).fold(bucket, 0, keep);
+          expect([...bucket.live[0]!]).toEqual([...want.kept]);
+          expect(bucket.other[0]).toEqual(want.other);
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 });
