@@ -46,6 +46,12 @@ export interface ServerLimits extends AppLimits {
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   maxConnections: number;
+  /**
+   * At the cap, a new connection evicts the oldest one that has not completed a request for this long
+   * (408 E_API_TIMEOUT), so idle or slow-header connections cannot keep real clients out for the whole
+   * header timeout.
+   */
+  evictSilentAfterMs: number;
   /** How often Node checks the header/request timeouts. */
   checkIntervalMs: number;
 }
@@ -58,6 +64,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
   maxConnections: 64,
+  evictSilentAfterMs: 2_000,
   checkIntervalMs: 1_000,
   requestsPerSecond: 100,
   burst: 200,
@@ -181,7 +188,34 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     },
   );
   const sockets = new Set<Socket>();
+  // Connections that have not completed a request yet, oldest first (a Map keeps insertion order), with
+  // the time they were accepted: at the cap, the oldest of them makes room if it has been silent for
+  // `evictSilentAfterMs`. Without this, a flood of idle connections (or a slow-headers attack) holds the
+  // cap until the 10-s header timeout, and the operator's dashboard gets 503 meanwhile.
+  const silent = new Map<Socket, number>();
+  // Real time, not the tests' pinned clock: this is about how long a socket has been silent.
+  const clock = Date.now;
+  server.on('request', (req) => {
+    silent.delete(req.socket);
+  });
   server.on('connection', (socket: Socket) => {
+    if (sockets.size >= limits.maxConnections) {
+      const oldest = silent.entries().next();
+      if (!oldest.done && clock() - oldest.value[1] >= limits.evictSilentAfterMs) {
+        const victim = oldest.value[0];
+        silent.delete(victim);
+        sockets.delete(victim);
+        victim.end(
+          rawAnswer(
+            408,
+            'E_API_TIMEOUT',
+            `no request within ${limits.evictSilentAfterMs} ms while the API was at its connection cap`,
+          ),
+        );
+        victim.destroySoon?.();
+        app.apiErrors.set('E_API_TIMEOUT', (app.apiErrors.get('E_API_TIMEOUT') ?? 0) + 1);
+      }
+    }
     if (sockets.size >= limits.maxConnections) {
       socket.end(
         rawAnswer(
@@ -196,9 +230,11 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       return;
     }
     sockets.add(socket);
+    silent.set(socket, clock());
     app.connections = sockets.size;
     socket.on('close', () => {
       sockets.delete(socket);
+      silent.delete(socket);
       app.connections = sockets.size;
     });
   });

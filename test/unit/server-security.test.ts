@@ -431,6 +431,42 @@ describe('limits on clients', () => {
     }
   });
 
+  it('at the cap, the oldest connection silent for evictSilentAfterMs makes room (408 E_API_TIMEOUT); a fresh one does not', async () => {
+    const s = await startHarness({ limits: { maxConnections: 3, evictSilentAfterMs: 300 } });
+    const answers = new Map<number, string>();
+    const held = [0, 1, 2].map((i) => {
+      const c = connect(s.server.port, '127.0.0.1');
+      answers.set(i, '');
+      c.on('data', (d) => answers.set(i, answers.get(i) + d.toString()));
+      c.on('error', () => {});
+      return c;
+    });
+    try {
+      await Promise.all(held.map((c) => new Promise((r) => c.on('connect', r))));
+      // The first one completes a request (keep-alive): it is not silent any more.
+      held[0]!.write('GET /api/v1/info HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      await new Promise((r) => held[0]!.once('data', r));
+      // Too early: the silent ones are younger than 300 ms → the newcomer is refused.
+      const early = await raw(s.server.port, ['GET /api/v1/info HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n']);
+      expect(codeOf(early.text)).toBe('E_API_BUSY');
+      await new Promise((r) => setTimeout(r, 400));
+      // Now the oldest silent one (held[1], not held[0] which asked) is evicted and the newcomer served.
+      const late = await raw(s.server.port, [
+        'GET /api/v1/info HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
+      ]);
+      expect(statusOf(late.text)).toBe(200);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(statusOf(answers.get(1)!)).toBe(408);
+      expect(codeOf(answers.get(1)!)).toBe('E_API_TIMEOUT');
+      expect(answers.get(2)).toBe('');
+      expect(held[0]!.destroyed, answers.get(0)!.slice(-300)).toBe(false);
+      expect(s.server.app.apiErrors.get('E_API_TIMEOUT')).toBe(1);
+    } finally {
+      for (const c of held) c.destroy();
+      await s.close();
+    }
+  });
+
   it('event streams are capped too', async () => {
     const s = await startHarness({ limits: { maxStreamClients: 1 } });
     const first = connect(s.server.port, '127.0.0.1');
