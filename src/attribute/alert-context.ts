@@ -101,18 +101,34 @@ export function attachAlertContext<E extends EntryLike>(
     flush?: () => void;
   },
 ): void {
+  // One top-N per (window, direction) per iteration: the transitions of one evaluation (at start, every
+  // 1-minute alert of every namespace leaves UNDEFINED in the same second) share it. Attribution is
+  // host-wide, so alerts of different namespaces over the same window get the same answer anyway; eight
+  // separate top-N queries, each naming the listeners from every process's open files, made the agent's
+  // costliest second. The memo lives for one `when` (one iteration): a later iteration asks again.
+  let memoWhen = Number.NaN;
+  const memo = new Map<string, AttributionTop>();
   log.decorate = (entry) => {
     const kind = resetAlertDirection(entry.name);
     if (!kind.reset) return;
     const rt = alerts().find((a) => a.alarmId === entry.alarmId);
     const w = lookupWindow(entry.when, rt?.compiled.config.lookup);
-    attribution.flush?.();
-    const top = attribution.top({
-      nowSec: w.nowSec,
-      windowSeconds: w.windowSeconds,
-      limit: ALERT_CONTEXT_LIMIT,
-      ...(kind.direction ? { direction: kind.direction } : {}),
-    });
+    if (entry.when !== memoWhen) {
+      memoWhen = entry.when;
+      memo.clear();
+      attribution.flush?.();
+    }
+    const key = `${w.nowSec}/${w.windowSeconds}/${kind.direction ?? ''}`;
+    let top = memo.get(key);
+    if (top === undefined) {
+      top = attribution.top({
+        nowSec: w.nowSec,
+        windowSeconds: w.windowSeconds,
+        limit: ALERT_CONTEXT_LIMIT,
+        ...(kind.direction ? { direction: kind.direction } : {}),
+      });
+      memo.set(key, top);
+    }
     const ctx: AlertContextExtra = { top, windowFrom: w.nowSec - w.windowSeconds, windowTo: w.nowSec };
     if (kind.direction) ctx.direction = kind.direction;
     const st = attribution.status();

@@ -492,6 +492,70 @@ describe('alert context', () => {
     await attr.close();
   });
 
+  it('the transitions of one iteration share one top-N per window and direction; the next iteration asks again', () => {
+    const log = new AlarmLog();
+    const queries: Array<{ nowSec: number; windowSeconds: number; direction?: string }> = [];
+    let flushes = 0;
+    let answer = 0;
+    const lookups: Record<number, { after: number; before: number }> = {
+      1: { after: -60, before: 0 },
+      2: { after: -60, before: 0 },
+      3: { after: -60, before: -10 },
+      4: { after: -60, before: 0 },
+    };
+    attachAlertContext(
+      log,
+      () =>
+        Object.entries(lookups).map(([id, lookup]) => ({
+          alarmId: Number(id),
+          compiled: { config: { lookup } },
+        })),
+      {
+        top: (q) => {
+          queries.push(q);
+          answer++;
+          return {
+            windowSeconds: q.windowSeconds,
+            total: answer,
+            other: 0,
+            peers: [],
+            localPorts: [],
+            remotePorts: [],
+            reasons: [],
+          };
+        },
+        status: () => ({ enabled: true }),
+        flush: () => {
+          flushes++;
+        },
+      },
+    );
+    const at = (when: number, alarmId: number, name: string, uniqueId: number) => {
+      const e = entry({ when, alarmId, name, uniqueId });
+      log.add(e);
+      return e;
+    };
+    // One iteration: two abort alerts (two namespaces) over the same minute share an answer; the same
+    // window but another direction, and another window, get their own.
+    const a = at(5000, 1, 'rstwatch_aborts_timeout', 1);
+    const b = at(5000, 2, 'rstwatch_aborts_timeout', 2);
+    const c = at(5000, 4, '1m_ipv4_tcp_resets_sent', 3);
+    const d = at(5000, 3, '1m_ipv4_tcp_resets_received', 4);
+    expect(queries).toEqual([
+      { nowSec: 5000, windowSeconds: 60, limit: ALERT_CONTEXT_LIMIT },
+      { nowSec: 5000, windowSeconds: 60, limit: ALERT_CONTEXT_LIMIT, direction: 'sent' },
+      { nowSec: 4990, windowSeconds: 50, limit: ALERT_CONTEXT_LIMIT, direction: 'received' },
+    ]);
+    expect(b.context_extra!.top).toBe(a.context_extra!.top);
+    expect([a, c, d].map((e) => e.context_extra!.top.total)).toEqual([1, 2, 3]);
+    expect(flushes).toBe(1);
+    // The next iteration: asked again, after a flush.
+    const e = at(5001, 1, 'rstwatch_aborts_timeout', 5);
+    expect(queries).toHaveLength(4);
+    expect(e.context_extra!.top.total).toBe(4);
+    expect(flushes).toBe(2);
+  });
+
   it('when attribution is off the entry says why', () => {
     const log = new AlarmLog();
     attachAlertContext(log, () => [], disabledAttribution());
