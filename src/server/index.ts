@@ -92,6 +92,11 @@ export interface RunningServer {
   app: App;
   /** Run the per-second work now (tests). */
   pulse(): void;
+  /**
+   * Who checks header/request timeouts: `running`/`idle` — ours, while connections are open / none open;
+   * `node` — Node's own interval (its internals were not found).
+   */
+  connectionsCheck(): 'running' | 'idle' | 'node';
   close(): Promise<void>;
 }
 
@@ -144,6 +149,28 @@ function rawAnswer(status: number, code: string, message: string, extra = ''): s
   );
 }
 
+/**
+ * Node's HTTP server enforces `headersTimeout`/`requestTimeout` with an unref'd setInterval that runs from
+ * listen to close, with connections or without: on an idle agent, a wake-up every `checkIntervalMs` for
+ * nothing (strace: one of the three a second, issue 2). Take the interval's function and clear it, so the
+ * caller runs the same check only while connections are open. Node keeps the interval under an internal
+ * symbol (`http.server.connectionsCheckingInterval`, Node 18.4 to 22); when it is not there, undefined:
+ * Node's own interval stays and the limits hold as before.
+ */
+export function takeConnectionsChecker(server: Server): (() => void) | undefined {
+  const sym = Object.getOwnPropertySymbols(server).find(
+    (k) => k.description === 'http.server.connectionsCheckingInterval',
+  );
+  if (sym === undefined) return undefined;
+  const t = (server as unknown as Record<symbol, unknown>)[sym] as
+    | (NodeJS.Timeout & { _onTimeout?: unknown })
+    | undefined;
+  if (t === undefined || typeof t._onTimeout !== 'function') return undefined;
+  const check = t._onTimeout as () => void;
+  clearInterval(t);
+  return () => check();
+}
+
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const { settings, log, agent } = opts;
   const limits: ServerLimits = {
@@ -188,6 +215,9 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     },
   );
   const sockets = new Set<Socket>();
+  // Node's check of header/request timeouts, run only while connections are open (takeConnectionsChecker).
+  let checker: (() => void) | undefined;
+  let checking: NodeJS.Timeout | undefined;
   // Connections that have not completed a request yet, oldest first (a Map keeps insertion order), with
   // the time they were accepted: at the cap, the oldest of them makes room if it has been silent for
   // `evictSilentAfterMs`. Without this, a flood of idle connections (or a slow-headers attack) holds the
@@ -232,10 +262,18 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     sockets.add(socket);
     silent.set(socket, clock());
     app.connections = sockets.size;
+    if (checker !== undefined && checking === undefined) {
+      checking = setInterval(checker, limits.checkIntervalMs);
+      checking.unref();
+    }
     socket.on('close', () => {
       sockets.delete(socket);
       silent.delete(socket);
       app.connections = sockets.size;
+      if (sockets.size === 0 && checking !== undefined) {
+        clearInterval(checking);
+        checking = undefined;
+      }
     });
   });
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
@@ -283,6 +321,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   server.on('error', (err) =>
     log.error(`API server error: ${errorMessage(err)}`, { code: 'E_API_INTERNAL' }),
   );
+  checker = takeConnectionsChecker(server);
   const addr = server.address();
   const realPort = typeof addr === 'object' && addr ? addr.port : port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
@@ -312,10 +351,13 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     tokenFile,
     app,
     pulse: () => app.pulse(),
+    connectionsCheck: () =>
+      checker === undefined ? 'node' : checking === undefined ? 'idle' : 'running',
     async close() {
       if (closed) return;
       closed = true;
       if (timer) clearInterval(timer);
+      if (checking !== undefined) clearInterval(checking);
       opts.agent.afterTick?.delete(pulse);
       app.close();
       await new Promise<void>((resolve) => {

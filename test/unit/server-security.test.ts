@@ -404,13 +404,24 @@ describe('limits on clients', () => {
       limits: { headersTimeoutMs: 1000, requestTimeoutMs: 1500, checkIntervalMs: 250 },
     });
     try {
+      // Node's timeout check runs only while connections are open (no wake-up of an idle agent for it);
+      // on this Node its internals are found — 'node' here means they moved and the check is Node's again.
+      expect(s.server.connectionsCheck()).toBe('idle');
       const bytes =
         'GET /api/v1/info HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: abcdefghijklmnopqrstuvwxyz'.split('');
       // One byte every 250 ms: the whole header would take over 20 s; the server must give up near 1 s.
+      let during = '';
+      const probe = setTimeout(() => {
+        during = s.server.connectionsCheck();
+      }, 500);
       const r = await raw(s.server.port, bytes, 250, 10_000);
+      clearTimeout(probe);
+      expect(during).toBe('running');
       expect(statusOf(r.text)).toBe(408);
       expect(codeOf(r.text)).toBe('E_API_TIMEOUT');
       expect(r.ms).toBeLessThan(5000);
+      await new Promise((res) => setTimeout(res, 50));
+      expect(s.server.connectionsCheck()).toBe('idle');
     } finally {
       await s.close();
     }
