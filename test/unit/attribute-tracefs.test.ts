@@ -239,11 +239,17 @@ describe('the whole pipeline over a tracefs-shaped tree (6.1 constructed layout)
       vi.advanceTimersByTime(50);
       expect(drains).toBe(1);
       expect(a.status().events).toBe(13);
+      const timer = () => (live as unknown as { timer?: NodeJS.Timeout }).timer;
+      // Unpaced, the reader's timer does not keep a process alive.
+      expect(timer()?.hasRef()).toBe(false);
       writeFileSync(join(dir, 'per_cpu', 'cpu0', 'stats'), 'entries: 0\noverrun: 0\ndropped events: 0\n');
       // Pulses every second: one poll per pulse and none in between.
       live.pulsedBy(1000);
       live.pulse();
       expect(drains).toBe(2);
+      // Paced, the fallback timer is ref'd: each pulse clears it, and a cleared unref'd Node timer still
+      // wakes the process at its old expiry.
+      expect(timer()?.hasRef()).toBe(true);
       for (let i = 0; i < 5; i++) {
         vi.advanceTimersByTime(999);
         expect(drains).toBe(2 + i);
