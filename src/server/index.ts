@@ -351,8 +351,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     tokenFile,
     app,
     pulse: () => app.pulse(),
-    connectionsCheck: () =>
-      checker === undefined ? 'node' : checking === undefined ? 'idle' : 'running',
+    connectionsCheck: () => (checker === undefined ? 'node' : checking === undefined ? 'idle' : 'running'),
     async close() {
       if (closed) return;
       closed = true;
