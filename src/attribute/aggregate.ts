@@ -3,9 +3,10 @@
  *
  * Each second keeps, per dimension (peer, local port, remote port, reason, state, whole tuple) and per
  * direction, at most K keys once the second is closed; whatever does not fit is counted in that dimension's
- * "other" bucket, so totals stay exact. While a second is open, a dimension that reaches its working limit
- * (16·K keys) folds its smaller half into "other" (the "frequent items" pruning of Misra & Gries): a key
- * that is heavy within the second survives, a scan of distinct keys cannot grow memory. Dimensions are kept
+ * "other" bucket, so totals stay exact. While a second is open, a direction of a dimension that reaches half
+ * the working limit (8·K keys, at least 32) folds all but its 4·K largest into "other" (the "frequent items"
+ * pruning of Misra & Gries): a key that is heavy within the second survives, a scan of distinct keys cannot
+ * grow memory. Dimensions are kept
  * separately — not only whole tuples — so that a scan from one peer over many ports still shows that peer.
  *
  * A window's top-N is the sum of the per-second top-K lists: a key that is never in any second's top K is
@@ -27,9 +28,15 @@ const NDIM = DIMENSIONS.length;
 /** Seconds a second stays open for events read late (CPUs are read one after another). */
 const OPEN_SECONDS = 3;
 
-const DIR = { sent: 's', received: 'r' } as const;
-const S_CODE = 's'.charCodeAt(0);
-const R_CODE = 'r'.charCodeAt(0);
+/** Direction index: 0 sent, 1 received. */
+const DI = { sent: 0, received: 1 } as const;
+/**
+ * A key within one dimension and direction: peers, reasons, states and tuples are strings, ports numbers
+ * (shown as decimal text by top()). Keys carry no direction prefix: each direction has its own map, so an
+ * event makes no new key strings beyond the tuple's (a prefix concatenation per dimension was six new
+ * strings to hash per event).
+ */
+type Key = string | number;
 
 /**
  * The k-th largest of `a[0, n)` (1 ≤ k ≤ n), reordering that part of `a` (Hoare's selection, middle pivot).
@@ -59,18 +66,22 @@ export function kthLargest(a: Float64Array, n: number, k: number): number {
   }
   return a[want]!;
 }
-const dirIndex = (prefix: string): number => (prefix === 's' ? 0 : 1);
-
 interface Bucket {
   sec: number;
   open: boolean;
   totals: [number, number];
   /** other[dim][dir] */
   other: number[][];
-  /** Open: live maps. Closed: parallel arrays (keys with the direction prefix, counts). */
-  live: Map<string, number>[] | undefined;
-  keys: string[][] | undefined;
+  /** Open: one live map per dimension and direction, at `dim * 2 + dir`. */
+  live: Map<Key, number>[] | undefined;
+  /**
+   * Closed: per dimension, parallel arrays of keys and counts, the sent keys first, then the received
+   * ones from `split[dim]` on (one pair of arrays per dimension, not per direction: a closed second is
+   * kept for an hour).
+   */
+  keys: Key[][] | undefined;
   counts: number[][] | undefined;
+  split: number[] | undefined;
 }
 
 export interface AggregatorOptions {
@@ -88,7 +99,10 @@ export interface AggregatorStats {
   buckets: number;
   /** Buckets released when their second left the retention. */
   expired: number;
-  /** Times an open second's dimension was folded (its smaller keys into "other"): a few per 100 events at most. */
+  /**
+   * Times one direction of an open second's dimension was folded (its smaller keys into "other"): at most
+   * one per quarter of the working limit of new keys.
+   */
   folds: number;
 }
 
@@ -136,9 +150,10 @@ export class Aggregator {
       open: true,
       totals: [0, 0],
       other: Array.from({ length: NDIM }, () => [0, 0]),
-      live: Array.from({ length: NDIM }, () => new Map<string, number>()),
+      live: Array.from({ length: 2 * NDIM }, () => new Map<Key, number>()),
       keys: undefined,
       counts: undefined,
+      split: undefined,
     };
   }
 
@@ -164,46 +179,53 @@ export class Aggregator {
       b = this.newBucket(sec);
       this.ring[slot] = b;
     }
-    const d = DIR[ev.direction];
-    const di = dirIndex(d);
+    const di = DI[ev.direction];
     b.totals[di] = b.totals[di]! + 1;
     if (!b.live) {
       // A closed second (the event was read late, e.g. while the event loop was busy): a key the second
       // kept is counted there, anything else in that dimension's "other". The total is exact either way.
-      this.lateAdd(b, D_PEERS, d + ev.remoteAddr, di);
-      this.lateAdd(b, D_LPORT, d + ev.localPort, di);
-      this.lateAdd(b, D_RPORT, d + ev.remotePort, di);
-      this.lateAdd(b, D_REASON, d + ev.reason, di);
-      this.lateAdd(b, D_STATE, d + ev.state, di);
-      this.lateAdd(b, D_TUPLE, d + tupleKey(ev), di);
+      this.lateAdd(b, D_PEERS, ev.remoteAddr, di);
+      this.lateAdd(b, D_LPORT, ev.localPort, di);
+      this.lateAdd(b, D_RPORT, ev.remotePort, di);
+      this.lateAdd(b, D_REASON, ev.reason, di);
+      this.lateAdd(b, D_STATE, ev.state, di);
+      this.lateAdd(b, D_TUPLE, tupleKey(ev), di);
       return;
     }
-    this.bump(b, D_PEERS, d + ev.remoteAddr);
-    this.bump(b, D_LPORT, d + ev.localPort);
-    this.bump(b, D_RPORT, d + ev.remotePort);
-    this.bump(b, D_REASON, d + ev.reason);
-    this.bump(b, D_STATE, d + ev.state);
-    this.bump(b, D_TUPLE, d + tupleKey(ev));
+    this.bump(b, D_PEERS * 2 + di, ev.remoteAddr);
+    this.bump(b, D_LPORT * 2 + di, ev.localPort);
+    this.bump(b, D_RPORT * 2 + di, ev.remotePort);
+    this.bump(b, D_REASON * 2 + di, ev.reason);
+    this.bump(b, D_STATE * 2 + di, ev.state);
+    this.bump(b, D_TUPLE * 2 + di, tupleKey(ev));
     // A second first seen after tick() closed its neighbours is closed at once, or nothing would close it.
     if (sec <= this.closedThrough) this.close(b);
   }
 
-  private lateAdd(b: Bucket, dim: number, key: string, di: number): void {
-    const i = b.keys![dim]!.indexOf(key);
-    if (i >= 0) b.counts![dim]![i]! += 1;
-    else b.other[dim]![di] = b.other[dim]![di]! + 1;
+  private lateAdd(b: Bucket, dim: number, key: Key, di: number): void {
+    const keys = b.keys![dim]!;
+    const split = b.split![dim]!;
+    const from = di === 0 ? 0 : split;
+    const to = di === 0 ? split : keys.length;
+    for (let i = from; i < to; i++) {
+      if (keys[i] === key) {
+        b.counts![dim]![i]! += 1;
+        return;
+      }
+    }
+    b.other[dim]![di] = b.other[dim]![di]! + 1;
   }
 
-  private bump(b: Bucket, dim: number, key: string): void {
-    const m = b.live![dim]!;
+  /** Count `key` in live map `at` (= dim * 2 + direction). */
+  private bump(b: Bucket, at: number, key: Key): void {
+    const m = b.live![at]!;
     m.set(key, (m.get(key) ?? 0) + 1);
-    // Fold each direction to a quarter of the limit, so the map is at most half full afterwards. Folding to
-    // half per direction left a map with both directions busy (a refused connect on this host is an RST
-    // sent and one received) one key under the limit: every later event folded again, a sort of 160 keys
-    // per event (100 µs of CPU per reset in the soak's storms).
-    if (m.size > this.workLimit) {
+    // A dimension holds at most the working limit of keys, half per direction; a direction over its half
+    // folds to a quarter, so a fold comes only after a quarter of the limit of new keys. (Folding to just
+    // under the limit had every later event fold again: 100 µs of CPU per reset in the soak's storms.)
+    if (m.size > this.workLimit >> 1) {
       this.stats.folds++;
-      this.fold(b, dim, this.workLimit >> 2);
+      this.fold(b, at, this.workLimit >> 2);
     }
   }
 
@@ -214,44 +236,60 @@ export class Aggregator {
    * one pass deletes what is below it. In a storm of distinct ports this runs every ~40 new keys per
    * dimension, and the sort with its entry arrays was most of attribution's CPU and garbage there.
    */
-  private fold(b: Bucket, dim: number, keep: number): void {
-    const m = b.live![dim]!;
-    for (let di = 0; di < 2; di++) {
-      const code = di === 0 ? S_CODE : R_CODE;
-      if (this.scratch.length < m.size)
-        this.scratch = new Float64Array(Math.max(m.size, 2 * this.scratch.length));
-      const counts = this.scratch;
-      let n = 0;
-      for (const [k, c] of m) if (k.charCodeAt(0) === code) counts[n++] = c;
-      if (n <= keep) continue;
-      const threshold = kthLargest(counts, n, keep);
-      let above = 0;
-      for (let i = 0; i < n; i++) if (counts[i]! > threshold) above++;
-      let tiesKept = keep - above;
-      let moved = 0;
-      for (const [k, c] of m) {
-        if (k.charCodeAt(0) !== code || c > threshold) continue;
-        if (c === threshold && tiesKept > 0) {
-          tiesKept--;
-          continue;
-        }
-        moved += c;
-        m.delete(k);
+  private fold(b: Bucket, at: number, keep: number): void {
+    const m = b.live![at]!;
+    const n = m.size;
+    if (n <= keep) return;
+    if (this.scratch.length < n) this.scratch = new Float64Array(Math.max(n, 2 * this.scratch.length));
+    const counts = this.scratch;
+    let i = 0;
+    for (const c of m.values()) counts[i++] = c;
+    const threshold = kthLargest(counts, n, keep);
+    let above = 0;
+    for (let j = 0; j < n; j++) if (counts[j]! > threshold) above++;
+    let tiesKept = keep - above;
+    let moved = 0;
+    for (const [k, c] of m) {
+      if (c > threshold) continue;
+      if (c === threshold && tiesKept > 0) {
+        tiesKept--;
+        continue;
       }
-      b.other[dim]![di]! += moved;
+      moved += c;
+      m.delete(k);
     }
+    const other = b.other[at >> 1]!;
+    other[at & 1]! += moved;
   }
 
   private close(b: Bucket): void {
     if (!b.live) return;
-    b.keys = [];
-    b.counts = [];
+    const keys: Key[][] = [];
+    const counts: number[][] = [];
+    const split: number[] = [];
     for (let dim = 0; dim < NDIM; dim++) {
-      this.fold(b, dim, this.topK);
-      const m = b.live[dim]!;
-      b.keys.push([...m.keys()]);
-      b.counts.push([...m.values()]);
+      this.fold(b, dim * 2, this.topK);
+      this.fold(b, dim * 2 + 1, this.topK);
+      const s = b.live[dim * 2]!;
+      const r = b.live[dim * 2 + 1]!;
+      const k: Key[] = new Array(s.size + r.size);
+      const c: number[] = new Array(s.size + r.size);
+      let i = 0;
+      for (const [key, n] of s) {
+        k[i] = key;
+        c[i++] = n;
+      }
+      for (const [key, n] of r) {
+        k[i] = key;
+        c[i++] = n;
+      }
+      keys.push(k);
+      counts.push(c);
+      split.push(s.size);
     }
+    b.keys = keys;
+    b.counts = counts;
+    b.split = split;
     b.live = undefined;
     b.open = false;
   }
@@ -315,38 +353,44 @@ export class Aggregator {
   }): AttributionTop & { tuples: TopEntry[] } {
     const limit = Math.max(1, Math.floor(opts.limit ?? 10));
     const windowSeconds = Math.max(1, Math.min(Math.floor(opts.windowSeconds), this.retentionSeconds));
-    const want = opts.direction === undefined ? undefined : DIR[opts.direction];
+    const want = opts.direction === undefined ? undefined : DI[opts.direction];
     const wanted = DIMENSIONS.map((d) => opts.only === undefined || opts.only.includes(d));
-    const sums: Map<string, number>[] = wanted.map(() => new Map());
+    const sums: Map<Key, number>[] = wanted.map(() => new Map());
     let total = 0;
     let other = 0;
     const from = opts.nowSec - windowSeconds + 1;
     for (let s = from; s <= opts.nowSec; s++) {
       const b = this.ring[((s % this.ring.length) + this.ring.length) % this.ring.length];
       if (!b || b.sec !== s) continue;
-      for (const di of [0, 1]) {
-        if (want !== undefined && dirIndex(want) !== di) continue;
+      for (let di = 0; di < 2; di++) {
+        if (want !== undefined && want !== di) continue;
         total += b.totals[di]!;
         other += b.other[D_PEERS]![di]!;
       }
       for (let dim = 0; dim < NDIM; dim++) {
         if (!wanted[dim]) continue;
         const into = sums[dim]!;
-        const add = (k: string, c: number) => {
-          if (want !== undefined && k[0] !== want) return;
-          const key = k.slice(1);
-          into.set(key, (into.get(key) ?? 0) + c);
-        };
-        if (b.live) for (const [k, c] of b.live[dim]!) add(k, c);
-        else {
+        if (b.live) {
+          for (let di = 0; di < 2; di++) {
+            if (want !== undefined && want !== di) continue;
+            for (const [k, c] of b.live[dim * 2 + di]!) into.set(k, (into.get(k) ?? 0) + c);
+          }
+        } else {
           const keys = b.keys![dim]!;
           const counts = b.counts![dim]!;
-          for (let i = 0; i < keys.length; i++) add(keys[i]!, counts[i]!);
+          const from = want === 1 ? b.split![dim]! : 0;
+          const to = want === 0 ? b.split![dim]! : keys.length;
+          for (let i = from; i < to; i++) {
+            const k = keys[i]!;
+            into.set(k, (into.get(k) ?? 0) + counts[i]!);
+          }
         }
       }
     }
-    const best = (m: Map<string, number>): TopEntry[] =>
+    // Keys as text (ports are numbers until here), ordered by count, then by text.
+    const best = (m: Map<Key, number>): TopEntry[] =>
       [...m]
+        .map(([k, c]): [string, number] => [String(k), c])
         .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
         .slice(0, limit)
         .map(([key, count]) => ({ key, count }));
@@ -370,7 +414,9 @@ export class Aggregator {
   ): { open: boolean; keys: number[]; other: number[][]; totals: number[] } | undefined {
     const b = this.ring[sec % this.ring.length];
     if (!b || b.sec !== sec || sec <= this.newest - this.retentionSeconds) return undefined;
-    const keys = b.live ? b.live.map((m) => m.size) : b.keys!.map((k) => k.length);
+    const keys = b.live
+      ? DIMENSIONS.map((_, dim) => b.live![dim * 2]!.size + b.live![dim * 2 + 1]!.size)
+      : b.keys!.map((k) => k.length);
     return { open: b.open, keys, other: b.other.map((o) => [...o]), totals: [...b.totals] };
   }
 }

@@ -142,9 +142,10 @@ describe('Aggregator', () => {
       const port = 1024 + (i >> 1);
       a.add(ev({ direction: i % 2 === 0 ? 'sent' : 'received', remotePort: port }), T0);
     }
-    // tuples and remote ports: distinct keys in both directions; one fold per (limit / 2) new keys at most
+    // tuples and remote ports: n / 2 distinct keys in each direction; a direction folds (half the limit,
+    // 80 keys, down to a quarter, 40) once per 40 new keys at most: 2 dimensions × 2 directions × n/2 / 40.
     expect(a.counters.folds).toBeGreaterThan(0);
-    expect(a.counters.folds).toBeLessThanOrEqual((2 * n) / 80 + 2);
+    expect(a.counters.folds).toBeLessThanOrEqual((2 * 2 * (n / 2)) / 40 + 4);
     a.tick(T0 + 10);
     const top = a.top({ nowSec: T0 + 10, windowSeconds: 60, limit: 3 });
     expect(top.total).toBe(n);
@@ -266,10 +267,19 @@ describe('folding without a sort', () => {
           const m = new Map<string, number>();
           for (const [d, key, c] of entries) m.set(`${d}${key}`, (m.get(`${d}${key}`) ?? 0) + c);
           const want = reference(m, keep);
+          // The aggregator keeps one map per direction, keys without the prefix: dimension 0 is at 0 (sent)
+          // and 1 (received).
           const agg = new Aggregator({ topK: 10, retentionSeconds: 3600 });
-          const bucket = { other: [[0, 0]], live: [new Map(m)] };
-          (agg as unknown as { fold(b: unknown, dim: number, keep: number): void }).fold(bucket, 0, keep);
-          expect([...bucket.live[0]!]).toEqual([...want.kept]);
+          const of = (mm: Map<string, number>, d: string) =>
+            [...mm].filter(([k]) => k[0] === d).map(([k, c]): [string, number] => [k.slice(1), c]);
+          const bucket = { other: [[0, 0]], live: [new Map(of(m, 's')), new Map(of(m, 'r'))] };
+          const fold = (agg as unknown as { fold(b: unknown, at: number, keep: number): void }).fold.bind(
+            agg,
+          );
+          fold(bucket, 0, keep);
+          fold(bucket, 1, keep);
+          expect([...bucket.live[0]!]).toEqual(of(want.kept, 's'));
+          expect([...bucket.live[1]!]).toEqual(of(want.kept, 'r'));
           expect(bucket.other[0]).toEqual(want.other);
         },
       ),
