@@ -36,7 +36,7 @@ const DI = { sent: 0, received: 1 } as const;
  * event makes no new key strings beyond the tuple's (a prefix concatenation per dimension was six new
  * strings to hash per event).
  */
-type Key = string | number;
+export type Key = string | number;
 
 /**
  * The k-th largest of `a[0, n)` (1 ≤ k ≤ n), reordering that part of `a` (Hoare's selection, middle pivot).
@@ -114,6 +114,37 @@ function hostPort(addr: string, port: number): string {
 export function tupleKey(ev: RstEvent): string {
   const arrow = ev.direction === 'sent' ? '->' : '<-';
   return `${ev.direction} ${ev.family} ${hostPort(ev.localAddr, ev.localPort)} ${arrow} ${hostPort(ev.remoteAddr, ev.remotePort)} ${ev.reason} ${ev.state}`;
+}
+
+/** Up to this many entries, top() selects instead of sorting every key. */
+const SELECT_LIMIT = 64;
+
+/**
+ * The `limit` first entries of `m` by count (descending), then key text (ascending) — what sorting every
+ * entry and slicing gives — by insertion into a list of `limit`: an hour's window holds thousands of keys
+ * per list and an alert's context asks for 5; sorting them all (and making every port's text) was most of
+ * a top-N's CPU.
+ */
+export function selectTop(m: Map<Key, number>, limit: number): TopEntry[] {
+  const out: TopEntry[] = [];
+  for (const [k, count] of m) {
+    const full = out.length === limit;
+    if (full && count < out[limit - 1]!.count) continue;
+    const key = String(k);
+    if (full) {
+      const last = out[limit - 1]!;
+      if (count === last.count && key >= last.key) continue;
+      out[limit - 1] = { key, count };
+    } else out.push({ key, count });
+    for (let i = out.length - 1; i > 0; i--) {
+      const a = out[i - 1]!;
+      const b = out[i]!;
+      if (a.count > b.count || (a.count === b.count && a.key < b.key)) break;
+      out[i - 1] = b;
+      out[i] = a;
+    }
+  }
+  return out;
 }
 
 export class Aggregator {
@@ -389,11 +420,13 @@ export class Aggregator {
     }
     // Keys as text (ports are numbers until here), ordered by count, then by text.
     const best = (m: Map<Key, number>): TopEntry[] =>
-      [...m]
-        .map(([k, c]): [string, number] => [String(k), c])
-        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-        .slice(0, limit)
-        .map(([key, count]) => ({ key, count }));
+      limit <= SELECT_LIMIT && m.size > limit
+        ? selectTop(m, limit)
+        : [...m]
+            .map(([k, c]): [string, number] => [String(k), c])
+            .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+            .slice(0, limit)
+            .map(([key, count]) => ({ key, count }));
     return {
       windowSeconds,
       total,

@@ -1,7 +1,7 @@
 /** The per-second aggregator: exact totals, the top-K bound with its "other" bucket, windows, retention. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Aggregator, kthLargest, tupleKey } from '../../src/attribute/aggregate.js';
+import { Aggregator, kthLargest, selectTop, tupleKey } from '../../src/attribute/aggregate.js';
 import type { RstEvent } from '../../src/attribute/types.js';
 
 const T0 = 1_700_000_000;
@@ -284,6 +284,34 @@ describe('folding without a sort', () => {
         },
       ),
       { numRuns: 1000 },
+    );
+  });
+  it('selecting the top entries gives what sorting every entry gives (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.oneof(fc.integer({ min: 0, max: 70_000 }), fc.string({ maxLength: 6 })),
+            fc.integer({ min: 1, max: 8 }),
+          ),
+          { maxLength: 300 },
+        ),
+        fc.integer({ min: 1, max: 70 }),
+        (entries, limit) => {
+          const m = new Map<string | number, number>();
+          for (const [k, c] of entries) m.set(k, (m.get(k) ?? 0) + c);
+          const sorted = [...m]
+            .map(([k, c]): [string, number] => [String(k), c])
+            .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+            .slice(0, limit)
+            .map(([key, count]) => ({ key, count }));
+          // Keys whose text collides (7 and "7") make the order between them arbitrary: compare counts.
+          const got = selectTop(m, limit);
+          expect(got.map((e) => e.count)).toEqual(sorted.map((e) => e.count));
+          if (new Set([...m.keys()].map(String)).size === m.size) expect(got).toEqual(sorted);
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });
