@@ -3,6 +3,7 @@
  * attribution saw over the alert's own lookup window — so that a notification names a peer, not only a rate.
  */
 
+import { STATUS } from '../health/types.js';
 import type { AttributionTop, RstDirection, TopEntry } from './types.js';
 
 /** What a transition of a reset alert stores in `AlarmEntry.context_extra`. */
@@ -68,7 +69,7 @@ export function describeContext(ctx: AlertContextExtra): string[] {
   return lines;
 }
 
-/** The parts of the alert engine the hook needs (kept structural so this file stays free of health/). */
+/** The parts of the alert engine the hook needs (structural: only health/'s status numbers are imported). */
 interface AlarmLogLike<E extends EntryLike> {
   decorate: ((entry: E) => void) | undefined;
 }
@@ -76,6 +77,8 @@ interface EntryLike {
   alarmId: number;
   name: string;
   when: number;
+  oldStatus: number;
+  newStatus: number;
   context_extra?: AlertContextExtra;
 }
 interface AlertLike {
@@ -111,6 +114,15 @@ export function attachAlertContext<E extends EntryLike>(
   log.decorate = (entry) => {
     const kind = resetAlertDirection(entry.name);
     if (!kind.reset) return;
+    // An alert's first evaluation that raises nothing (UNINITIALIZED → CLEAR or UNDEFINED) is not
+    // notified, and a top-N there says nothing anyone asked: no context. At start that is every reset
+    // alert of every namespace, and their top-N named the listeners from every process's open files — the
+    // agent's costliest second (issue 2). A first evaluation that raises (started mid-storm) keeps it.
+    if (
+      entry.oldStatus === STATUS.UNINITIALIZED &&
+      (entry.newStatus === STATUS.CLEAR || entry.newStatus === STATUS.UNDEFINED)
+    )
+      return;
     const rt = alerts().find((a) => a.alarmId === entry.alarmId);
     const w = lookupWindow(entry.when, rt?.compiled.config.lookup);
     if (entry.when !== memoWhen) {

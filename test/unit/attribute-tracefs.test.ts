@@ -560,6 +560,24 @@ describe('alert context', () => {
     expect(queries).toHaveLength(4);
     expect(e.context_extra!.top.total).toBe(4);
     expect(flushes).toBe(2);
+    // An alert's first evaluation that raises nothing gets no context (and costs no query); one that
+    // raises does.
+    for (const [uniqueId, newStatus] of [
+      [6, STATUS.CLEAR],
+      [7, STATUS.UNDEFINED],
+    ] as const) {
+      const first = entry({ when: 5002, alarmId: 2, name: 'rstwatch_aborts_timeout', uniqueId });
+      first.oldStatus = STATUS.UNINITIALIZED;
+      first.newStatus = newStatus;
+      log.add(first);
+      expect(first.context_extra).toBeUndefined();
+    }
+    expect(queries).toHaveLength(4);
+    const raising = entry({ when: 5002, alarmId: 2, name: 'rstwatch_aborts_timeout', uniqueId: 8 });
+    raising.oldStatus = STATUS.UNINITIALIZED;
+    log.add(raising);
+    expect(raising.context_extra!.top.total).toBe(5);
+    expect(queries).toHaveLength(5);
   });
 
   it('when attribution is off the entry says why', () => {
