@@ -528,6 +528,7 @@ describe('alert context', () => {
             localPorts: [],
             remotePorts: [],
             reasons: [],
+            states: [],
           };
         },
         status: () => ({ enabled: true }),
