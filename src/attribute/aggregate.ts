@@ -6,8 +6,8 @@
  * "other" bucket, so totals stay exact. While a second is open, a direction of a dimension that reaches half
  * the working limit (8·K keys, at least 32) folds all but its 4·K largest into "other" (the "frequent items"
  * pruning of Misra & Gries): a key that is heavy within the second survives, a scan of distinct keys cannot
- * grow memory. Dimensions are kept
- * separately — not only whole tuples — so that a scan from one peer over many ports still shows that peer.
+ * grow memory. Dimensions are kept separately — not only whole tuples — so that a scan from one peer over
+ * many ports still shows that peer.
  *
  * A window's top-N is the sum of the per-second top-K lists: a key that is never in any second's top K is
  * under-counted (its events are in "other"); `other` says how many events that is for peers.
@@ -418,9 +418,10 @@ export class Aggregator {
         }
       }
     }
-    // Keys as text (ports are numbers until here), ordered by count, then by text.
+    // Keys as text (ports are numbers until here), ordered by count, then by text; a long list (a caller
+    // asking for everything) is sorted once instead of selected by insertion.
     const best = (m: Map<Key, number>): TopEntry[] =>
-      limit <= SELECT_LIMIT && m.size > limit
+      limit <= SELECT_LIMIT
         ? selectTop(m, limit)
         : [...m]
             .map(([k, c]): [string, number] => [String(k), c])

@@ -104,11 +104,9 @@ export function attachAlertContext<E extends EntryLike>(
     flush?: () => void;
   },
 ): void {
-  // One top-N per (window, direction) per iteration: the transitions of one evaluation (at start, every
-  // 1-minute alert of every namespace leaves UNDEFINED in the same second) share it. Attribution is
-  // host-wide, so alerts of different namespaces over the same window get the same answer anyway; eight
-  // separate top-N queries, each naming the listeners from every process's open files, made the agent's
-  // costliest second. The memo lives for one `when` (one iteration): a later iteration asks again.
+  // One top-N per (window, direction) per iteration: attribution is host-wide, so the transitions of one
+  // evaluation over the same window (the same alert in several namespaces) get the same answer anyway.
+  // The memo lives for one `when` (one iteration): a later iteration asks again.
   let memoWhen = Number.NaN;
   const memo = new Map<string, AttributionTop>();
   log.decorate = (entry) => {

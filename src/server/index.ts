@@ -219,19 +219,18 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   let checker: (() => void) | undefined;
   let checking: NodeJS.Timeout | undefined;
   // Connections that have not completed a request yet, oldest first (a Map keeps insertion order), with
-  // the time they were accepted: at the cap, the oldest of them makes room if it has been silent for
-  // `evictSilentAfterMs`. Without this, a flood of idle connections (or a slow-headers attack) holds the
-  // cap until the 10-s header timeout, and the operator's dashboard gets 503 meanwhile.
+  // the time they were accepted (real time, not the tests' pinned clock): at the cap, the oldest of them
+  // makes room if it has been silent for `evictSilentAfterMs`. Without this, a flood of idle connections
+  // (or a slow-headers attack) holds the cap until the 10-s header timeout, and the operator's dashboard
+  // gets 503 meanwhile.
   const silent = new Map<Socket, number>();
-  // Real time, not the tests' pinned clock: this is about how long a socket has been silent.
-  const clock = Date.now;
   server.on('request', (req) => {
     silent.delete(req.socket);
   });
   server.on('connection', (socket: Socket) => {
     if (sockets.size >= limits.maxConnections) {
       const oldest = silent.entries().next();
-      if (!oldest.done && clock() - oldest.value[1] >= limits.evictSilentAfterMs) {
+      if (!oldest.done && Date.now() - oldest.value[1] >= limits.evictSilentAfterMs) {
         const victim = oldest.value[0];
         silent.delete(victim);
         sockets.delete(victim);
@@ -260,7 +259,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       return;
     }
     sockets.add(socket);
-    silent.set(socket, clock());
+    silent.set(socket, Date.now());
     app.connections = sockets.size;
     if (checker !== undefined && checking === undefined) {
       checking = setInterval(checker, limits.checkIntervalMs);

@@ -25,7 +25,7 @@ import {
   lookupWindow,
   resetAlertDirection,
 } from '../../src/attribute/alert-context.js';
-import { disabledAttribution, startAttribution } from '../../src/attribute/attribution.js';
+import { disabledAttribution, emptyTop, startAttribution } from '../../src/attribute/attribution.js';
 import { ProcessMap, parseListeners } from '../../src/attribute/procmap.js';
 import { findTracefs, removeStaleInstances, tracefsMounts } from '../../src/attribute/tracefs.js';
 import { AlertDb } from '../../src/health/alert-db.js';
@@ -520,16 +520,7 @@ describe('alert context', () => {
         top: (q) => {
           queries.push(q);
           answer++;
-          return {
-            windowSeconds: q.windowSeconds,
-            total: answer,
-            other: 0,
-            peers: [],
-            localPorts: [],
-            remotePorts: [],
-            reasons: [],
-            states: [],
-          };
+          return { ...emptyTop(q.windowSeconds), total: answer };
         },
         status: () => ({ enabled: true }),
         flush: () => {
