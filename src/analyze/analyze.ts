@@ -15,6 +15,7 @@
  */
 
 import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { decodeFrameAt } from '../packet/decode.js';
 import { readCapture } from '../packet/reader.js';
@@ -55,7 +56,7 @@ export interface AnalyzeOptions {
   onProgress?: (bytesRead: number) => void;
   /**
    * Track connections in a worker thread: 'auto' (default) for a stream or a file of PARALLEL_MIN_BYTES or
-   * more, true/false to force. Only the compiled build has a worker to start; from the TypeScript sources
+   * more when the process may use two CPUs or more (autoParallel), true/false to force. Only the compiled build has a worker to start; from the TypeScript sources
    * the analysis always runs in-process.
    */
   parallel?: boolean | 'auto';
@@ -82,14 +83,26 @@ function limitHeapGrowth(): void {
 /** The worker's file next to this one — only when this is the compiled build (a .js file). */
 const WORKER_URL = import.meta.url.endsWith('.js') ? new URL('./flow-worker.js', import.meta.url) : undefined;
 
+/**
+ * 'auto': is the worker worth starting for an input of `bytes` (undefined: a stream, size unknown) with
+ * `cpus` CPUs available to the process? Not below PARALLEL_MIN_BYTES (starting it costs more than it
+ * wins), and not on one CPU: the two threads would take turns on it, and splitting the work costs ~25 %
+ * more CPU (the ring, the connections handed back, a second V8 heap: docs/benchmarks.md, part 7).
+ */
+export function autoParallel(bytes: number | undefined, cpus: number): boolean {
+  if (cpus < 2) return false;
+  return bytes === undefined || bytes >= PARALLEL_MIN_BYTES;
+}
+
 async function useWorker(
   source: string | NodeJS.ReadableStream,
   parallel: AnalyzeOptions['parallel'],
 ): Promise<boolean> {
   if (WORKER_URL === undefined || parallel === false) return false;
-  if (parallel === true || typeof source !== 'string') return true;
+  if (parallel === true) return true;
+  if (typeof source !== 'string') return autoParallel(undefined, availableParallelism());
   try {
-    return (await stat(source)).size >= PARALLEL_MIN_BYTES;
+    return autoParallel((await stat(source)).size, availableParallelism());
   } catch {
     return false; // the reader reports why it cannot open it
   }

@@ -247,6 +247,25 @@ describe('rstwatch analyze on bad input', () => {
     expect(run([p, '--top', '0'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--top') });
     expect(run([p, '--max-connections', 'many']).code).toBe(2);
     expect(run([p, p]).code).toBe(2);
+    for (const bad of ['0', '3', 'two', ''])
+      expect(run([p, '--threads', bad])).toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining('E_USAGE: --threads: expected auto, 1 or 2'),
+      });
+  });
+
+  it('--threads 1, 2 and auto give the same report, from a file and from standard input', () => {
+    const data = toPcap(richPackets());
+    const p = file('threads.pcap', data);
+    const base = run([p, '--json', '--max-connections', 'all', '--threads', '1']);
+    expect(base.code).toBe(0);
+    const j = json(base.stdout);
+    expect(j.summary.rsts).toBeGreaterThan(1000);
+    for (const t of ['2', 'auto']) {
+      expect(json(run([p, '--json', '--max-connections', 'all', '--threads', t]).stdout)).toEqual(j);
+      const piped = run(['-', '--json', '--max-connections', 'all', '--threads', t], { input: data });
+      expect({ ...json(piped.stdout), source: p }).toEqual(j);
+    }
   });
 });
 

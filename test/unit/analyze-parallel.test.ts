@@ -13,6 +13,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { autoParallel, PARALLEL_MIN_BYTES } from '../../src/analyze/analyze.js';
 import { flowKey, KEY_INTS } from '../../src/analyze/flow-key.js';
 import { localSink, workerSink } from '../../src/analyze/flow-sink.js';
 import {
@@ -206,6 +207,18 @@ describe('analyzeCapture in a worker thread, one connection with many RSTs (comp
     expect(local.connections[0]!.resets).toHaveLength(32);
     expect(await analyzeCapture(f, { parallel: true })).toEqual(local);
   }, 60_000);
+});
+
+describe("parallel: 'auto'", () => {
+  it('starts the worker for a stream or a large file, never on one CPU nor for a small file', () => {
+    expect(autoParallel(undefined, 2)).toBe(true);
+    expect(autoParallel(PARALLEL_MIN_BYTES, 2)).toBe(true);
+    expect(autoParallel(PARALLEL_MIN_BYTES - 1, 64)).toBe(false);
+    expect(autoParallel(0, 2)).toBe(false);
+    // One CPU: the two threads would take turns on it, for ~25 % more CPU time.
+    expect(autoParallel(undefined, 1)).toBe(false);
+    expect(autoParallel(10 * PARALLEL_MIN_BYTES, 1)).toBe(false);
+  });
 });
 
 describe('packet ring', () => {
