@@ -7,7 +7,11 @@
 //   timed         N rounds (default 5), the commands interleaved (order rotated each round), page cache warm;
 //                 wall time and peak RSS from /usr/bin/time (wait4 rusage of the child); medians quoted.
 //                 tshark takes ~1 min and ~3 GB on 1 GB, so it runs --tshark-rounds times (default 1).
-//   checked       rstwatch's RST count equals tshark's (`tcp.flags.reset==1`): a mismatch fails the part.
+//   stages        in the same rounds, rstwatch's reader alone and its reader + decoder counting RSTs (the job
+//                 tcpdump's filter does; bench/analyze-stages.mjs), and the full analysis on one thread
+//                 (`--threads 1`): where the time goes between tcpdump's job and the full classification.
+//   checked       rstwatch's RST count equals tshark's (`tcp.flags.reset==1`), the decoder stage's too: a
+//                 mismatch fails the part.
 //   memory bound  peak RSS on the same capture 3× over (stdin, timestamps shifted so the copies follow each
 //                 other) and on a synthetic SYN scan with millions of distinct 4-tuples (flow table full:
 //                 eviction counted and reported), to show that RSS does not grow with the input.
@@ -31,6 +35,7 @@ import { median } from './lib.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'bin/rstwatch.js');
+const STAGES = join(ROOT, 'bench/analyze-stages.mjs');
 const TCPDUMP_FILTER = '(tcp[tcpflags] & tcp-rst != 0) or (ip6 and ip6[6]==6 and ip6[53] & 4 != 0)';
 export const ANALYZE_TARGETS = { wallVsTcpdump: 1.0, tsharkVsRstwatch: 50, peakRssMb: 256 };
 
@@ -277,15 +282,24 @@ export async function runAnalyzeCost(o) {
     cat: ['cat', file],
     tcpdump: ['tcpdump', '-r', file, TCPDUMP_FILTER, '-w', '/dev/null'],
     rstwatch: ['node', CLI, 'analyze', '--json', file],
+    rstwatch1: ['node', CLI, 'analyze', '--json', '--threads', '1', file],
+    read: ['node', STAGES, 'read', file],
+    decode: ['node', STAGES, 'rsts', file],
   };
-  const runs = { cat: [], tcpdump: [], rstwatch: [] };
+  const runs = { cat: [], tcpdump: [], rstwatch: [], rstwatch1: [], read: [], decode: [] };
   const names = Object.keys(cmds);
+  const stageOut = join(tmpdir(), `rstwatch-bench-stage-${process.pid}.json`);
+  let decodeCounts;
   for (let r = 0; r < o.rounds; r++) {
     const order = names.map((_, i) => names[(i + r) % names.length]);
     for (const name of order) {
-      const t = await timed(cmds[name]);
+      const t = await timed(cmds[name], name === 'decode' ? { stdout: stageOut } : {});
       if (t.code !== 0) throw new Error(`${name} exited ${t.code}: ${t.stderr.slice(0, 300)}`);
       runs[name].push(t);
+      if (name === 'decode') {
+        decodeCounts = JSON.parse(readFileSync(stageOut, 'utf8'));
+        rmSync(stageOut, { force: true });
+      }
     }
     log(
       `  round ${r + 1}/${o.rounds}: ${names.map((n) => `${n} ${runs[n].at(-1).wallSec.toFixed(2)} s`).join(', ')}`,
@@ -335,8 +349,16 @@ export async function runAnalyzeCost(o) {
     cat: stat(runs.cat),
     tcpdump: stat(runs.tcpdump),
     rstwatch: stat(runs.rstwatch),
+    rstwatch1: stat(runs.rstwatch1),
+    read: stat(runs.read),
+    decode: stat(runs.decode),
     tshark: stat(tshark),
-    rsts: { rstwatch: summary.rsts, tshark: tsharkRsts, equal: summary.rsts === tsharkRsts },
+    rsts: {
+      rstwatch: summary.rsts,
+      decoder: decodeCounts.rsts,
+      tshark: tsharkRsts,
+      equal: summary.rsts === tsharkRsts && decodeCounts.rsts === tsharkRsts,
+    },
     report: {
       connections: summary.connections,
       connectionsWithResets: summary.connectionsWithResets,
@@ -368,6 +390,9 @@ export async function runAnalyzeCost(o) {
     tsharkVsRstwatch: res.tshark ? res.tshark.wallSec / res.rstwatch.wallSec : Number.NaN,
     rstwatchVsCat: res.rstwatch.wallSec / res.cat.wallSec,
     cpuRstwatchVsTcpdump: res.rstwatch.cpuSec / res.tcpdump.cpuSec,
+    oneThreadVsTcpdump: res.rstwatch1.wallSec / res.tcpdump.wallSec,
+    decoderVsTcpdump: res.decode.wallSec / res.tcpdump.wallSec,
+    readerVsTcpdump: res.read.wallSec / res.tcpdump.wallSec,
   };
   const peak = Math.max(res.rstwatch.rssMb, res.repeated.rssMb, res.scan.rssMb);
   res.withinTarget = {
@@ -376,9 +401,12 @@ export async function runAnalyzeCost(o) {
     peakRssMb: peak <= ANALYZE_TARGETS.peakRssMb,
   };
   if (!res.rsts.equal && Number.isFinite(tsharkRsts))
-    throw Object.assign(new Error(`RST count differs: rstwatch ${summary.rsts}, tshark ${tsharkRsts}`), {
-      res,
-    });
+    throw Object.assign(
+      new Error(
+        `RST count differs: rstwatch ${summary.rsts}, its decoder stage ${decodeCounts.rsts}, tshark ${tsharkRsts}`,
+      ),
+      { res },
+    );
   return res;
 }
 
@@ -406,6 +434,10 @@ export function printAnalyze(a, table) {
   row('tcpdump -r F <RST filter, v4+v6> -w /dev/null', a.tcpdump);
   row('rstwatch analyze --json F > /dev/null', a.rstwatch);
   row("tshark -n -r F -Y 'tcp.flags.reset==1'", a.tshark);
+  rows.push(['where the time goes:', '', '', '', '', '']);
+  row("  rstwatch's reader alone (every record framed)", a.read);
+  row("  rstwatch's reader + decoder counting RSTs (tcpdump's job)", a.decode);
+  row('  rstwatch analyze --json --threads 1 F', a.rstwatch1);
   console.log(table(rows));
   console.log(
     `machine: ${a.machine.cpus} CPUs; load average ${a.machine.loadAverageStart.join(' / ')} before the rounds, ${a.machine.loadAverageEnd.join(' / ')} after (1 / 5 / 15 min): on a shared machine wall times are inflated, CPU times less so`,
@@ -417,7 +449,11 @@ export function printAnalyze(a, table) {
       `rstwatch/cat ${times(r.rstwatchVsCat)}; CPU rstwatch/tcpdump ${times(r.cpuRstwatchVsTcpdump)}`,
   );
   console.log(
-    `RSTs: rstwatch ${a.rsts.rstwatch.toLocaleString('en-US')}, tshark ${Number(a.rsts.tshark).toLocaleString('en-US')} → ${a.rsts.equal ? 'equal' : 'DIFFERENT'}; ` +
+    `stages against tcpdump (wall): rstwatch's reader ${times(r.readerVsTcpdump)}, reader + decoder counting RSTs ${times(r.decoderVsTcpdump)}, ` +
+      `full analysis on one thread ${times(r.oneThreadVsTcpdump)}, on two ${times(r.rstwatchVsTcpdump)}: the rest is connection tracking and classification`,
+  );
+  console.log(
+    `RSTs: rstwatch ${a.rsts.rstwatch.toLocaleString('en-US')}, its decoder stage ${a.rsts.decoder.toLocaleString('en-US')}, tshark ${Number(a.rsts.tshark).toLocaleString('en-US')} → ${a.rsts.equal ? 'equal' : 'DIFFERENT'}; ` +
       `${a.report.connections.toLocaleString('en-US')} connections, ${a.report.connectionsWithResets.toLocaleString('en-US')} with resets, ` +
       `${a.report.flowsEvicted} evicted, ${a.report.classifiedEarly.toLocaleString('en-US')} classified early; causes ${Object.entries(
         a.report.causes,
@@ -467,6 +503,8 @@ export function analyzeJson(a) {
     cat: s(a.cat),
     tcpdump: s(a.tcpdump),
     rstwatch: s(a.rstwatch),
+    rstwatchOneThread: s(a.rstwatch1),
+    stages: { read: s(a.read), decodeRsts: s(a.decode) },
     tshark: s(a.tshark),
     ratio: Object.fromEntries(Object.entries(a.ratio).map(([k, v]) => [k, r(v)])),
     rsts: a.rsts,

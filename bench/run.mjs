@@ -16,7 +16,9 @@
 //      concurrent clients on loopback, paced and back to back; p50/p99 against the targets.
 //   7. Capture analysis (bench/analyze-cost.mjs): `rstwatch analyze` on a ≥ 1 GB pcap of real loopback
 //      traffic (bench/make-big-pcap.sh) against tcpdump, tshark and cat, interleaved rounds, medians; RST
-//      count checked against tshark; peak RSS on 3× the input and on a synthetic SYN scan.
+//      count checked against tshark; where the time goes (rstwatch's reader alone, its reader + decoder
+//      counting RSTs, the analysis on one thread: bench/analyze-stages.mjs); peak RSS on 3× the input and
+//      on a synthetic SYN scan.
 //   6. Dashboard first load (bench/dashboard-cost.mjs): Chromium opens the dashboard of a real agent, fresh
 //      context each round; time to the first chart drawn against the 1-s target, and where it goes.
 //
