@@ -60,6 +60,8 @@ export interface AnalyzeOptions {
    * the analysis always runs in-process.
    */
   parallel?: boolean | 'auto';
+  /** Size of the ring that feeds the worker, in records (a power of two; default RING_RECORDS): for tests. */
+  ringRecords?: number;
 }
 
 let heapGrowthLimited = false;
@@ -123,7 +125,7 @@ export async function analyzeCapture(
   };
   const sink =
     WORKER_URL !== undefined && (await useWorker(source, opts.parallel))
-      ? await workerSink(WORKER_URL, flowOpts)
+      ? await workerSink(WORKER_URL, flowOpts, opts.ringRecords)
       : localSink(flowOpts);
   const pkt = newDecodedTcp();
   const skips: Record<string, number> = {};

@@ -44,10 +44,15 @@ const DRAIN_EVERY = 1024;
 
 /**
  * The worker sink once its worker is running (`url`: the compiled flow-worker.js); the local sink when the
- * worker cannot start (nothing is lost but the second core).
+ * worker cannot start (nothing is lost but the second core). `ringRecords`: the packet ring's size
+ * (default RING_RECORDS; tests use a small ring so that a small capture wraps it many times).
  */
-export async function workerSink(url: URL, opts: FlowAnalysisOptions): Promise<FlowSink> {
-  const ring = newRingBuffers();
+export async function workerSink(
+  url: URL,
+  opts: FlowAnalysisOptions,
+  ringRecords?: number,
+): Promise<FlowSink> {
+  const ring = newRingBuffers(ringRecords);
   const itemBuffers = newItemRingBuffers();
   const data: FlowWorkerData = { ring, items: itemBuffers, maxFlows: opts.maxFlows };
   let worker: Worker | undefined;

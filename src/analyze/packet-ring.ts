@@ -6,7 +6,7 @@
  * One producer, one consumer. Each side publishes its counter (records written / read) with Atomics every
  * BATCH records, and sleeps with Atomics.wait only when the ring is full (producer) or empty (consumer),
  * announcing it in a flag so that the other side wakes it — with hysteresis: a full producer sleeps until
- * half the ring is free, an idle consumer until WAKE_CONSUMER records wait (or the ring is closed), so that
+ * half the ring is free, an idle consumer until an eighth of it waits (or the ring is closed), so that
  * the two threads do not wake each other every batch (a futex round trip per 256 records was a quarter of
  * the worker's time). Counters are int32 and wrap; fill levels are computed with `| 0`. A side that waits
  * re-checks every second, and the producer gives up with an error when the consumer has stopped moving for
@@ -16,16 +16,19 @@
 import type { DecodedTcp } from '../packet/types.js';
 import { flowKey, K_V, KEY_INTS } from './flow-key.js';
 
-/** Records in the ring (a power of two): 2 MiB of 128-byte records. */
-export const RING_RECORDS = 16_384;
-const MASK = RING_RECORDS - 1;
+/**
+ * Records in the ring by default (a power of two): 8 MiB of 128-byte records. A ring of 16,384 (2 MiB) left
+ * each thread waiting for the other ~0.35 s on a 1 GB capture, bursts of one side (the reading thread
+ * classifying a batch of held connections, the worker's first seconds before its code is optimized) being
+ * longer than the ring could absorb; 65,536 halves the waits and took ~6 % off the wall time
+ * (docs/benchmarks.md, part 7, round 3).
+ */
+export const RING_RECORDS = 65_536;
 /** int32 per record (128 bytes); the frame number is a double in the last 8 bytes. */
 const REC = 32;
 const BATCH = 256;
-/** A full producer resumes when this many records are free again. */
-const ROOM = RING_RECORDS >> 1;
-/** An idle consumer is woken when this many records wait. */
-const WAKE_CONSUMER = RING_RECORDS >> 3;
+// Per ring (its size, a power of two, is the records buffer's): a full producer resumes when half the ring is
+// free again (`room`); an idle consumer is woken when an eighth of it waits (`wakeConsumer`).
 const STALL_SEC = 120;
 
 /** The flow key (flow-key.ts), computed here by the reading thread. */
@@ -71,9 +74,12 @@ export function wakeWord(buffers: RingBuffers): [Int32Array, number] {
   return [new Int32Array(buffers.control), C_TAIL];
 }
 
-export function newRingBuffers(): RingBuffers {
+/** A ring of `records` records (a power of two, at least 2 × BATCH; default RING_RECORDS). */
+export function newRingBuffers(records = RING_RECORDS): RingBuffers {
+  if (!Number.isInteger(records) || records < 2 * BATCH || (records & (records - 1)) !== 0)
+    throw new RangeError(`packet ring: ${records} records is not a power of two of at least ${2 * BATCH}`);
   return {
-    records: new SharedArrayBuffer(RING_RECORDS * REC * 4),
+    records: new SharedArrayBuffer(records * REC * 4),
     control: new SharedArrayBuffer(CONTROL_INTS * 4),
   };
 }
@@ -84,6 +90,10 @@ export class RingWriter {
   private readonly ctl: Int32Array;
   private head = 0;
   private published = 0;
+  private readonly size: number;
+  private readonly mask: number;
+  private readonly room: number;
+  private readonly wakeConsumer: number;
 
   /**
    * `whileWaiting`: called when the ring is full, before each sleep (and after each wake-up); it returns
@@ -96,6 +106,10 @@ export class RingWriter {
     this.I = new Int32Array(buffers.records);
     this.F = new Float64Array(buffers.records);
     this.ctl = new Int32Array(buffers.control);
+    this.size = this.I.length / REC;
+    this.mask = this.size - 1;
+    this.room = this.size >> 1;
+    this.wakeConsumer = this.size >> 3;
   }
 
   /** The consumer said it failed. */
@@ -106,9 +120,9 @@ export class RingWriter {
   /** Appends one segment; blocks while the ring is full. */
   write(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void {
     if (((this.head - this.published) | 0) >= BATCH) this.publish();
-    if (((this.head - Atomics.load(this.ctl, C_TAIL)) | 0) >= RING_RECORDS) this.waitForRoom();
+    if (((this.head - Atomics.load(this.ctl, C_TAIL)) | 0) >= this.size) this.waitForRoom();
     const I = this.I;
-    const k = this.head & MASK;
+    const k = this.head & this.mask;
     const o = k * REC;
     flowKey(pkt.ipVersion, pkt.src, pkt.dst, pkt.srcPort, pkt.dstPort, I, o + P_KEY);
     I[o + P_SEQ] = pkt.seq;
@@ -135,7 +149,7 @@ export class RingWriter {
     Atomics.store(ctl, C_HEAD, this.head);
     if (
       Atomics.load(ctl, C_CONSUMER_WAITS) !== 0 &&
-      ((this.head - Atomics.load(ctl, C_TAIL)) | 0) >= WAKE_CONSUMER
+      ((this.head - Atomics.load(ctl, C_TAIL)) | 0) >= this.wakeConsumer
     )
       Atomics.notify(ctl, C_HEAD);
   }
@@ -154,12 +168,12 @@ export class RingWriter {
   private waitForRoom(): void {
     this.publish();
     const ctl = this.ctl;
-    // The consumer may be asleep below its wake-up level (less than WAKE_CONSUMER records were published
+    // The consumer may be asleep below its wake-up level (less than wakeConsumer records were published
     // when it looked): the ring is full now, wake it.
     Atomics.notify(ctl, C_HEAD);
     let lastTail = Atomics.load(ctl, C_TAIL);
     let lastProgress = Date.now();
-    while (((this.head - lastTail) | 0) > RING_RECORDS - ROOM) {
+    while (((this.head - lastTail) | 0) > this.size - this.room) {
       if (Atomics.load(ctl, C_FAILED) !== 0) throw new Error('the flow worker failed');
       if (this.whileWaiting?.() === true) lastProgress = Date.now();
       Atomics.store(ctl, C_PRODUCER_WAITS, 1);
@@ -179,11 +193,17 @@ export class RingReader {
   private readonly F: Float64Array;
   private readonly ctl: Int32Array;
   private tail = 0;
+  private readonly size: number;
+  private readonly mask: number;
+  private readonly room: number;
 
   constructor(buffers: RingBuffers) {
     this.I = new Int32Array(buffers.records);
     this.F = new Float64Array(buffers.records);
     this.ctl = new Int32Array(buffers.control);
+    this.size = this.I.length / REC;
+    this.mask = this.size - 1;
+    this.room = this.size >> 1;
   }
 
   /**
@@ -199,6 +219,7 @@ export class RingReader {
     const ctl = this.ctl;
     const I = this.I;
     const F = this.F;
+    const mask = this.mask;
     let tail = this.tail;
     for (;;) {
       const head = Atomics.load(ctl, C_HEAD);
@@ -212,7 +233,7 @@ export class RingReader {
       }
       let done = 0;
       while (tail !== head) {
-        const k = tail & MASK;
+        const k = tail & mask;
         const o = k * REC;
         for (let i = 0; i < KEY_INTS; i++) key[i] = I[o + P_KEY + i]!;
         pkt.ipVersion = key[K_V]!;
@@ -246,7 +267,7 @@ export class RingReader {
     Atomics.store(ctl, C_TAIL, tail);
     if (
       Atomics.load(ctl, C_PRODUCER_WAITS) !== 0 &&
-      ((Atomics.load(ctl, C_HEAD) - tail) | 0) <= RING_RECORDS - ROOM
+      ((Atomics.load(ctl, C_HEAD) - tail) | 0) <= this.size - this.room
     )
       Atomics.notify(ctl, C_TAIL);
   }

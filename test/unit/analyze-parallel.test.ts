@@ -172,11 +172,17 @@ describe('analyzeCapture in a worker thread (compiled build)', () => {
     const f = file(bigCapture(12_000));
     const opts = { maxFlows: 500, maxConnections: 100, maxHeldConnections: 512 };
     const local = await analyzeCapture(f, { ...opts, parallel: false });
-    expect(local.summary.tcpSegments).toBeGreaterThan(5 * RING_RECORDS);
+    // A ring of 4,096 records: this capture wraps it ~20 times (the default ring, 16× larger, would need a
+    // capture 16× as long for the same).
+    const ringRecords = 4096;
+    expect(local.summary.tcpSegments).toBeGreaterThan(16 * ringRecords);
     expect(local.summary.rsts).toBeGreaterThan(4000);
     expect(local.summary.classifiedEarly).toBeGreaterThan(0);
-    const parallel = await analyzeCapture(f, { ...opts, parallel: true });
+    const parallel = await analyzeCapture(f, { ...opts, parallel: true, ringRecords });
     expect(parallel).toEqual(local);
+    // And with the default ring, which this capture wraps once.
+    expect(local.summary.tcpSegments).toBeGreaterThan(RING_RECORDS);
+    expect(await analyzeCapture(f, { ...opts, parallel: true })).toEqual(local);
   }, 60_000);
 });
 
@@ -274,14 +280,26 @@ describe('packet ring', () => {
   });
 
   it('a consumer that failed stops a producer waiting for room', () => {
-    const buffers = newRingBuffers();
-    const w = new RingWriter(buffers);
-    new RingReader(buffers).fail();
-    const pkt = newDecodedTcp();
-    pkt.ipVersion = 4;
-    expect(() => {
-      for (let i = 0; i <= RING_RECORDS; i++) w.write(pkt, 0, 0, i + 1);
-    }).toThrow(/the flow worker failed/);
+    for (const size of [512, RING_RECORDS]) {
+      const buffers = newRingBuffers(size);
+      const w = new RingWriter(buffers);
+      new RingReader(buffers).fail();
+      const pkt = newDecodedTcp();
+      pkt.ipVersion = 4;
+      let written = 0;
+      expect(() => {
+        for (let i = 0; i <= size; i++, written++) w.write(pkt, 0, 0, i + 1);
+      }).toThrow(/the flow worker failed/);
+      // It wrote until the ring was full, not one record more.
+      expect(written).toBe(size);
+    }
+  });
+
+  it('a ring is a power of two of at least 512 records', () => {
+    expect(new Int32Array(newRingBuffers().records).length).toBe(RING_RECORDS * 32);
+    expect(new Int32Array(newRingBuffers(1024).records).length).toBe(1024 * 32);
+    for (const bad of [0, 256, 1000, 1536, 768.5, Number.NaN])
+      expect(() => newRingBuffers(bad)).toThrow(RangeError);
   });
 });
 
