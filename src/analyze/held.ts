@@ -134,7 +134,7 @@ export class HeldConnections {
     this.why[h] = CLOSED_BY[c.int()]!;
     c.ints(s.I, b, I_STRIDE);
     c.doubles(s.D, h * D_STRIDE, D_STRIDE);
-    c.ints(s.H, h * HIST_CAP, HIST_CAP);
+    c.bytes(s.H, h * HIST_CAP, HIST_CAP);
     const spillLength = c.int();
     let spill = '';
     for (let i = 0; i < spillLength; i++) spill += String.fromCharCode(c.int());
@@ -203,7 +203,7 @@ export function serializeFlow(
   out.int(CLOSED_BY.indexOf(why));
   out.ints(s.I, b, I_STRIDE);
   out.doubles(s.D, slot * D_STRIDE, D_STRIDE);
-  out.ints(s.H, slot * HIST_CAP, HIST_CAP);
+  out.bytes(s.H, slot * HIST_CAP, HIST_CAP);
   const spill = s.spill[slot] ?? '';
   out.int(spill.length);
   for (let i = 0; i < spill.length; i++) out.int(spill.charCodeAt(i));

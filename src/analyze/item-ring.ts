@@ -67,8 +67,21 @@ export class Item {
     return this;
   }
 
+  // One method per source array type: a shared one would see several element kinds and run slowly (the
+  // connections handed back by the flow worker go through these, ~200 words each).
+
   /** Copies n words of `src` from `at`. */
-  ints(src: Int32Array | Uint8Array, at: number, n: number): this {
+  ints(src: Int32Array, at: number, n: number): this {
+    this.room(n);
+    const w = this.words;
+    let o = this.length;
+    for (let i = 0; i < n; i++) w[o++] = src[at + i]!;
+    this.length = o;
+    return this;
+  }
+
+  /** Copies n bytes of `src` from `at`, one word each. */
+  bytes(src: Uint8Array, at: number, n: number): this {
     this.room(n);
     const w = this.words;
     let o = this.length;
@@ -78,7 +91,15 @@ export class Item {
   }
 
   doubles(src: Float64Array, at: number, n: number): this {
-    for (let i = 0; i < n; i++) this.double(src[at + i]!);
+    this.room(2 * n);
+    const w = this.words;
+    let o = this.length;
+    for (let i = 0; i < n; i++) {
+      F64[0] = src[at + i]!;
+      w[o++] = F64_WORDS[0]!;
+      w[o++] = F64_WORDS[1]!;
+    }
+    this.length = o;
     return this;
   }
 }
@@ -87,8 +108,10 @@ export class Item {
 export interface ItemSource {
   int(): number;
   double(): number;
-  /** n words into dst from `to` (Uint8Array destinations keep the low byte). */
-  ints(dst: Int32Array | Uint8Array, to: number, n: number): void;
+  /** n words into dst from `to`. */
+  ints(dst: Int32Array, to: number, n: number): void;
+  /** n words into dst from `to`, the low byte of each (what Item.bytes wrote). */
+  bytes(dst: Uint8Array, to: number, n: number): void;
   doubles(dst: Float64Array, to: number, n: number): void;
 }
 
@@ -113,8 +136,14 @@ export class ItemCursor implements ItemSource {
     return F64[0]!;
   }
 
-  /** n words into dst from `to` (Uint8Array destinations keep the low byte). */
-  ints(dst: Int32Array | Uint8Array, to: number, n: number): void {
+  ints(dst: Int32Array, to: number, n: number): void {
+    const w = this.item.words;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) dst[to + i] = w[p++]!;
+    this.pos = p;
+  }
+
+  bytes(dst: Uint8Array, to: number, n: number): void {
     const w = this.item.words;
     let p = this.pos;
     for (let i = 0; i < n; i++) dst[to + i] = w[p++]!;
@@ -122,7 +151,14 @@ export class ItemCursor implements ItemSource {
   }
 
   doubles(dst: Float64Array, to: number, n: number): void {
-    for (let i = 0; i < n; i++) dst[to + i] = this.double();
+    const w = this.item.words;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) {
+      F64_WORDS[0] = w[p++]!;
+      F64_WORDS[1] = w[p++]!;
+      dst[to + i] = F64[0]!;
+    }
+    this.pos = p;
   }
 }
 
@@ -221,7 +257,14 @@ export class ItemReader implements ItemSource {
     return F64[0]!;
   }
 
-  ints(dst: Int32Array | Uint8Array, to: number, n: number): void {
+  ints(dst: Int32Array, to: number, n: number): void {
+    const R = this.R;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) dst[to + i] = R[p++ & MASK]!;
+    this.pos = p;
+  }
+
+  bytes(dst: Uint8Array, to: number, n: number): void {
     const R = this.R;
     let p = this.pos;
     for (let i = 0; i < n; i++) dst[to + i] = R[p++ & MASK]!;
@@ -229,7 +272,14 @@ export class ItemReader implements ItemSource {
   }
 
   doubles(dst: Float64Array, to: number, n: number): void {
-    for (let i = 0; i < n; i++) dst[to + i] = this.double();
+    const R = this.R;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) {
+      F64_WORDS[0] = R[p++ & MASK]!;
+      F64_WORDS[1] = R[p++ & MASK]!;
+      dst[to + i] = F64[0]!;
+    }
+    this.pos = p;
   }
 
   /** The current item's words may be overwritten now. */

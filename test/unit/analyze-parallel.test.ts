@@ -21,6 +21,7 @@ import {
   Item,
   ItemCursor,
   ItemReader,
+  type ItemSource,
   ItemWriter,
   newItemRingBuffers,
 } from '../../src/analyze/item-ring.js';
@@ -335,6 +336,56 @@ describe('item ring', () => {
     expect(r.next(out)).toBe(-1);
     expect(got).toBe(sent);
     expect(sent).toBeGreaterThan(7 * ITEM_RING_WORDS);
+  });
+
+  it('ints, bytes and doubles in bulk, read in place and through a cursor, across the end of the ring', () => {
+    const buffers = newItemRingBuffers();
+    const w = new ItemWriter(buffers, new Int32Array(new SharedArrayBuffer(8)), 0);
+    const r = new ItemReader(buffers);
+    const cursor = new ItemCursor();
+    const copy = new Item();
+    const n = 1000;
+    const I = Int32Array.from({ length: n }, (_, i) => (i * 2654435761) | 0);
+    const B = Uint8Array.from({ length: n }, (_, i) => (i * 37) & 255);
+    const D = Float64Array.from(
+      { length: n },
+      (_, i) => (i % 2 ? -1 : 1) * (i * 1e9 + 0.125) * 2 ** (i % 60),
+    );
+    // ~3,003 words an item: 700 items go round the ring twice, each read both ways.
+    for (let round = 0; round < 700; round++) {
+      const at = round % 7;
+      const item = new Item()
+        .int(round)
+        .ints(I, at, n - 7)
+        .bytes(B, at, n - 7)
+        .doubles(D, at, n - 7);
+      w.push(2, item);
+      for (const way of ['ring', 'cursor'] as const) {
+        let src: ItemSource;
+        if (way === 'ring') {
+          expect(r.next()).toBe(2);
+          src = r;
+        } else src = cursor.reset(item);
+        const i2 = new Int32Array(n);
+        const b2 = new Uint8Array(n);
+        const d2 = new Float64Array(n);
+        expect(src.int()).toBe(round);
+        src.ints(i2, 3, n - 7);
+        src.bytes(b2, 3, n - 7);
+        src.doubles(d2, 3, n - 7);
+        expect(i2.subarray(3, n - 4)).toEqual(I.subarray(at, at + n - 7));
+        expect(b2.subarray(3, n - 4)).toEqual(B.subarray(at, at + n - 7));
+        expect(d2.subarray(3, n - 4)).toEqual(D.subarray(at, at + n - 7));
+        if (way === 'ring') r.done();
+      }
+      if (round === 699) {
+        // next(into) copies the payload: the same words as the item.
+        w.push(3, item);
+        expect(r.next(copy)).toBe(3);
+        expect(copy.words.subarray(0, copy.length)).toEqual(item.words.subarray(0, item.length));
+      }
+    }
+    expect(r.next()).toBe(-1);
   });
 
   it('a writer that finds the ring full wakes the reader and gives up once the reader closed', () => {
