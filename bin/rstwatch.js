@@ -3,6 +3,19 @@
 // never pays for the agent's database or the analyzer's decoders.
 import { main } from '../dist/cli/main.js';
 
+const command = process.argv[2];
+// A reader that goes away early (`rstwatch analyze F --json | head`) makes the next write fail with EPIPE:
+// Node ignores SIGPIPE, so without a listener that error is an unhandled 'error' event and a stack trace.
+// Stop quietly instead, with the status of a process killed by SIGPIPE (128 + 13), as cat or tcpdump would.
+// The agent keeps running: its output is a log, and losing the reader of a log is no reason to stop
+// watching (later writes fail the same way and are dropped).
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err?.code !== 'EPIPE') throw err;
+    if (command !== 'agent') process.exit(141);
+  });
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

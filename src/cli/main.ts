@@ -1,7 +1,8 @@
 /**
  * Command dispatch. Each command is a module `src/cli/<name>.ts` exporting `run(argv, io)`, imported only
  * when asked for. Exit codes: 0 ok, 1 findings (doctor/health check), 2 usage or configuration error,
- * 3 runtime error with a stable code, 70 internal error (a bug: please report).
+ * 3 runtime error with a stable code, 70 internal error (a bug: please report); 141 (bin/rstwatch.js) the
+ * reader of standard output went away.
  */
 
 import { readFileSync } from 'node:fs';

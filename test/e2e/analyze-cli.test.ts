@@ -4,7 +4,7 @@
  * PARTIAL marker and that a partial report holds what was read; standard input, gzip, --html; and, under a
  * pseudo-terminal (`script` from util-linux), the colours and the progress bar, which a pipe never gets.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -350,6 +350,38 @@ function bigCapture(): string {
   bigPath = file('big.pcap', out);
   return bigPath;
 }
+
+describe('rstwatch and a reader that goes away', () => {
+  /** Runs rstwatch with `args`, reads the first chunk of its output, then closes the pipe. */
+  function readFirstChunk(
+    args: string[],
+  ): Promise<{ code: number | null; signal: string | null; stderr: string; got: number }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      let got = 0;
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      child.stdout.once('data', (d: Buffer) => {
+        got = d.length;
+        child.stdout.destroy();
+      });
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve({ code, signal, stderr, got }));
+    });
+  }
+
+  it('`analyze --json F | head`: stops quietly with the SIGPIPE status, no stack trace', async () => {
+    // ~1,238 listed connections: megabytes of JSON, far more than a pipe holds.
+    const p = file('epipe.pcap', toPcap(richPackets()));
+    const r = await readFirstChunk(['analyze', p, '--json', '--max-connections', 'all']);
+    expect(r.got).toBeGreaterThan(0);
+    expect(r.stderr).toBe('');
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(141);
+  }, 60_000);
+});
 
 describe('rstwatch analyze on a terminal (pseudo-terminal via script(1))', () => {
   const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
