@@ -14,6 +14,7 @@
  * The report is plain data; src/report/json.ts and src/report/text.ts render it.
  */
 
+import { fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
@@ -50,13 +51,14 @@ export interface AnalyzeOptions {
   maxTalkers?: number;
   /** Most timeline buckets (default 600); the bucket width grows to fit. */
   maxBuckets?: number;
-  /** Name of the source in the report (default: the path, or "-" for a stream). */
+  /** Name of the source in the report (default: the path, or "-" for a descriptor or a stream). */
   name?: string;
   /** Bytes read from the source so far (compressed bytes for .gz), at most once per chunk (progress bar). */
   onProgress?: (bytesRead: number) => void;
   /**
    * Track connections in a worker thread: 'auto' (default) for a stream or a file of PARALLEL_MIN_BYTES or
-   * more when the process may use two CPUs or more (autoParallel), true/false to force. Only the compiled build has a worker to start; from the TypeScript sources
+   * more when the process may use two CPUs or more (autoParallel), true/false to force. Only the compiled
+   * build has a worker to start; from the TypeScript sources
    * the analysis always runs in-process.
    */
   parallel?: boolean | 'auto';
@@ -97,22 +99,27 @@ export function autoParallel(bytes: number | undefined, cpus: number): boolean {
 }
 
 async function useWorker(
-  source: string | NodeJS.ReadableStream,
+  source: string | number | NodeJS.ReadableStream,
   parallel: AnalyzeOptions['parallel'],
 ): Promise<boolean> {
   if (WORKER_URL === undefined || parallel === false) return false;
   if (parallel === true) return true;
-  if (typeof source !== 'string') return autoParallel(undefined, availableParallelism());
+  if (typeof source === 'object') return autoParallel(undefined, availableParallelism());
   try {
-    return autoParallel((await stat(source)).size, availableParallelism());
+    const st = typeof source === 'string' ? await stat(source) : fstatSync(source);
+    // A pipe or a FIFO: its size says nothing, it is a stream.
+    return autoParallel(st.isFile() ? st.size : undefined, availableParallelism());
   } catch {
     return false; // the reader reports why it cannot open it
   }
 }
 
-/** Reads and analyzes a capture (a path, or a binary stream such as process.stdin). Never throws on bad input. */
+/**
+ * Reads and analyzes a capture (a path, an open file descriptor such as 0 for standard input, or a binary
+ * stream). Never throws on bad input.
+ */
 export async function analyzeCapture(
-  source: string | NodeJS.ReadableStream,
+  source: string | number | NodeJS.ReadableStream,
   opts: AnalyzeOptions = {},
 ): Promise<AnalysisReport> {
   limitHeapGrowth();

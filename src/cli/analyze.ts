@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { fstatSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { isatty } from 'node:tty';
 import { analyzeCapture } from '../analyze/analyze.js';
 import { DEFAULT_MAX_FLOWS } from '../analyze/flows.js';
 import { errorMessage, RstwatchError } from '../internal/errors.js';
@@ -162,7 +163,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
       'E_ANALYZE_OUTPUT',
       `cannot write the HTML report to ${values.html}: ${dirname(values.html)} is not a folder`,
     );
-  if (file === '-' && process.stdin.isTTY)
+  // isatty(0), not process.stdin.isTTY: creating process.stdin makes a pipe on descriptor 0 non-blocking, and
+  // the capture is read from the descriptor itself (src/packet/reader.ts readDescriptor).
+  if (file === '-' && isatty(0))
     throw new RstwatchError('E_USAGE', 'standard input is a terminal, not a capture', {
       hint: 'pipe one in: tcpdump -w - | rstwatch analyze -',
     });
@@ -175,7 +178,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   });
   let report: Awaited<ReturnType<typeof analyzeCapture>>;
   try {
-    report = await analyzeCapture(file === '-' ? process.stdin : file, {
+    report = await analyzeCapture(file === '-' ? 0 : file, {
       top,
       maxFlows,
       maxConnections,

@@ -12,7 +12,7 @@
  * codes and byte offsets; a structural error stops reading with `partial: true`, keeping what was read.
  * Only programmer errors (a throwing callback, a non-binary stream) reject.
  */
-import { createReadStream } from 'node:fs';
+import { read as fsRead, fstat } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -167,10 +167,11 @@ function describeMagic(head: Uint8Array): string {
 
 /**
  * Read a capture and call `onPacket` for every record. The PacketRecord is reused: its `data` is a view that
- * is only valid during the callback (copy what you keep).
+ * is only valid during the callback (copy what you keep). `source`: a path, an open file descriptor (read,
+ * not closed: 0 for `rstwatch analyze -`), or a binary stream.
  */
 export async function readCapture(
-  source: string | NodeJS.ReadableStream,
+  source: string | number | NodeJS.ReadableStream,
   onPacket: (p: PacketRecord) => void,
   opts: ReadOptions = {},
 ): Promise<ReadSummary> {
@@ -181,9 +182,18 @@ export async function readCapture(
   const ctx = new ReadContext(onPacket, max);
   const framer = new Framer(ctx);
   if (typeof source === 'string') await readPath(source, framer, ctx, opts.onProgress);
+  else if (typeof source === 'number') await readDescriptor(source, framer, ctx, opts.onProgress);
   else await readStream(source, framer, ctx, opts.onProgress, source.constructor?.name ?? 'stream');
   framer.finish();
   return ctx.summary;
+}
+
+/** What readFrom needs of an open file: a FileHandle, or a bare descriptor (descriptorSource). */
+interface ByteSource {
+  name: string;
+  read(b: Uint8Array, length: number, position: number | null): Promise<number>;
+  isRegular(): Promise<boolean>;
+  close(): Promise<void>;
 }
 
 async function readPath(
@@ -199,29 +209,89 @@ async function readPath(
     ctx.problem(CAPTURE.READ, `cannot open ${path}: ${describeIoError(err)}`, 0);
     return;
   }
-  // Two buffers: while the parser works on one, libuv's thread pool already copies the next chunk into the
-  // other, so the copy out of the page cache runs on the second core instead of in line (docs/benchmarks.md,
-  // part 4). Reads are positional, so the order of the chunks never depends on timing.
-  // Only a regular file: a FIFO or a character device (/dev/stdin) is read one chunk at a time, in order,
-  // until a read returns nothing.
+  await readFrom(
+    {
+      name: path,
+      read: async (b, length, position) => (await fh.read(b, 0, length, position)).bytesRead,
+      isRegular: async () => (await fh.stat()).isFile(),
+      close: () => fh.close(),
+    },
+    framer,
+    ctx,
+    onProgress,
+  );
+}
+
+/**
+ * An open descriptor (standard input). Read with fs.read in libuv's thread pool, like a file — not through
+ * process.stdin, whose stream reads a pipe 64 KiB at a time on the main thread between everything else it
+ * does: `cat 1GB.pcap | rstwatch analyze -` took twice as long as reading the file (docs/benchmarks.md,
+ * part 7). A descriptor left non-blocking by whoever shared it (EAGAIN) is polled every few milliseconds.
+ */
+function readDescriptor(
+  fd: number,
+  framer: Framer,
+  ctx: ReadContext,
+  onProgress: ((n: number) => void) | undefined,
+): Promise<void> {
+  const readOnce = (b: Uint8Array, length: number, position: number | null) =>
+    new Promise<number>((resolve, reject) => {
+      fsRead(fd, b, 0, length, position, (err, n) => (err ? reject(err) : resolve(n)));
+    });
+  return readFrom(
+    {
+      name: fd === 0 ? 'standard input' : `descriptor ${fd}`,
+      read: async (b, length, position) => {
+        for (let waits = 0; ; waits++) {
+          try {
+            return await readOnce(b, length, position);
+          } catch (err) {
+            if (sysCode(err) !== 'EAGAIN') throw err;
+            await new Promise((resolve) => setTimeout(resolve, Math.min(20, 1 + waits)));
+          }
+        }
+      },
+      isRegular: () => new Promise((resolve) => fstat(fd, (err, st) => resolve(err === null && st.isFile()))),
+      close: async () => undefined, // not ours to close
+    },
+    framer,
+    ctx,
+    onProgress,
+  );
+}
+
+/**
+ * Reads `src` to its end in CHUNK-byte reads into two buffers: while the parser works on one, libuv's thread
+ * pool already copies the next chunk into the other, so the copy runs on the second core instead of in line
+ * (docs/benchmarks.md, part 4). One read at a time, the next started as soon as the previous one returned:
+ * the chunks come in order whatever the timing, from a file (positional reads) as from a pipe, a FIFO or a
+ * terminal (sequential reads, which return what is there). A regular file ends at its first short read,
+ * anything else at a read of 0 bytes. Gzip (found by its magic in the first chunk) goes through a stream
+ * that starts with the chunk already read, so that a pipe loses nothing.
+ */
+async function readFrom(
+  src: ByteSource,
+  framer: Framer,
+  ctx: ReadContext,
+  onProgress: ((n: number) => void) | undefined,
+): Promise<void> {
   let regular = false;
   try {
-    regular = (await fh.stat()).isFile();
+    regular = await src.isRegular();
   } catch {
-    // fstat failing on an open descriptor: read it the careful way
+    // fstat failing on an open descriptor: read it as a stream of unknown length
   }
-  const bufs = regular ? [new Uint8Array(CHUNK), new Uint8Array(CHUNK)] : [new Uint8Array(CHUNK)];
+  const bufs = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
   let total = 0;
-  let gzip = false;
   let position = 0;
   const readAt = (b: Uint8Array) => {
-    const p = fh.read(b, 0, CHUNK, regular ? position : null);
+    const p = src.read(b, CHUNK, regular ? position : null);
     position += CHUNK;
     return p;
   };
-  let pending: ReturnType<typeof readAt> | undefined;
+  let pending: Promise<number> | undefined;
+  let gzipHead: Uint8Array | undefined;
   try {
-    // The first bytes decide: gzip goes through a stream, anything else is read straight into the buffers.
     let first = true;
     let which = 0;
     pending = readAt(bufs[0]!);
@@ -230,36 +300,49 @@ async function readPath(
       if (pending === undefined) break;
       let bytesRead: number;
       try {
-        ({ bytesRead } = await pending);
+        bytesRead = await pending;
       } catch (err) {
         pending = undefined;
-        ctx.problem(CAPTURE.READ, `error reading ${path}: ${describeIoError(err)}`, total);
+        ctx.problem(CAPTURE.READ, `error reading ${src.name}: ${describeIoError(err)}`, total);
         break;
       }
       pending = undefined;
       if (bytesRead === 0) break;
       if (first && bytesRead >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
-        gzip = true;
+        gzipHead = buf.slice(0, bytesRead);
         break;
       }
       first = false;
-      // A regular file is read in whole chunks until its end: a short read is the last one.
-      if (regular && bytesRead === CHUNK) {
+      total += bytesRead;
+      // The next read starts before this chunk is parsed, except after a file's last (short) chunk.
+      if (!regular || bytesRead === CHUNK) {
         which ^= 1;
         pending = readAt(bufs[which]!);
       }
-      total += bytesRead;
       onProgress?.(total);
       framer.push(bytesRead === CHUNK ? buf : buf.subarray(0, bytesRead));
-      if (regular && bytesRead !== CHUNK) break;
-      if (!regular && !ctx.stopped) pending = readAt(buf);
+    }
+    if (gzipHead !== undefined) {
+      const head = gzipHead;
+      // The compressed bytes: the first chunk, then the rest of the source (a regular file by position).
+      const compressed = async function* (): AsyncGenerator<Uint8Array> {
+        yield head;
+        let at = head.length;
+        for (;;) {
+          const b = new Uint8Array(CHUNK);
+          const n = await src.read(b, CHUNK, regular ? at : null);
+          if (n === 0) return;
+          at += n;
+          yield n === CHUNK ? b : b.subarray(0, n);
+        }
+      };
+      await readStream(Readable.from(compressed(), { objectMode: false }), framer, ctx, onProgress, src.name);
     }
   } finally {
     // A read still in flight (reading stopped early) must finish before the file is closed.
     if (pending !== undefined) await pending.catch(() => undefined);
-    await fh.close().catch(() => undefined);
+    await src.close().catch(() => undefined);
   }
-  if (gzip) await readStream(createReadStream(path, { highWaterMark: CHUNK }), framer, ctx, onProgress, path);
 }
 
 function describeIoError(err: unknown): string {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,10 @@ interface Got {
   data: number[][];
 }
 
-async function read(src: string | NodeJS.ReadableStream, opts?: { maxPacketBytes?: number }): Promise<Got> {
+async function read(
+  src: string | number | NodeJS.ReadableStream,
+  opts?: { maxPacketBytes?: number },
+): Promise<Got> {
   const pkts: Omit<PacketRecord, 'data' | 'buf' | 'dataOffset'>[] = [];
   const data: number[][] = [];
   const s = await readCapture(
@@ -255,6 +258,82 @@ describe('classic pcap', () => {
     expect(g.s.problems).toEqual([]);
     expect(g.s.packets).toBe(2000);
     expect(g).toEqual(await read(file(b)));
+  });
+
+  it('reads gzip from a FIFO without losing the first chunk (it was read to find the magic)', async () => {
+    const b = pcap(three);
+    const fifo = join(dir, `fifo${n++}`);
+    execFileSync('mkfifo', [fifo]);
+    const writer = (async () => {
+      const fh = await open(fifo, 'w');
+      await fh.write(gzipSync(b));
+      await fh.close();
+    })();
+    // Before: "E_CAPTURE_EMPTY: the capture is empty" (the first chunk was consumed, then the FIFO reopened).
+    const g = await read(fifo);
+    await writer;
+    expect(g.s.problems).toEqual([]);
+    expect(g).toEqual(await read(file(b)));
+  });
+
+  it('reads an open descriptor: a regular file, a pipe (plain and gzip), one left non-blocking', async () => {
+    const recs = [];
+    for (let i = 0; i < 3000; i++)
+      recs.push({
+        data: ether(0x0800, ipv4(tcp({ flags: i % 3 ? 0x10 : 0x04, payload: new Array(i % 900).fill(7) }))),
+      });
+    const b = pcap(recs);
+    const want = await read(file(b));
+    expect(want.s.packets).toBe(3000);
+
+    const fd = openSync(file(b), 'r');
+    try {
+      expect(await read(fd)).toEqual(want);
+    } finally {
+      closeSync(fd);
+    }
+
+    for (const bytes of [b, gzipSync(b)]) {
+      const fifo = join(dir, `fifo${n++}`);
+      execFileSync('mkfifo', [fifo]);
+      // Each open waits (in libuv's thread pool) for the other end.
+      const writer = (async () => {
+        const fh = await open(fifo, 'w');
+        for (let i = 0; i < bytes.length; i += 50_000) await fh.write(bytes.subarray(i, i + 50_000));
+        await fh.close();
+      })();
+      const reader = await open(fifo, 'r');
+      try {
+        const g = await read(reader.fd);
+        expect(g.s.problems).toEqual([]);
+        expect(g).toEqual(want);
+      } finally {
+        await writer;
+        await reader.close();
+      }
+    }
+
+    // A non-blocking read end (as a parent that made its standard input non-blocking leaves it): reads that
+    // find the pipe empty fail with EAGAIN, and the reader waits for the data instead of stopping.
+    const fifo = join(dir, `fifo${n++}`);
+    execFileSync('mkfifo', [fifo]);
+    const nb = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const w = await open(fifo, 'w');
+    const slow = (async () => {
+      for (let i = 0; i < b.length; i += 200_000) {
+        await w.write(b.subarray(i, i + 200_000));
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      await w.close();
+    })();
+    try {
+      const g = await read(nb);
+      expect(g.s.problems).toEqual([]);
+      expect(g).toEqual(want);
+    } finally {
+      await slow;
+      closeSync(nb);
+    }
   });
 
   it('lets a throwing callback reject (a programmer error, not a capture problem)', async () => {
