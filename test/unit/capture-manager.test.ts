@@ -211,7 +211,7 @@ describe('LocalCaptureManager', () => {
     const wrapper = join(tmp, 'record-pid.mjs');
     writeFileSync(
       wrapper,
-      `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(pidFile)}, String(process.pid));\nawait import(${JSON.stringify(pathToFileURL(BIN).href)});\n`,
+      `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(pidFile)}, JSON.stringify([process.pid, process.argv.slice(2)]));\nawait import(${JSON.stringify(pathToFileURL(BIN).href)});\n`,
     );
     const { m, dir } = manager({ analyzeCommand: [process.execPath, wrapper, 'analyze'] });
     seedOld(dir, 'rst-20260110T000000Z', 4);
@@ -226,9 +226,11 @@ describe('LocalCaptureManager', () => {
     };
     expect(rep.schemaVersion).toBe(1);
     expect(rep.summary.packets).toBe(4);
-    const pid = Number(readFileSync(pidFile, 'utf8'));
+    const [pid, args] = JSON.parse(readFileSync(pidFile, 'utf8')) as [number, string[]];
     expect(Number.isInteger(pid) && pid > 0).toBe(true);
     expect(pid).not.toBe(process.pid);
+    // On one thread: the agent is careful with the machine it watches.
+    expect(args.slice(0, -1)).toEqual(['analyze', '--json', '--quiet', '--threads', '1']);
     void m;
   });
 
