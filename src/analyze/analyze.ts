@@ -64,6 +64,8 @@ export interface AnalyzeOptions {
   parallel?: boolean | 'auto';
   /** Size of the ring that feeds the worker, in records (a power of two; default RING_RECORDS): for tests. */
   ringRecords?: number;
+  /** Stops reading when aborted; the report covers what was read (E_CAPTURE_INTERRUPTED, partial). */
+  signal?: AbortSignal;
 }
 
 let heapGrowthLimited = false;
@@ -197,7 +199,10 @@ export async function analyzeCapture(
   };
   let summary: Awaited<ReturnType<typeof readCapture>>;
   try {
-    summary = await readCapture(source, onPacket, { onProgress: opts.onProgress });
+    summary = await readCapture(source, onPacket, {
+      onProgress: opts.onProgress,
+      ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
+    });
   } catch (err) {
     sink.abort();
     throw err;

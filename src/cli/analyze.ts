@@ -48,9 +48,14 @@ Options:
 Colour only when standard output is a terminal and NO_COLOR is unset. A progress bar goes to
 standard error when it is a terminal and the input is a file of 8 MiB or more.
 
+Reading a pipe (tcpdump -w - | rstwatch analyze -), the first Ctrl-C waits for the capture to
+end (tcpdump flushes and closes the pipe) and then reports; a second one stops reading and
+reports what was read (PARTIAL).
+
 Exit status: 0 report printed (also for a partial capture: see the PARTIAL marker);
 3 nothing could be read (E_CAPTURE_*) or the HTML file could not be written (E_ANALYZE_OUTPUT);
-2 usage error.
+2 usage error; 130 (SIGINT) stopped by a second Ctrl-C, after the report; 141 the reader of
+the output went away.
 `;
 
 function version(): string {
@@ -176,6 +181,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     isTty: Boolean(process.stderr.isTTY),
     columns: process.stderr.columns,
   });
+  const interrupt = watchInterrupts(file, io);
   let report: Awaited<ReturnType<typeof analyzeCapture>>;
   try {
     report = await analyzeCapture(file === '-' ? 0 : file, {
@@ -185,9 +191,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
       parallel,
       name: file,
       onProgress: (n) => progress.update(n),
+      ...(interrupt !== undefined ? { signal: interrupt.signal } : {}),
     });
   } finally {
     progress.done();
+    interrupt?.stop();
   }
 
   const problems = report.capture.problems;
@@ -210,5 +218,45 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const color = io.isTty && !process.env.NO_COLOR;
     io.out(renderText(report, { color, width: io.isTty ? process.stdout.columns : undefined }));
   }
+  if (interrupt?.signal.aborted === true) {
+    // Stopped by a second Ctrl-C: a read of the pipe may still wait in libuv's thread pool for a writer that
+    // never writes or closes, and process.exit() would wait for that thread forever (libuv joins its pool
+    // at exit). Everything is written: end the way an interrupted program does, by the signal itself with
+    // its default action (status 130 in a shell).
+    await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+    process.removeAllListeners('SIGINT');
+    process.kill(process.pid, 'SIGINT');
+  }
   return 0;
+}
+
+/**
+ * Ctrl-C while reading a pipe or a FIFO (`tcpdump -w - | rstwatch analyze -`): the terminal sends SIGINT to
+ * both; tcpdump writes what it has and closes the pipe, and the report must still come — so the first
+ * SIGINT only says that rstwatch waits for the end of its input, and a second one stops reading at once and
+ * reports what was read (E_CAPTURE_INTERRUPTED, PARTIAL). A regular file keeps the default: Ctrl-C ends
+ * the process. Undefined when the input is a file.
+ */
+function watchInterrupts(file: string, io: Io): { signal: AbortSignal; stop: () => void } | undefined {
+  try {
+    if ((file === '-' ? fstatSync(0) : statSync(file)).isFile()) return undefined;
+  } catch {
+    return undefined; // the reader reports why it cannot read it
+  }
+  const controller = new AbortController();
+  let count = 0;
+  const onSignal = () => {
+    count++;
+    if (count === 1) {
+      io.err(
+        'rstwatch analyze: interrupted: the report comes when the capture on the input ends (Ctrl-C again to stop reading now)\n',
+      );
+    } else {
+      io.err('rstwatch analyze: interrupted again: reporting what was read\n');
+      controller.abort();
+      process.removeListener('SIGINT', onSignal);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  return { signal: controller.signal, stop: () => process.removeListener('SIGINT', onSignal) };
 }

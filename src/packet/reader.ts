@@ -30,6 +30,11 @@ export interface ReadOptions {
   maxPacketBytes?: number;
   /** Called after each chunk with the number of bytes read from the source (compressed bytes for .gz). */
   onProgress?: (bytesRead: number) => void;
+  /**
+   * Stops reading when aborted, even in the middle of a read that waits for a pipe: E_CAPTURE_INTERRUPTED,
+   * the records read so far kept (`rstwatch analyze -` after a second Ctrl-C).
+   */
+  signal?: AbortSignal;
 }
 
 const CHUNK = 1 << 20;
@@ -49,6 +54,11 @@ class Framer {
   private headLen = 0;
 
   constructor(private readonly ctx: ReadContext) {}
+
+  /** Bytes pushed so far (parsed, carried, or waiting for the format to be known). */
+  get received(): number {
+    return this.head !== undefined ? this.headLen : this.abs + this.carryLen;
+  }
 
   /** Choose the format from the first bytes (at least 4, or all of a shorter stream). */
   private start(head: Uint8Array): boolean {
@@ -181,9 +191,18 @@ export async function readCapture(
   if (typeof onPacket !== 'function') throw new TypeError('readCapture needs an onPacket callback');
   const ctx = new ReadContext(onPacket, max);
   const framer = new Framer(ctx);
-  if (typeof source === 'string') await readPath(source, framer, ctx, opts.onProgress);
-  else if (typeof source === 'number') await readDescriptor(source, framer, ctx, opts.onProgress);
-  else await readStream(source, framer, ctx, opts.onProgress, source.constructor?.name ?? 'stream');
+  const signal = opts.signal;
+  if (signal?.aborted !== true) {
+    if (typeof source === 'string') await readPath(source, framer, ctx, opts.onProgress, signal);
+    else if (typeof source === 'number') await readDescriptor(source, framer, ctx, opts.onProgress, signal);
+    else await readStream(source, framer, ctx, opts.onProgress, source.constructor?.name ?? 'stream', signal);
+  }
+  if (signal?.aborted === true && !ctx.stopped)
+    ctx.problem(
+      CAPTURE.INTERRUPTED,
+      'reading was interrupted: the report covers what was read',
+      framer.received,
+    );
   framer.finish();
   return ctx.summary;
 }
@@ -201,6 +220,7 @@ async function readPath(
   framer: Framer,
   ctx: ReadContext,
   onProgress: ((n: number) => void) | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   let fh: Awaited<ReturnType<typeof open>>;
   try {
@@ -219,6 +239,7 @@ async function readPath(
     framer,
     ctx,
     onProgress,
+    signal,
   );
 }
 
@@ -233,6 +254,7 @@ function readDescriptor(
   framer: Framer,
   ctx: ReadContext,
   onProgress: ((n: number) => void) | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   const readOnce = (b: Uint8Array, length: number, position: number | null) =>
     new Promise<number>((resolve, reject) => {
@@ -257,6 +279,7 @@ function readDescriptor(
     framer,
     ctx,
     onProgress,
+    signal,
   );
 }
 
@@ -274,7 +297,14 @@ async function readFrom(
   framer: Framer,
   ctx: ReadContext,
   onProgress: ((n: number) => void) | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
+  // Aborting resolves this (to −1): a read blocked on a pipe whose writer never ends is then left behind.
+  const aborted = new Promise<number>((resolve) => {
+    if (signal === undefined) return;
+    if (signal.aborted) resolve(-1);
+    else signal.addEventListener('abort', () => resolve(-1), { once: true });
+  });
   let regular = false;
   try {
     regular = await src.isRegular();
@@ -290,6 +320,7 @@ async function readFrom(
     return p;
   };
   let pending: Promise<number> | undefined;
+  let abandoned: Promise<number> | undefined;
   let gzipHead: Uint8Array | undefined;
   try {
     let first = true;
@@ -300,10 +331,16 @@ async function readFrom(
       if (pending === undefined) break;
       let bytesRead: number;
       try {
-        bytesRead = await pending;
+        bytesRead = signal === undefined ? await pending : await Promise.race([pending, aborted]);
       } catch (err) {
         pending = undefined;
         ctx.problem(CAPTURE.READ, `error reading ${src.name}: ${describeIoError(err)}`, total);
+        break;
+      }
+      if (bytesRead < 0) {
+        // Interrupted: a read may still wait on a pipe; it is not waited for (readCapture reports the stop).
+        abandoned = pending;
+        pending = undefined;
         break;
       }
       pending = undefined;
@@ -336,12 +373,25 @@ async function readFrom(
           yield n === CHUNK ? b : b.subarray(0, n);
         }
       };
-      await readStream(Readable.from(compressed(), { objectMode: false }), framer, ctx, onProgress, src.name);
+      await readStream(
+        Readable.from(compressed(), { objectMode: false }),
+        framer,
+        ctx,
+        onProgress,
+        src.name,
+        signal,
+      );
     }
   } finally {
-    // A read still in flight (reading stopped early) must finish before the file is closed.
+    // A read still in flight (reading stopped early) must finish before the file is closed; one abandoned
+    // after an interruption may never finish (a pipe nobody closes): the file is closed when it does.
     if (pending !== undefined) await pending.catch(() => undefined);
-    await src.close().catch(() => undefined);
+    if (abandoned !== undefined)
+      void abandoned.then(
+        () => src.close(),
+        () => src.close(),
+      );
+    else await src.close().catch(() => undefined);
   }
 }
 
@@ -365,6 +415,7 @@ async function readStream(
   ctx: ReadContext,
   onProgress: ((n: number) => void) | undefined,
   name: string,
+  signal?: AbortSignal,
 ): Promise<void> {
   const it = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   let total = 0;
@@ -423,7 +474,7 @@ async function readStream(
     try {
       for await (const chunk of gunzip) {
         push(chunk as Uint8Array);
-        if (ctx.stopped) break;
+        if (ctx.stopped || signal?.aborted === true) break;
       }
     } catch (err) {
       if (err === userError || err instanceof TypeError) throw err;
@@ -438,7 +489,7 @@ async function readStream(
   try {
     for await (const c of rest()) {
       push(c);
-      if (ctx.stopped) break;
+      if (ctx.stopped || signal?.aborted === true) break;
     }
   } catch (err) {
     if (err === userError || err instanceof TypeError) throw err;

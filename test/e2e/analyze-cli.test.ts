@@ -383,6 +383,82 @@ describe('rstwatch and a reader that goes away', () => {
   }, 60_000);
 });
 
+describe('rstwatch analyze - and Ctrl-C (tcpdump -w - | rstwatch analyze -)', () => {
+  /**
+   * Writes `part` to the child's stdin and resolves once all of it went into the kernel: 5.6 MB is far more
+   * than a socket pair holds, so by then rstwatch is reading its input — and handles Ctrl-C (Node catches
+   * SIGINT from the start, so /proc's SigCgt cannot tell).
+   */
+  function feed(child: ReturnType<typeof spawn>, part: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) =>
+      child.stdin!.write(part, (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  function start() {
+    const child = spawn(process.execPath, [BIN, 'analyze', '--json', '-'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const ended = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.on('close', (code, signal) => resolve({ code, signal })),
+    );
+    const said = async (text: string) => {
+      const deadline = Date.now() + 30_000;
+      while (!stderr.includes(text)) {
+        if (Date.now() > deadline) throw new Error(`never said "${text}"; stderr: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    return { child, ended, said, out: () => stdout, err: () => stderr };
+  }
+
+  // 50,000 refused connects (7 MB); the first 40,000 are written before the Ctrl-C.
+  const { data } = refusedPcap(50_000);
+  const cut = 24 + 40_000 * 2 * (16 + 54);
+
+  it('the first Ctrl-C waits for the end of the input, and all of it is reported', async () => {
+    const p = start();
+    await feed(p.child, data.subarray(0, cut));
+    p.child.kill('SIGINT');
+    await p.said('interrupted: the report comes when the capture on the input ends');
+    p.child.stdin.end(data.subarray(cut));
+    const end = await p.ended;
+    expect(end).toEqual({ code: 0, signal: null });
+    const j = json(p.out());
+    expect(j.capture.partial).toBe(false);
+    expect(j.summary.packets).toBe(100_000);
+    expect(j.summary.rsts).toBe(50_000);
+  }, 60_000);
+
+  it('a second Ctrl-C reports what was read (PARTIAL, E_CAPTURE_INTERRUPTED), then ends as interrupted', async () => {
+    const p = start();
+    await feed(p.child, data.subarray(0, cut)); // and the pipe is never closed
+    p.child.kill('SIGINT');
+    await p.said('interrupted: the report comes');
+    await new Promise((r) => setTimeout(r, 300));
+    p.child.kill('SIGINT');
+    const end = await p.ended;
+    // Killed by SIGINT after writing the report: status 130 in a shell.
+    expect(end).toEqual({ code: null, signal: 'SIGINT' });
+    expect(p.err()).toContain('E_CAPTURE_INTERRUPTED');
+    expect(p.err()).toContain('PARTIAL');
+    const j = json(p.out());
+    expect(j.capture.partial).toBe(true);
+    expect(j.capture.problems.map((x) => x.code)).toEqual(['E_CAPTURE_INTERRUPTED']);
+    expect(j.summary.packets).toBe(80_000);
+    expect(j.summary.rsts).toBe(40_000);
+    p.child.stdin!.destroy();
+  }, 60_000);
+});
+
 describe('rstwatch analyze on a terminal (pseudo-terminal via script(1))', () => {
   const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
   requireCapability(hasScript, 'script(1) from util-linux');

@@ -28,7 +28,7 @@ interface Got {
 
 async function read(
   src: string | number | NodeJS.ReadableStream,
-  opts?: { maxPacketBytes?: number },
+  opts?: { maxPacketBytes?: number; signal?: AbortSignal },
 ): Promise<Got> {
   const pkts: Omit<PacketRecord, 'data' | 'buf' | 'dataOffset'>[] = [];
   const data: number[][] = [];
@@ -334,6 +334,26 @@ describe('classic pcap', () => {
       await slow;
       closeSync(nb);
     }
+  });
+
+  it('an abort signal stops reading a FIFO whose writer never closes: E_CAPTURE_INTERRUPTED, records kept', async () => {
+    const b = pcap(three);
+    const fifo = join(dir, `fifo${n++}`);
+    execFileSync('mkfifo', [fifo]);
+    const opened = open(fifo, 'w');
+    const controller = new AbortController();
+    const got = read(fifo, { signal: controller.signal });
+    const w = await opened;
+    await w.write(b);
+    // The three records are read, then the reader waits for more that never comes.
+    await new Promise((r) => setTimeout(r, 300));
+    controller.abort();
+    const g = await got;
+    expect(g.pkts).toHaveLength(3);
+    expect(g.s.partial).toBe(true);
+    expect(g.s.problems.map((p) => p.code)).toEqual(['E_CAPTURE_INTERRUPTED']);
+    expect(g.s.problems[0]!.offset).toBe(b.length);
+    await w.close(); // the abandoned read returns (end of file) and the FIFO is closed
   });
 
   it('lets a throwing callback reject (a programmer error, not a capture problem)', async () => {
