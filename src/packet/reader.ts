@@ -21,6 +21,7 @@ import { errorMessage, sysCode } from '../internal/errors.js';
 import { CAPTURE, DEFAULT_MAX_PACKET_BYTES, hex, ReadContext, type UnitParser, u32 } from './parser.js';
 import { PCAP_MAGIC, PcapParser, pcapMagicKind } from './pcap.js';
 import { BLOCK, PcapngParser } from './pcapng.js';
+import { pipeChunks } from './pipe-reader.js';
 import type { PacketRecord, ReadSummary } from './types.js';
 
 export { CAPTURE, DEFAULT_MAX_PACKET_BYTES } from './parser.js';
@@ -210,6 +211,8 @@ export async function readCapture(
 /** What readFrom needs of an open file: a FileHandle, or a bare descriptor (descriptorSource). */
 interface ByteSource {
   name: string;
+  /** Its descriptor: a pipe or a FIFO is read by a thread of its own (pipe-reader.ts). */
+  fd: number;
   read(b: Uint8Array, length: number, position: number | null): Promise<number>;
   isRegular(): Promise<boolean>;
   close(): Promise<void>;
@@ -232,6 +235,7 @@ async function readPath(
   await readFrom(
     {
       name: path,
+      fd: fh.fd,
       read: async (b, length, position) => (await fh.read(b, 0, length, position)).bytesRead,
       isRegular: async () => (await fh.stat()).isFile(),
       close: () => fh.close(),
@@ -244,10 +248,11 @@ async function readPath(
 }
 
 /**
- * An open descriptor (standard input). Read with fs.read in libuv's thread pool, like a file — not through
- * process.stdin, whose stream reads a pipe 64 KiB at a time on the main thread between everything else it
- * does: `cat 1GB.pcap | rstwatch analyze -` took twice as long as reading the file (docs/benchmarks.md,
- * part 7). A descriptor left non-blocking by whoever shared it (EAGAIN) is polled every few milliseconds.
+ * An open descriptor (standard input), read by readFrom: a file as a file, a pipe by the pipe reader's
+ * thread — not through process.stdin, whose stream reads a pipe 64 KiB at a time on the main thread between
+ * everything else it does (`cat 1GB.pcap | rstwatch analyze -` took twice as long as reading the file:
+ * docs/analyze.md, "Limits and performance"). Without that thread (the TypeScript sources), reads go
+ * through libuv's thread pool, and a descriptor left non-blocking by whoever shared it (EAGAIN) is polled.
  */
 function readDescriptor(
   fd: number,
@@ -263,6 +268,7 @@ function readDescriptor(
   return readFrom(
     {
       name: fd === 0 ? 'standard input' : `descriptor ${fd}`,
+      fd,
       read: async (b, length, position) => {
         for (let waits = 0; ; waits++) {
           try {
@@ -310,6 +316,19 @@ async function readFrom(
     regular = await src.isRegular();
   } catch {
     // fstat failing on an open descriptor: read it as a stream of unknown length
+  }
+  if (!regular) {
+    const piped = pipeChunks(src.fd, signal);
+    if (piped !== undefined) {
+      try {
+        await readChunks(piped.chunks, src.name, framer, ctx, onProgress, signal);
+      } finally {
+        // Closed once the reader thread is out of its last read: that read may wait for a writer that never
+        // writes (reading stopped early on a live pipe), and a descriptor closed under it could be reused.
+        void piped.ended.then(() => src.close().catch(() => undefined));
+      }
+      return;
+    }
   }
   const bufs = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
   let total = 0;
@@ -392,6 +411,50 @@ async function readFrom(
         () => src.close(),
       );
     else await src.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Parses the chunks of a pipe (pipe-reader.ts: views valid until the next one). Gzip, found by its magic in
+ * the first chunk, goes through readStream with copies of the chunks.
+ */
+async function readChunks(
+  chunks: AsyncGenerator<Uint8Array>,
+  name: string,
+  framer: Framer,
+  ctx: ReadContext,
+  onProgress: ((n: number) => void) | undefined,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  let total = 0;
+  // Only the reads are guarded: an error thrown by the parser's callback is the caller's, not E_CAPTURE_READ.
+  const next = async (): Promise<Uint8Array | undefined> => {
+    try {
+      const r = await chunks.next();
+      return r.done === true ? undefined : r.value;
+    } catch (err) {
+      ctx.problem(CAPTURE.READ, `error reading ${name}: ${describeIoError(err)}`, total);
+      return undefined;
+    }
+  };
+  try {
+    const head = await next();
+    if (head === undefined) return;
+    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+      const copies = async function* (): AsyncGenerator<Uint8Array> {
+        yield head.slice();
+        for await (const c of chunks) yield c.slice();
+      };
+      await readStream(Readable.from(copies(), { objectMode: false }), framer, ctx, onProgress, name, signal);
+      return;
+    }
+    for (let c: Uint8Array | undefined = head; c !== undefined && !ctx.stopped; c = await next()) {
+      total += c.length;
+      onProgress?.(total);
+      framer.push(c);
+    }
+  } finally {
+    await chunks.return(undefined);
   }
 }
 
