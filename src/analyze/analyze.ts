@@ -92,7 +92,7 @@ const WORKER_URL = import.meta.url.endsWith('.js') ? new URL('./flow-worker.js',
 /**
  * 'auto': is the worker worth starting for an input of `bytes` (undefined: a stream, size unknown) with
  * `cpus` CPUs available to the process? Not below PARALLEL_MIN_BYTES (starting it costs more than it
- * wins), and not on one CPU: the two threads would take turns on it, and splitting the work costs ~25 %
+ * wins), and not on one CPU: the two threads would take turns on it, and splitting the work costs ~15–25 %
  * more CPU (the ring, the connections handed back, a second V8 heap: docs/benchmarks.md, part 7).
  */
 export function autoParallel(bytes: number | undefined, cpus: number): boolean {

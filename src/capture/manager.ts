@@ -79,8 +79,8 @@ export function analyzeInChild(
       reject(new RstwatchError(code, `cannot analyse ${file}: ${message}`));
     let child: ChildProcess;
     try {
-      // One thread: the agent is careful with the machine it watches, and the second thread costs ~25 % more
-      // CPU for a faster answer (docs/analyze.md, "Limits and performance"); its captures are bounded.
+      // One thread: the agent is careful with the machine it watches, and the second thread costs ~15–25 %
+      // more CPU for a faster answer (docs/analyze.md, "Limits and performance"); its captures are bounded.
       child = spawn(command[0]!, [...command.slice(1), '--json', '--quiet', '--threads', '1', file], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });

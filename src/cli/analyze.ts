@@ -40,8 +40,8 @@ Options:
                          the HTML table shows at most ${DEFAULT_HTML_MAX_ROWS})
   --max-flows N          most connections tracked at once (default ${DEFAULT_MAX_FLOWS})
   --threads auto|1|2     1: all in this thread; 2: connection tracking in a second thread
-                         (faster with a free core, ~25 % more CPU); auto (default): 2 for
-                         a stream or a file of 16 MiB or more when 2 or more CPUs are free
+                         (faster with a free core, ~15-25 % more CPU); auto (default): 2 for
+                         a stream or a file of 16 MiB or more if the process may use 2 CPUs
   -q, --quiet            no progress bar
   -h, --help             this text
 
@@ -219,9 +219,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.out(renderText(report, { color, width: io.isTty ? process.stdout.columns : undefined }));
   }
   if (interrupt?.signal.aborted === true) {
-    // Stopped by a second Ctrl-C: a read of the pipe may still wait in libuv's thread pool for a writer that
-    // never writes or closes, and process.exit() would wait for that thread forever (libuv joins its pool
-    // at exit). Everything is written: end the way an interrupted program does, by the signal itself with
+    // Stopped by a second Ctrl-C: a read of the pipe may still wait (in the pipe reader's thread, or in
+    // libuv's thread pool) for a writer that never writes or closes, and process.exit() would wait for that
+    // thread forever (Node joins its threads at exit). Everything is written: end the way an interrupted program does, by the signal itself with
     // its default action (status 130 in a shell).
     await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
     process.removeAllListeners('SIGINT');

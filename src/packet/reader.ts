@@ -208,7 +208,7 @@ export async function readCapture(
   return ctx.summary;
 }
 
-/** What readFrom needs of an open file: a FileHandle, or a bare descriptor (descriptorSource). */
+/** What readFrom needs of an open file: a FileHandle (readPath) or a bare descriptor (readDescriptor). */
 interface ByteSource {
   name: string;
   /** Its descriptor: a pipe or a FIFO is read by a thread of its own (pipe-reader.ts). */

@@ -222,7 +222,7 @@ describe("parallel: 'auto'", () => {
     expect(autoParallel(PARALLEL_MIN_BYTES, 2)).toBe(true);
     expect(autoParallel(PARALLEL_MIN_BYTES - 1, 64)).toBe(false);
     expect(autoParallel(0, 2)).toBe(false);
-    // One CPU: the two threads would take turns on it, for ~25 % more CPU time.
+    // One CPU: the two threads would take turns on it, for ~15–25 % more CPU time.
     expect(autoParallel(undefined, 1)).toBe(false);
     expect(autoParallel(10 * PARALLEL_MIN_BYTES, 1)).toBe(false);
   });
