@@ -123,7 +123,8 @@ async function* chunks(
       if (done !== 0) {
         if (Atomics.load(C, P_HEAD) !== tail) continue; // written just before DONE
         if (done === 1) return;
-        const text = new TextDecoder().decode(new Uint8Array(data.message)).replace(/\0+$/, '');
+        // A copy: TextDecoder may refuse a view of shared memory.
+        const text = new TextDecoder().decode(new Uint8Array(data.message).slice()).replace(/\0+$/, '');
         throw new Error(text || 'a read failed');
       }
       const why = failure();
