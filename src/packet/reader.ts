@@ -321,8 +321,9 @@ async function readFrom(
     const piped = pipeChunks(src.fd, signal);
     if (piped !== undefined) {
       try {
-        await readChunks(piped.chunks, src.name, framer, ctx, onProgress, signal);
+        await readStream(piped.chunks, framer, ctx, onProgress, src.name, signal, true);
       } finally {
+        await piped.chunks.return(undefined); // tells the thread to stop, wherever reading ended
         // Closed once the reader thread is out of its last read: that read may wait for a writer that never
         // writes (reading stopped early on a live pipe), and a descriptor closed under it could be reused.
         void piped.ended.then(() => src.close().catch(() => undefined));
@@ -414,50 +415,6 @@ async function readFrom(
   }
 }
 
-/**
- * Parses the chunks of a pipe (pipe-reader.ts: views valid until the next one). Gzip, found by its magic in
- * the first chunk, goes through readStream with copies of the chunks.
- */
-async function readChunks(
-  chunks: AsyncGenerator<Uint8Array>,
-  name: string,
-  framer: Framer,
-  ctx: ReadContext,
-  onProgress: ((n: number) => void) | undefined,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  let total = 0;
-  // Only the reads are guarded: an error thrown by the parser's callback is the caller's, not E_CAPTURE_READ.
-  const next = async (): Promise<Uint8Array | undefined> => {
-    try {
-      const r = await chunks.next();
-      return r.done === true ? undefined : r.value;
-    } catch (err) {
-      ctx.problem(CAPTURE.READ, `error reading ${name}: ${describeIoError(err)}`, total);
-      return undefined;
-    }
-  };
-  try {
-    const head = await next();
-    if (head === undefined) return;
-    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
-      const copies = async function* (): AsyncGenerator<Uint8Array> {
-        yield head.slice();
-        for await (const c of chunks) yield c.slice();
-      };
-      await readStream(Readable.from(copies(), { objectMode: false }), framer, ctx, onProgress, name, signal);
-      return;
-    }
-    for (let c: Uint8Array | undefined = head; c !== undefined && !ctx.stopped; c = await next()) {
-      total += c.length;
-      onProgress?.(total);
-      framer.push(c);
-    }
-  } finally {
-    await chunks.return(undefined);
-  }
-}
-
 function describeIoError(err: unknown): string {
   const code = sysCode(err);
   return code !== undefined && !errorMessage(err).includes(code)
@@ -472,13 +429,19 @@ function asBytes(chunk: unknown): Uint8Array {
   );
 }
 
+/**
+ * Reads a stream, or any async iterable of byte chunks. `volatile`: each chunk is only valid until the next
+ * one is asked for (the pipe reader's views into its ring): the few kept longer — the first bytes while
+ * looking for the gzip magic, every chunk given to gunzip — are copied.
+ */
 async function readStream(
-  source: NodeJS.ReadableStream,
+  source: NodeJS.ReadableStream | AsyncIterable<Uint8Array>,
   framer: Framer,
   ctx: ReadContext,
   onProgress: ((n: number) => void) | undefined,
   name: string,
   signal?: AbortSignal,
+  volatile = false,
 ): Promise<void> {
   const it = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   let total = 0;
@@ -491,7 +454,8 @@ async function readStream(
       const r = await it.next();
       if (r.done) break;
       const c = asBytes(r.value);
-      head.push(c);
+      // Kept across the next read only when it holds less than the two bytes looked for.
+      head.push(volatile && headLen + c.length < 2 ? c.slice() : c);
       headLen += c.length;
       total += c.length;
       onProgress?.(total);
@@ -512,8 +476,8 @@ async function readStream(
       throw err;
     }
   };
-  const rest = async function* (): AsyncGenerator<Uint8Array> {
-    yield first;
+  const rest = async function* (copy: boolean): AsyncGenerator<Uint8Array> {
+    yield copy ? first.slice() : first;
     try {
       for (;;) {
         const r = await it.next();
@@ -521,7 +485,7 @@ async function readStream(
         const c = asBytes(r.value);
         total += c.length;
         onProgress?.(total);
-        yield c;
+        yield copy ? c.slice() : c;
       }
     } catch (err) {
       if (!(err instanceof TypeError)) sourceFailed = true;
@@ -533,7 +497,9 @@ async function readStream(
 
   if (first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b) {
     const gunzip = createGunzip({ chunkSize: 256 * 1024 });
-    const done = pipeline(Readable.from(rest(), { objectMode: false }), gunzip).catch(() => undefined);
+    const done = pipeline(Readable.from(rest(volatile), { objectMode: false }), gunzip).catch(
+      () => undefined,
+    );
     try {
       for await (const chunk of gunzip) {
         push(chunk as Uint8Array);
@@ -550,7 +516,7 @@ async function readStream(
   }
 
   try {
-    for await (const c of rest()) {
+    for await (const c of rest(false)) {
       push(c);
       if (ctx.stopped || signal?.aborted === true) break;
     }
