@@ -18,13 +18,21 @@ import { fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
+import { RstwatchError } from '../internal/errors.js';
 import { decodeFrameAt } from '../packet/decode.js';
 import { readCapture } from '../packet/reader.js';
 import { newDecodedTcp, type PacketRecord, TCP } from '../packet/types.js';
 import { word } from './addr.js';
 import { AddressNames, BoundedCounter, SecondsHistogram } from './aggregate.js';
 import { DEFAULT_MAX_HELD_CONNECTIONS } from './flow-analysis.js';
-import { localSink, workerSink } from './flow-sink.js';
+import { type FlowSink, localSink, workerSink } from './flow-sink.js';
+import {
+  NativeFlows,
+  nativeEngine,
+  nativeEngineError,
+  type RstTally,
+  startClassifyWorker,
+} from './native.js';
 import type { AnalysisReport } from './report-types.js';
 
 export type { CauseSummary, Counted } from './aggregate.js';
@@ -64,8 +72,36 @@ export interface AnalyzeOptions {
   parallel?: boolean | 'auto';
   /** Size of the ring that feeds the worker, in records (a power of two; default RING_RECORDS): for tests. */
   ringRecords?: number;
+  /**
+   * For tests of the native engine's classification worker: its ring's size in words (a power of two, at
+   * least 4096) and another file to start (one that fails: the reading thread then classifies).
+   */
+  classifyWorker?: { ringWords?: number; workerUrl?: URL };
   /** Stops reading when aborted; the report covers what was read (E_CAPTURE_INTERRUPTED, partial). */
   signal?: AbortSignal;
+  /**
+   * Which flow tracker: 'auto' (default) the native engine when it is built (native.ts), else TypeScript;
+   * 'native' the engine or an error (E_ENGINE_UNAVAILABLE); 'js' the TypeScript one (the reference: same
+   * report, slower). With the native engine, `parallel` does not apply.
+   */
+  engine?: 'auto' | 'native' | 'js';
+}
+
+/**
+ * The engine for `engine`: the native one (native.ts) for 'auto' when it is built, always for 'native'
+ * (an error when it is not), never for 'js'.
+ */
+function chooseEngine(
+  engine: AnalyzeOptions['engine'],
+): NonNullable<ReturnType<typeof nativeEngine>> | undefined {
+  if (engine === 'js') return undefined;
+  const api = nativeEngine();
+  if (api === undefined && engine === 'native')
+    throw new RstwatchError(
+      'E_ENGINE_UNAVAILABLE',
+      `the native analysis engine cannot be used: ${nativeEngineError() ?? 'unknown reason'}; run npm run build (it needs a C compiler), or use --engine js`,
+    );
+  return api;
 }
 
 let heapGrowthLimited = false;
@@ -132,10 +168,25 @@ export async function analyzeCapture(
     maxConnections: opts.maxConnections ?? 1000,
     maxHeldConnections: opts.maxHeldConnections ?? DEFAULT_MAX_HELD_CONNECTIONS,
   };
-  const sink =
-    WORKER_URL !== undefined && (await useWorker(source, opts.parallel))
+  const engine = chooseEngine(opts.engine);
+  // tallyRst is defined below (a const of this function): the engine calls it only once reading starts.
+  // With the native engine, the second thread (when worth it: useWorker) classifies; with TypeScript's
+  // flow table, it runs the table (flow-worker.ts).
+  const second = WORKER_URL !== undefined && (await useWorker(source, opts.parallel));
+  const native =
+    engine !== undefined
+      ? new NativeFlows(
+          engine,
+          flowOpts,
+          (...a) => tallyRst(...a),
+          second ? startClassifyWorker(flowOpts, opts.classifyWorker) : undefined,
+        )
+      : undefined;
+  const sink: FlowSink =
+    native ??
+    (second && WORKER_URL !== undefined
       ? await workerSink(WORKER_URL, flowOpts, opts.ringRecords)
-      : localSink(flowOpts);
+      : localSink(flowOpts));
   const pkt = newDecodedTcp();
   const skips: Record<string, number> = {};
   const maxTalkers = Math.max(1, opts.maxTalkers ?? DEFAULT_MAX_TALKERS);
@@ -181,11 +232,25 @@ export async function analyzeCapture(
     if (dir === 1) s.rstInbound++;
     else if (dir === 2) s.rstOutbound++;
     else s.rstDirectionUnknown++;
-    const v = pkt.ipVersion;
     const a = pkt.src;
     const b = pkt.dst;
-    const from = names.name(v, word(a, 0), word(a, 4), word(a, 8), word(a, 12));
-    const to = names.name(v, word(b, 0), word(b, 4), word(b, 8), word(b, 12));
+    tallyRst(
+      pkt.ipVersion,
+      word(a, 0),
+      word(a, 4),
+      word(a, 8),
+      word(a, 12),
+      word(b, 0),
+      word(b, 4),
+      word(b, 8),
+      word(b, 12),
+      rec.tsSec,
+    );
+  };
+  /** A RST by sender, receiver, pair and second (onPacket, and the native engine's RSTs). */
+  const tallyRst: RstTally = (v, a0, a1, a2, a3, b0, b1, b2, b3, tsSec) => {
+    const from = names.name(v, a0, a1, a2, a3);
+    const to = names.name(v, b0, b1, b2, b3);
     senders.add(from);
     receivers.add(to);
     // Consecutive RSTs mostly have the same sender and receiver: their pair key is made once.
@@ -195,19 +260,37 @@ export async function analyzeCapture(
       pair.key = `${from} → ${to}`;
     }
     pairs.add(pair.key);
-    perSecond.add(rec.tsSec);
+    perSecond.add(tsSec);
   };
   let summary: Awaited<ReturnType<typeof readCapture>>;
   try {
     summary = await readCapture(source, onPacket, {
       onProgress: opts.onProgress,
       ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
+      ...(native !== undefined ? { bulk: native } : {}),
     });
   } catch (err) {
     sink.abort();
     throw err;
   }
   const flow = await sink.finish();
+  if (native !== undefined) {
+    // The frames the engine decoded itself, counted there as onPacket counts the others.
+    const c = native.counts();
+    tcp += c.tcp;
+    if (c.first < span.first) span.first = c.first;
+    if (c.last > span.last) span.last = c.last;
+    if (c.truncated > 0) skips.truncated = (skips.truncated ?? 0) + c.truncated;
+    if (c.malformed > 0) skips.malformed = (skips.malformed ?? 0) + c.malformed;
+    s.rsts += c.rsts;
+    s.rstIpv4 += c.rstIpv4;
+    s.rstIpv6 += c.rstIpv6;
+    s.rstAck += c.rstAck;
+    s.rstBare += c.rstBare;
+    // Classic pcap over Ethernet says nothing of direction (pcapng's EPB flags and SLL do; the engine
+    // leaves those frames to onPacket).
+    s.rstDirectionUnknown += c.rsts;
+  }
 
   let drops: number | null = null;
   for (const i of summary.interfaces) {

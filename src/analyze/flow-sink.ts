@@ -92,15 +92,69 @@ export async function workerSink(
   }
   const w = worker;
 
-  const names = new AddressNames();
-  const store = new HeldConnections(new ResetPool(), names);
-  const side = new ConnectionSide(store, opts);
-  const reader = new ItemReader(itemBuffers);
-  const words = new Int32Array(8);
-  let end: { connections: number; evicted: number } | undefined;
+  const items = new ItemConsumer(new ItemReader(itemBuffers), opts);
+  const drain = (): boolean => items.drain();
+  const reader = items.reader;
 
-  /** Takes every connection the worker has handed back so far; true if there was any. */
-  const drain = (): boolean => {
+  const writer = new RingWriter(ring, drain);
+  let sinceDrain = 0;
+  return {
+    observe: (pkt, tsSec, tsNsec, frame) => {
+      writer.write(pkt, tsSec, tsNsec, frame);
+      if (++sinceDrain === DRAIN_EVERY) {
+        sinceDrain = 0;
+        drain();
+      }
+    },
+    finish: async () => {
+      writer.close();
+      try {
+        // The worker empties its table now: take its connections until it says it is done.
+        while (items.end === undefined) {
+          if (drain()) continue;
+          if (gone !== undefined) throw gone;
+          if (writer.failed()) await done;
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        await done;
+        return items.result();
+      } finally {
+        reader.close();
+        void w.terminate();
+      }
+    },
+    abort: () => {
+      writer.close();
+      reader.close();
+      void w.terminate();
+    },
+  };
+}
+
+/**
+ * The connection side fed by items (flow-worker.ts ITEM_*): connections that left a flow table in another
+ * thread — the flow worker's, for this thread, or this thread's native engine's, for the classification
+ * worker (classify-worker.ts).
+ */
+export class ItemConsumer {
+  private readonly names = new AddressNames();
+  private readonly store: HeldConnections;
+  private readonly side: ConnectionSide;
+  private readonly words = new Int32Array(8);
+  /** Set by the END item: how many connections left the table, how many were evicted. */
+  end: { connections: number; evicted: number } | undefined;
+
+  constructor(
+    readonly reader: ItemReader,
+    opts: FlowAnalysisOptions,
+  ) {
+    this.store = new HeldConnections(new ResetPool(), this.names);
+    this.side = new ConnectionSide(this.store, opts);
+  }
+
+  /** Takes every item waiting; true if there was any. */
+  drain(): boolean {
+    const { reader, store, side, names, words } = this;
     let any = false;
     for (let kind = reader.next(); kind >= 0; kind = reader.next()) {
       any = true;
@@ -125,44 +179,16 @@ export async function workerSink(
           startTime,
         );
       } else {
-        if (kind === ITEM_END) end = { connections: reader.int(), evicted: reader.double() };
+        if (kind === ITEM_END) this.end = { connections: reader.int(), evicted: reader.double() };
         reader.done();
       }
     }
     return any;
-  };
+  }
 
-  const writer = new RingWriter(ring, drain);
-  let sinceDrain = 0;
-  return {
-    observe: (pkt, tsSec, tsNsec, frame) => {
-      writer.write(pkt, tsSec, tsNsec, frame);
-      if (++sinceDrain === DRAIN_EVERY) {
-        sinceDrain = 0;
-        drain();
-      }
-    },
-    finish: async () => {
-      writer.close();
-      try {
-        // The worker empties its table now: take its connections until it says it is done.
-        while (end === undefined) {
-          if (drain()) continue;
-          if (gone !== undefined) throw gone;
-          if (writer.failed()) await done;
-          await new Promise((resolve) => setTimeout(resolve, 1));
-        }
-        await done;
-        return side.finish(end.connections, end.evicted);
-      } finally {
-        reader.close();
-        void w.terminate();
-      }
-    },
-    abort: () => {
-      writer.close();
-      reader.close();
-      void w.terminate();
-    },
-  };
+  /** The result, once the END item came. */
+  result(): FlowResult {
+    if (this.end === undefined) throw new Error('the flow table has not ended');
+    return this.side.finish(this.end.connections, this.end.evicted);
+  }
 }

@@ -29,7 +29,7 @@ import { R_NEXT, R_STRIDE, RD_STRIDE, type ResetPool } from './reset-pool.js';
 import type { Connection } from './types.js';
 
 /** Why a connection left the table, as a number in serialized connections. */
-const CLOSED_BY: readonly Connection['closedBy'][] = ['finished', 'idle', 'evicted', 'reused', 'end'];
+export const CLOSED_BY: readonly Connection['closedBy'][] = ['finished', 'idle', 'evicted', 'reused', 'end'];
 
 export class HeldConnections {
   private store: FlowStore;
@@ -159,6 +159,43 @@ export class HeldConnections {
     return h;
   }
 
+  /**
+   * Copies the flow in `slot` of `from` whose RSTs are the first `n` entries of `ri`/`rd` (the native
+   * engine's exchange area, native.ts, in the reset-pool layout) and returns its index here: deserialize()
+   * from memory instead of an item.
+   */
+  addFrom(
+    from: FlowStore,
+    slot: number,
+    why: Connection['closedBy'],
+    ri: Int32Array,
+    rd: Float64Array,
+    n: number,
+  ): number {
+    const h = this.add(from, slot, why);
+    const s = this.store;
+    const pool = this.pool;
+    let head = -1;
+    let tail = -1;
+    for (let i = 0; i < n; i++) {
+      const e = pool.take();
+      const PI = pool.I;
+      const PD = pool.D;
+      for (let k = 0, a = i * R_STRIDE, b = e * R_STRIDE; k < R_STRIDE; k++) PI[b + k] = ri[a + k]!;
+      for (let k = 0, a = i * RD_STRIDE, b = e * RD_STRIDE; k < RD_STRIDE; k++) PD[b + k] = rd[a + k]!;
+      PI[e * R_STRIDE + R_NEXT] = -1;
+      if (tail < 0) head = e;
+      else PI[tail * R_STRIDE + R_NEXT] = e;
+      tail = e;
+    }
+    const b = h * I_STRIDE;
+    s.I[b + F_RESET_HEAD] = head;
+    s.I[b + F_RESET_TAIL] = tail;
+    s.I[b + F_NRESETS] = n;
+    s.I[b + F_PENDING] = -1;
+    return h;
+  }
+
   /** Lets held connection `h` go (its RSTs back to the pool). */
   release(h: number): void {
     const s = this.store;
@@ -211,5 +248,33 @@ export function serializeFlow(
   for (let e = s.I[b + F_RESET_HEAD]!; e >= 0; e = pool.next(e)) {
     out.ints(pool.I, e * R_STRIDE, R_STRIDE);
     out.doubles(pool.D, e * RD_STRIDE, RD_STRIDE);
+  }
+}
+
+/**
+ * serializeFlow() for a flow whose RSTs are the first `n` entries of `ri`/`rd` (the native engine's exchange
+ * area, native.ts) instead of a reset-pool chain; `why` as an index of CLOSED_BY.
+ */
+export function serializeFlowFrom(
+  s: FlowStore,
+  slot: number,
+  why: number,
+  ri: Int32Array,
+  rd: Float64Array,
+  n: number,
+  out: Item,
+): void {
+  out.clear();
+  out.int(why);
+  out.ints(s.I, slot * I_STRIDE, I_STRIDE);
+  out.doubles(s.D, slot * D_STRIDE, D_STRIDE);
+  out.bytes(s.H, slot * HIST_CAP, HIST_CAP);
+  const spill = s.spill[slot] ?? '';
+  out.int(spill.length);
+  for (let i = 0; i < spill.length; i++) out.int(spill.charCodeAt(i));
+  out.int(n);
+  for (let i = 0; i < n; i++) {
+    out.ints(ri, i * R_STRIDE, R_STRIDE);
+    out.doubles(rd, i * RD_STRIDE, RD_STRIDE);
   }
 }

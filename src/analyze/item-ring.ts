@@ -12,23 +12,27 @@
 
 /** Words in the ring (a power of two): 4 MiB. */
 export const ITEM_RING_WORDS = 1 << 20;
-const MASK = ITEM_RING_WORDS - 1;
 
 const C_HEAD = 0;
 const C_TAIL = 1;
 const C_PRODUCER_WAITS = 2;
 /** Set by the consumer when it stopped (an error): a waiting producer gives up. */
 const C_CLOSED = 3;
-const CONTROL_INTS = 4;
+/** Set while a consumer sleeps for an item (ItemReader.wait): the producer then notifies C_HEAD. */
+const C_CONSUMER_WAITS = 4;
+const CONTROL_INTS = 5;
 
 export interface ItemRingBuffers {
   words: SharedArrayBuffer;
   control: SharedArrayBuffer;
 }
 
-export function newItemRingBuffers(): ItemRingBuffers {
+/** `words`: the ring's size, a power of two (tests make small rings to wrap them often). */
+export function newItemRingBuffers(words = ITEM_RING_WORDS): ItemRingBuffers {
+  if (words < 16 || (words & (words - 1)) !== 0)
+    throw new RangeError(`item ring of ${words} words: a power of two >= 16`);
   return {
-    words: new SharedArrayBuffer(ITEM_RING_WORDS * 4),
+    words: new SharedArrayBuffer(words * 4),
     control: new SharedArrayBuffer(CONTROL_INTS * 4),
   };
 }
@@ -164,6 +168,8 @@ export class ItemCursor implements ItemSource {
 
 export class ItemWriter {
   private readonly R: Int32Array;
+  private readonly size: number;
+  private readonly mask: number;
   private readonly ctl: Int32Array;
   private head = 0;
 
@@ -175,14 +181,29 @@ export class ItemWriter {
   ) {
     this.R = new Int32Array(buffers.words);
     this.ctl = new Int32Array(buffers.control);
+    this.size = this.R.length;
+    this.mask = this.size - 1;
+  }
+
+  /**
+   * Takes the ring's published head as its own: another writer of this thread wrote items in between (the
+   * native engine, native.ts). One writer at a time still.
+   */
+  sync(): void {
+    this.head = Atomics.load(this.ctl, C_HEAD);
+  }
+
+  /** Whether `item` fits the ring now. */
+  fits(item: Item): boolean {
+    return ((this.head - Atomics.load(this.ctl, C_TAIL)) | 0) <= this.size - (item.length + 2);
   }
 
   /** Appends one item of `kind`; blocks while it does not fit. Throws when the consumer closed the ring. */
   push(kind: number, item: Item): void {
     const n = item.length + 2;
-    if (n > ITEM_RING_WORDS) throw new RangeError(`an item of ${n} words does not fit the ring`);
+    if (n > this.size) throw new RangeError(`an item of ${n} words does not fit the ring`);
     const ctl = this.ctl;
-    while (((this.head - Atomics.load(ctl, C_TAIL)) | 0) > ITEM_RING_WORDS - n) {
+    while (((this.head - Atomics.load(ctl, C_TAIL)) | 0) > this.size - n) {
       if (Atomics.load(ctl, C_CLOSED) !== 0) throw new Error('the reading thread stopped taking connections');
       const tail = Atomics.load(ctl, C_TAIL);
       Atomics.store(ctl, C_PRODUCER_WAITS, 1);
@@ -192,13 +213,15 @@ export class ItemWriter {
     }
     const R = this.R;
     let h = this.head;
-    R[h & MASK] = n;
-    R[(h + 1) & MASK] = kind;
+    R[h & this.mask] = n;
+    R[(h + 1) & this.mask] = kind;
     h += 2;
     const w = item.words;
-    for (let i = 0; i < item.length; i++) R[(h + i) & MASK] = w[i]!;
+    const mask = this.mask;
+    for (let i = 0; i < item.length; i++) R[(h + i) & mask] = w[i]!;
     this.head = (h + item.length) | 0;
     Atomics.store(ctl, C_HEAD, this.head);
+    if (Atomics.load(ctl, C_CONSUMER_WAITS) !== 0) Atomics.notify(ctl, C_HEAD);
   }
 }
 
@@ -208,6 +231,7 @@ export class ItemWriter {
  */
 export class ItemReader implements ItemSource {
   private readonly R: Int32Array;
+  private readonly mask: number;
   private readonly ctl: Int32Array;
   private tail = 0;
   private pos = 0;
@@ -216,6 +240,7 @@ export class ItemReader implements ItemSource {
   constructor(buffers: ItemRingBuffers) {
     this.R = new Int32Array(buffers.words);
     this.ctl = new Int32Array(buffers.control);
+    this.mask = this.R.length - 1;
   }
 
   /**
@@ -227,8 +252,8 @@ export class ItemReader implements ItemSource {
     if (Atomics.load(ctl, C_HEAD) === this.tail) return -1;
     const R = this.R;
     const t = this.tail;
-    const n = R[t & MASK]!;
-    const kind = R[(t + 1) & MASK]!;
+    const n = R[t & this.mask]!;
+    const kind = R[(t + 1) & this.mask]!;
     this.pos = t + 2;
     this.end = t + n;
     if (into !== undefined) {
@@ -244,39 +269,42 @@ export class ItemReader implements ItemSource {
 
   /** The last word of the current item. */
   last(): number {
-    return this.R[(this.end - 1) & MASK]!;
+    return this.R[(this.end - 1) & this.mask]!;
   }
 
   int(): number {
-    return this.R[this.pos++ & MASK]!;
+    return this.R[this.pos++ & this.mask]!;
   }
 
   double(): number {
-    F64_WORDS[0] = this.R[this.pos++ & MASK]!;
-    F64_WORDS[1] = this.R[this.pos++ & MASK]!;
+    F64_WORDS[0] = this.R[this.pos++ & this.mask]!;
+    F64_WORDS[1] = this.R[this.pos++ & this.mask]!;
     return F64[0]!;
   }
 
   ints(dst: Int32Array, to: number, n: number): void {
     const R = this.R;
     let p = this.pos;
-    for (let i = 0; i < n; i++) dst[to + i] = R[p++ & MASK]!;
+    const mask = this.mask;
+    for (let i = 0; i < n; i++) dst[to + i] = R[p++ & mask]!;
     this.pos = p;
   }
 
   bytes(dst: Uint8Array, to: number, n: number): void {
     const R = this.R;
     let p = this.pos;
-    for (let i = 0; i < n; i++) dst[to + i] = R[p++ & MASK]!;
+    const mask = this.mask;
+    for (let i = 0; i < n; i++) dst[to + i] = R[p++ & mask]!;
     this.pos = p;
   }
 
   doubles(dst: Float64Array, to: number, n: number): void {
     const R = this.R;
     let p = this.pos;
+    const mask = this.mask;
     for (let i = 0; i < n; i++) {
-      F64_WORDS[0] = R[p++ & MASK]!;
-      F64_WORDS[1] = R[p++ & MASK]!;
+      F64_WORDS[0] = R[p++ & mask]!;
+      F64_WORDS[1] = R[p++ & mask]!;
       dst[to + i] = F64[0]!;
     }
     this.pos = p;
@@ -288,6 +316,14 @@ export class ItemReader implements ItemSource {
     this.tail = this.end | 0;
     Atomics.store(ctl, C_TAIL, this.tail);
     if (Atomics.load(ctl, C_PRODUCER_WAITS) !== 0) Atomics.notify(ctl, C_TAIL);
+  }
+
+  /** Sleeps until an item is waiting or `ms` milliseconds pass (a consumer with nothing else to do). */
+  wait(ms: number): void {
+    const ctl = this.ctl;
+    Atomics.store(ctl, C_CONSUMER_WAITS, 1);
+    if (Atomics.load(ctl, C_HEAD) === this.tail) Atomics.wait(ctl, C_HEAD, this.tail, ms);
+    Atomics.store(ctl, C_CONSUMER_WAITS, 0);
   }
 
   /** No more items will be taken: a producer waiting for room gives up. */

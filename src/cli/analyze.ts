@@ -39,9 +39,14 @@ Options:
                          (default ${DEFAULT_MAX_CONNECTIONS}; "all" lists every one in the JSON;
                          the HTML table shows at most ${DEFAULT_HTML_MAX_ROWS})
   --max-flows N          most connections tracked at once (default ${DEFAULT_MAX_FLOWS})
-  --threads auto|1|2     1: all in this thread; 2: connection tracking in a second thread
-                         (faster with a free core, ~15-25 % more CPU); auto (default): 2 for
-                         a stream or a file of 16 MiB or more if the process may use 2 CPUs
+  --engine auto|native|js
+                         connection tracking in the native engine (C, built by npm run build)
+                         or in TypeScript (the reference: the same report, ~3x slower);
+                         auto (default): native when it is built
+  --threads auto|1|2     TypeScript engine only: 1: all in this thread; 2: connection tracking
+                         in a second thread (faster with a free core, ~15-25 % more CPU); auto
+                         (default): 2 for a stream or a file of 16 MiB or more if the process
+                         may use 2 CPUs
   -q, --quiet            no progress bar
   -h, --help             this text
 
@@ -83,6 +88,14 @@ function threadsOption(text: string | undefined): boolean | 'auto' {
   if (t === '1') return false;
   if (t === '2') return true;
   throw new RstwatchError('E_USAGE', `--threads: expected auto, 1 or 2, got ${JSON.stringify(text)}`);
+}
+
+/** --engine: auto (default), native or js (analyze.ts AnalyzeOptions.engine). */
+function engineOption(text: string | undefined): 'auto' | 'native' | 'js' {
+  const t = text?.trim();
+  if (t === undefined || t === 'auto') return 'auto';
+  if (t === 'native' || t === 'js') return t;
+  throw new RstwatchError('E_USAGE', `--engine: expected auto, native or js, got ${JSON.stringify(text)}`);
 }
 
 /** Size of the input when it is a regular file (a path, or stdin redirected from one); else 0 (no bar). */
@@ -136,6 +149,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       'max-connections': { type: 'string' },
       'max-flows': { type: 'string' },
       threads: { type: 'string' },
+      engine: { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -161,6 +175,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       ? Number.MAX_SAFE_INTEGER
       : positiveInt(values['max-connections'], '--max-connections', DEFAULT_MAX_CONNECTIONS);
   const parallel = threadsOption(values.threads);
+  const engine = engineOption(values.engine);
   if (values.html === '') throw new RstwatchError('E_USAGE', '--html: give the file to write');
   // Fail before a long analysis, not after it, when the HTML report has nowhere to go.
   if (values.html !== undefined && !isDirectory(dirname(values.html)))
@@ -189,6 +204,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       maxFlows,
       maxConnections,
       parallel,
+      engine,
       name: file,
       onProgress: (n) => progress.update(n),
       ...(interrupt !== undefined ? { signal: interrupt.signal } : {}),

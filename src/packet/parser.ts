@@ -79,6 +79,28 @@ class Record implements PacketRecord {
 }
 
 /** State shared by a parser and readCapture. */
+/**
+ * Takes a run of classic pcap records (16-byte headers, lengths as written) from `off` on, as PcapParser.run
+ * would emit them, and returns the bytes it used: it stops before a record not wholly in [off, end), one
+ * claiming more than maxPacketBytes, or one it leaves to onPacket. `packets` and `bytes` then say how many
+ * records and captured bytes it took (the frames are numbered from `frame` + 1).
+ */
+export interface BulkReader {
+  packets: number;
+  bytes: number;
+  pcap(
+    buf: Uint8Array,
+    off: number,
+    end: number,
+    le: boolean,
+    nsec: boolean,
+    snaplen: number,
+    linkType: number,
+    maxPacketBytes: number,
+    frame: number,
+  ): number;
+}
+
 export class ReadContext {
   readonly rec: PacketRecord = new Record();
   readonly summary: ReadSummary = {
@@ -92,6 +114,8 @@ export class ReadContext {
   };
   /** Set once a structural error stops reading. */
   stopped = false;
+  /** Takes runs of pcap records in place of onPacket (ReadOptions.bulk). */
+  bulk: BulkReader | undefined = undefined;
   private readonly warnedLinkTypes = new Set<number>();
 
   constructor(

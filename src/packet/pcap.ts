@@ -75,8 +75,18 @@ export class PcapParser implements UnitParser {
     const linkType = this.linkType;
     const mul = this.nsec ? 1 : 1000;
     const start = off;
+    // Ethernet records go to the bulk reader (the native engine) first; it leaves the frames it does not
+    // decode, which the loop below emits one by one.
+    const bulk = linkType === 1 ? ctx.bulk : undefined;
+    const s = ctx.summary;
     if (this.le) {
       while (end - off >= 16) {
+        if (bulk !== undefined) {
+          off += bulk.pcap(buf, off, end, true, this.nsec, snaplen, linkType, max, s.packets);
+          s.packets += bulk.packets;
+          s.bytes += bulk.bytes;
+          if (end - off < 16) break;
+        }
         const caplen =
           (buf[off + 8]! | (buf[off + 9]! << 8) | (buf[off + 10]! << 16) | (buf[off + 11]! << 24)) >>> 0;
         if (caplen > max || end - off - 16 < caplen) break;
@@ -96,6 +106,12 @@ export class PcapParser implements UnitParser {
       }
     } else {
       while (end - off >= 16) {
+        if (bulk !== undefined) {
+          off += bulk.pcap(buf, off, end, false, this.nsec, snaplen, linkType, max, s.packets);
+          s.packets += bulk.packets;
+          s.bytes += bulk.bytes;
+          if (end - off < 16) break;
+        }
         const caplen = u32(buf, off + 8, false);
         if (caplen > max || end - off - 16 < caplen) break;
         rec.tsSec = u32(buf, off, false);

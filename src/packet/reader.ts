@@ -18,6 +18,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { errorMessage, sysCode } from '../internal/errors.js';
+import type { BulkReader } from './parser.js';
 import { CAPTURE, DEFAULT_MAX_PACKET_BYTES, hex, ReadContext, type UnitParser, u32 } from './parser.js';
 import { PCAP_MAGIC, PcapParser, pcapMagicKind } from './pcap.js';
 import { BLOCK, PcapngParser } from './pcapng.js';
@@ -36,6 +37,11 @@ export interface ReadOptions {
    * the records read so far kept (`rstwatch analyze -` after a second Ctrl-C).
    */
   signal?: AbortSignal;
+  /**
+   * Takes runs of classic pcap records itself instead of one onPacket call each (the native engine,
+   * src/analyze/native.ts); the records it leaves go to onPacket as usual.
+   */
+  bulk?: BulkReader;
 }
 
 const CHUNK = 1 << 20;
@@ -191,6 +197,7 @@ export async function readCapture(
     throw new RangeError(`maxPacketBytes must be a positive integer, not ${max}`);
   if (typeof onPacket !== 'function') throw new TypeError('readCapture needs an onPacket callback');
   const ctx = new ReadContext(onPacket, max);
+  ctx.bulk = opts.bulk;
   const framer = new Framer(ctx);
   const signal = opts.signal;
   if (signal?.aborted !== true) {

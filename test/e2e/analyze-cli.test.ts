@@ -252,19 +252,53 @@ describe('rstwatch analyze on bad input', () => {
         code: 2,
         stderr: expect.stringContaining('E_USAGE: --threads: expected auto, 1 or 2'),
       });
+    for (const bad of ['c', 'JS', ''])
+      expect(run([p, '--engine', bad])).toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining('E_USAGE: --engine: expected auto, native or js'),
+      });
   });
 
   it('--threads 1, 2 and auto give the same report, from a file and from standard input', () => {
     const data = toPcap(richPackets());
     const p = file('threads.pcap', data);
-    const base = run([p, '--json', '--max-connections', 'all', '--threads', '1']);
+    const js = ['--engine', 'js'];
+    const base = run([p, '--json', '--max-connections', 'all', '--threads', '1', ...js]);
     expect(base.code).toBe(0);
     const j = json(base.stdout);
     expect(j.summary.rsts).toBeGreaterThan(1000);
     for (const t of ['2', 'auto']) {
-      expect(json(run([p, '--json', '--max-connections', 'all', '--threads', t]).stdout)).toEqual(j);
-      const piped = run(['-', '--json', '--max-connections', 'all', '--threads', t], { input: data });
+      expect(json(run([p, '--json', '--max-connections', 'all', '--threads', t, ...js]).stdout)).toEqual(j);
+      const piped = run(['-', '--json', '--max-connections', 'all', '--threads', t, ...js], { input: data });
       expect({ ...json(piped.stdout), source: p }).toEqual(j);
+    }
+  });
+
+  it('without the native engine: --engine native is an error (exit 3), auto uses TypeScript', () => {
+    const data = toPcap(richPackets());
+    const p = file('no-engine.pcap', data);
+    const env = { RSTWATCH_NATIVE_ENGINE: join(tmpdir(), 'rstwatch-no-such-engine.node') };
+    const r = run([p, '--json', '--engine', 'native'], { env });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('E_ENGINE_UNAVAILABLE');
+    expect(r.stderr).toContain('rstwatch-no-such-engine.node is not built');
+    const auto = run([p, '--json', '--engine', 'auto'], { env });
+    expect(auto.code).toBe(0);
+    expect(auto.stdout).toBe(run([p, '--json', '--engine', 'js']).stdout);
+  });
+
+  it('--engine native, js and auto give the same report, from a file and from standard input', () => {
+    const data = toPcap(richPackets());
+    const p = file('engines.pcap', data);
+    const base = run([p, '--json', '--max-connections', 'all', '--engine', 'js']);
+    expect(base.code).toBe(0);
+    expect(json(base.stdout).summary.rsts).toBeGreaterThan(1000);
+    for (const e of ['native', 'auto']) {
+      const r = run([p, '--json', '--max-connections', 'all', '--engine', e]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(base.stdout);
+      const piped = run(['-', '--json', '--max-connections', 'all', '--engine', e], { input: data });
+      expect(piped.stdout.replaceAll('"source": "-"', `"source": ${JSON.stringify(p)}`)).toBe(base.stdout);
     }
   });
 });

@@ -159,8 +159,8 @@ describe('analyzeCapture in a worker thread (compiled build)', () => {
         async (pkts, opts) => {
           const bytes = capture(pkts);
           const f = file(bytes);
-          const local = await analyzeCapture(f, { ...opts, parallel: false });
-          expect(await analyzeCapture(f, { ...opts, parallel: true })).toEqual(local);
+          const local = await analyzeCapture(f, { ...opts, engine: 'js', parallel: false });
+          expect(await analyzeCapture(f, { ...opts, engine: 'js', parallel: true })).toEqual(local);
           const streamed = await analyzeCapture(Readable.from([Buffer.from(bytes)]), { ...opts, name: f });
           expect(streamed).toEqual(local);
         },
@@ -172,18 +172,18 @@ describe('analyzeCapture in a worker thread (compiled build)', () => {
   it('gives the same report on a capture that wraps the ring many times, with a full flow table', async () => {
     const f = file(bigCapture(12_000));
     const opts = { maxFlows: 500, maxConnections: 100, maxHeldConnections: 512 };
-    const local = await analyzeCapture(f, { ...opts, parallel: false });
+    const local = await analyzeCapture(f, { ...opts, engine: 'js', parallel: false });
     // A ring of 4,096 records: this capture wraps it ~20 times (the default ring, 16× larger, would need a
     // capture 16× as long for the same).
     const ringRecords = 4096;
     expect(local.summary.tcpSegments).toBeGreaterThan(16 * ringRecords);
     expect(local.summary.rsts).toBeGreaterThan(4000);
     expect(local.summary.classifiedEarly).toBeGreaterThan(0);
-    const parallel = await analyzeCapture(f, { ...opts, parallel: true, ringRecords });
+    const parallel = await analyzeCapture(f, { ...opts, engine: 'js', parallel: true, ringRecords });
     expect(parallel).toEqual(local);
     // And with the default ring, which this capture wraps once.
     expect(local.summary.tcpSegments).toBeGreaterThan(RING_RECORDS);
-    expect(await analyzeCapture(f, { ...opts, parallel: true })).toEqual(local);
+    expect(await analyzeCapture(f, { ...opts, engine: 'js', parallel: true })).toEqual(local);
   }, 60_000);
 });
 
@@ -208,11 +208,11 @@ describe('analyzeCapture in a worker thread, one connection with many RSTs (comp
         frac: i % 10_000,
       });
     const f = file(pcap(recs));
-    const local = await analyzeCapture(f, { parallel: false });
+    const local = await analyzeCapture(f, { engine: 'js', parallel: false });
     expect(local.summary.rsts).toBe(50_000);
     expect(local.causes.reduce((n, c) => n + c.count, 0)).toBe(50_000);
     expect(local.connections[0]!.resets).toHaveLength(32);
-    expect(await analyzeCapture(f, { parallel: true })).toEqual(local);
+    expect(await analyzeCapture(f, { engine: 'js', parallel: true })).toEqual(local);
   }, 60_000);
 });
 

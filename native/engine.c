@@ -1,0 +1,1686 @@
+/*
+ * rstwatch's native analysis engine (Node-API, C99): the hot path of `rstwatch analyze` in one pass —
+ * classic pcap records, the common frames (Ethernet + IPv4/IPv6 + TCP, as src/packet/decode.ts
+ * simpleEthernet), the flow table (src/analyze/flows.ts) and the per-segment processing (segment.ts,
+ * conn-state.ts, seq.ts) — on the very records the TypeScript code reads and writes (flow-record.ts and
+ * reset-pool.ts layouts), so that everything around it (the reader's error handling, the classification,
+ * the report) stays in TypeScript and the result is the same byte for byte.
+ *
+ * The TypeScript implementation is the reference: every function here says which one it follows, and
+ * test/unit/native-engine.test.ts compares whole reports from both on the fixtures, the tcpdump corpus and
+ * random inputs. A frame this code does not decode (another link type, VLAN, fragments, tunnels, …) is
+ * handed back to TypeScript (decodeFrameAt), which feeds the decoded segment in again (engineObserve).
+ *
+ * Why (docs/benchmarks.md, part 7, round 4): in JavaScript the tracking alone cost ~3 s of CPU on the 1 GB
+ * benchmark capture, split over two threads; the targets (tcpdump's wall time, 50× tshark) need it at a
+ * fraction of that, and a hand-off between threads per segment already cost most of the reading thread.
+ *
+ * Numbers: every sequence number is kept as int32 in the records, as the TypeScript does; arithmetic on
+ * them is done in uint32 and converted (the JavaScript `(a - b) | 0`). Values the TypeScript keeps as
+ * JavaScript numbers (unsigned sequence numbers, -1 for "none", times) are doubles here.
+ */
+
+#define _POSIX_C_SOURCE 200809L
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- layout: flow-record.ts (checked against the TypeScript values at creation) ---- */
+enum {
+  F_HASH = 0, F_V = 1, F_A0 = 2, F_A1 = 3, F_A2 = 4, F_A3 = 5, F_B0 = 6, F_B1 = 7, F_B2 = 8, F_B3 = 9,
+  F_PA = 10, F_PB = 11, F_ORIG_IS_A = 12, F_ORIG_EP = 13, F_HANDSHAKE = 14, F_FLIPS = 15, F_HIST_SEEN = 16,
+  F_HIST_LEN = 17, F_PENDING = 18, F_PENDING_RCV = 19, F_PENDING_ACK = 20, F_RESET_HEAD = 21,
+  F_RESET_TAIL = 22, F_NRESETS = 23, F_KEPT0 = 24, F_DROPPED0 = 26,
+  E_STATE = 0, E_PREV_STATE = 1, E_START_SEQ = 2, E_LAST_SEQ = 3, E_ACK_SEQ = 4, E_HIST_LAST_SYN = 5,
+  E_HIST_LAST_FIN = 6, E_HIST_LAST_RST = 7, E_FIN_CNT = 8, E_RST_CNT = 9, E_DID_CLOSE = 10, E_RXMT_CNT = 11,
+  E_RXMT_THRESH = 12, E_WIN0_CNT = 13, E_WIN0_THRESH = 14, E_GAP_CNT = 15, E_GAP_THRESH = 16, E_SYNS = 17,
+  E_ISN = 18, E_NEXT_SEQ = 19, E_HAS_NEXT = 20, E_RAW_WINDOW = 21, E_WINDOW_ON_SYN = 22, E_MSS = 23,
+  E_WSCALE = 24, E_SACK = 25, E_TIMESTAMPS = 26, E_ACKED_UNSEEN = 27, E_KEEPALIVE = 28, E_SYN_RETX = 29,
+  E_SYNACK_RETX = 30, E_SENT_SYN = 31, E_SENT_SYNACK = 32, E_TTL_MIN = 33, E_TTL_MAX = 34, E_LAST_TTL = 35,
+  E_LAST_IPID = 36, E_LAST_TSVAL = 37, E_LAST_HAS_TS = 38,
+  E_STRIDE = 40, E_BASE = 28, I_STRIDE = 28 + 2 * 40,
+  D_ID = 0, D_START = 1, D_LAST = 2, D_FIRST_FRAME = 3, D_LAST_FRAME = 4, D_PENDING_DEADLINE = 5,
+  DE_FIRST_TIME = 0, DE_LAST_TIME = 1, DE_PACKETS = 2, DE_NON_RST = 3, DE_PAYLOAD = 4, DE_STRIDE = 5,
+  DE_BASE = 6, D_STRIDE = 6 + 2 * 5,
+  HIST_CAP = 24
+};
+
+/* ---- reset-pool.ts ---- */
+enum {
+  R_NEXT = 0, R_SENDER = 1, R_SEQ = 2, R_ACK = 3, R_FLAGS = 4, R_PAYLOAD = 5, R_JUDGMENT = 6,
+  R_EXPECTED = 7, R_HAS_EXPECTED = 8, R_OFFSET = 9, R_WINDOW = 10, R_CHALLENGE = 11, R_SND_STATE = 12,
+  R_RCV_STATE = 13, R_AFTER_FINS = 14, R_TTL = 15, R_IPID = 16, R_HAS_TS = 17, R_TSVAL = 18,
+  R_PREV_TTL = 19, R_PREV_IPID = 20, R_PREV_HAS_TS = 21, R_PREV_TSVAL = 22, R_PREV_TTL_MIN = 23,
+  R_PREV_TTL_MAX = 24, R_KEEPALIVE = 25, R_STRIDE = 26,
+  RD_FRAME = 0, RD_TIME = 1, RD_CHALLENGE_FRAME = 2, RD_IDLE = 3, RD_PREV_PACKETS = 4, RD_STRIDE = 5,
+  MAX_RESETS_PER_SIDE = 32, MAX_POOL_ENTRIES = 262144
+};
+
+/* ---- conn-state.ts ---- */
+enum { EP_INACTIVE = 0, EP_SYN_SENT = 1, EP_SYN_ACK_SENT = 2, EP_PARTIAL = 3, EP_ESTABLISHED = 4,
+       EP_CLOSED = 5, EP_RESET = 6 };
+enum { HIST_SYN = 0x1, HIST_FIN = 0x2, HIST_RST = 0x4, HIST_FIN_RST = 0x8, HIST_DATA = 0x10,
+       HIST_ACK = 0x20, HIST_MULTI = 0x40 };
+#define TOO_LARGE_SEQ_DELTA 1048576
+#define CLOSE_DELAY_SEC 5.0
+enum { T_FIN = 1, T_SYN = 2, T_RST = 4, T_ACK = 0x10, CONTROL = 7 };
+enum { CH_S = 0x53, CH_H = 0x48, CH_F = 0x46, CH_R = 0x52, CH_D = 0x44, CH_A = 0x41, CH_Q = 0x51,
+       CH_I = 0x49, CH_T = 0x54, CH_W = 0x57, CH_G = 0x47, CH_FLIP = 0x5e };
+/* Why a flow left (held.ts CLOSED_BY). */
+enum { WHY_FINISHED = 0, WHY_IDLE = 1, WHY_EVICTED = 2, WHY_REUSED = 3, WHY_END = 4 };
+
+/* The layout values the TypeScript passes, in this order (native.ts LAYOUT). */
+static const int32_t LAYOUT[] = { I_STRIDE, D_STRIDE, HIST_CAP, R_STRIDE, RD_STRIDE, F_NRESETS, E_LAST_HAS_TS,
+                                  DE_PAYLOAD, R_KEEPALIVE, RD_PREV_PACKETS, MAX_RESETS_PER_SIDE,
+                                  MAX_POOL_ENTRIES, 7 /* layout version */ };
+#define LAYOUT_N ((int)(sizeof(LAYOUT) / sizeof(LAYOUT[0])))
+
+/* Bulk statistics (analyze.ts onPacket, for the frames decoded here), in the order native.ts reads them. */
+enum { S_TCP, S_FIRST, S_LAST, S_TRUNCATED, S_MALFORMED, S_RSTS, S_RST4, S_RST6, S_RST_ACK, S_RST_BARE,
+       S_PACKETS, S_BYTES, S_USED, S_N };
+/* Table statistics (FlowTableStats) plus the connections that left. */
+enum { T_FLOWS, T_ACTIVE, T_EVICTED, T_EXPIRED, T_REUSED, T_PACKETS, T_RESETS, T_LEFT, T_N };
+
+/* One RST event for the top talkers and the timeline: version, source words, destination words, second. */
+#define EV_INTS 10
+#define EV_CAP 4096
+
+typedef struct {
+  int v;
+  uint32_t src[4], dst[4];
+  uint32_t sp, dp, seq, ack, tsval;
+  int flags, window, len, ttl, ipid, mss, wscale, sack, has_ts;
+} Pkt;
+
+typedef struct {
+  /* the records, shared with TypeScript */
+  int32_t *I;
+  double *D;
+  uint8_t *H;
+  /* the exchange area: a leaving flow's RSTs, copied for TypeScript (MAX_RESETS_PER_SIDE * 2 entries) */
+  int32_t *XI;
+  double *XD;
+  /* RST events */
+  int32_t *EV;
+  int ev_n;
+  /* statistics */
+  double *S;
+  double *T;
+  /* the reset pool (native memory) */
+  int32_t *R;
+  double *RD;
+  int32_t pool_cap, pool_used, pool_free;
+  /* the index and the LRU list (flows.ts) */
+  int32_t max_flows;
+  int32_t *buckets;
+  uint32_t mask;
+  int32_t *prev, *next, *free_slots;
+  int32_t free_top;
+  uint8_t *used, *spilled;
+  int32_t head, tail, tail_slot;
+  double tail_last;
+  double idle_timeout, est_idle_timeout, closed_timeout, min_timeout, challenge_sec;
+  double now;
+  double next_id;
+  /* callbacks into TypeScript (valid during a call only: env) */
+  napi_env env;
+  napi_ref refs[10];
+  int nrefs;
+  napi_ref cb_held, cb_attempt, cb_spill, cb_events;
+  /* the item ring to the classification worker (item-ring.ts), when there is one */
+  int32_t *ring;
+  int32_t *ring_ctl;
+  uint32_t ring_mask;
+  napi_ref cb_full;
+  int failed; /* a callback threw: stop, the exception goes up */
+} Engine;
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* callbacks */
+
+static void call_js(Engine *e, napi_ref ref, int argc, const double *args) {
+  if (e->failed) return;
+  napi_env env = e->env;
+  napi_value fn, recv, argv[4], result;
+  napi_get_reference_value(env, ref, &fn);
+  napi_get_undefined(env, &recv);
+  for (int i = 0; i < argc; i++) napi_create_double(env, args[i], &argv[i]);
+  if (napi_call_function(env, recv, fn, argc, argv, &result) != napi_ok) e->failed = 1;
+}
+
+static void flush_events(Engine *e) {
+  if (e->ev_n == 0) return;
+  double n = e->ev_n;
+  e->ev_n = 0;
+  call_js(e, e->cb_events, 1, &n);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* flow-record.ts FlowStore */
+
+static int32_t I_FRESH[I_STRIDE];
+static double D_FRESH[D_STRIDE];
+
+static void init_fresh(void) {
+  memset(I_FRESH, 0, sizeof I_FRESH);
+  I_FRESH[F_ORIG_IS_A] = 1;
+  I_FRESH[F_PENDING] = -1;
+  I_FRESH[F_RESET_HEAD] = -1;
+  I_FRESH[F_RESET_TAIL] = -1;
+  for (int p = 0; p < 2; p++) {
+    int e = E_BASE + p * E_STRIDE;
+    I_FRESH[e + E_RXMT_THRESH] = 1;
+    I_FRESH[e + E_WIN0_THRESH] = 1;
+    I_FRESH[e + E_GAP_THRESH] = 1;
+    I_FRESH[e + E_ISN] = -1;
+    I_FRESH[e + E_NEXT_SEQ] = -1;
+    I_FRESH[e + E_RAW_WINDOW] = -1;
+    I_FRESH[e + E_MSS] = -1;
+    I_FRESH[e + E_WSCALE] = -1;
+    I_FRESH[e + E_TTL_MIN] = -1;
+    I_FRESH[e + E_TTL_MAX] = -1;
+    I_FRESH[e + E_LAST_TTL] = -1;
+    I_FRESH[e + E_LAST_IPID] = -1;
+    I_FRESH[e + E_LAST_TSVAL] = -1;
+    int d = DE_BASE + p * DE_STRIDE;
+    D_FRESH[d + DE_FIRST_TIME] = -1;
+    D_FRESH[d + DE_LAST_TIME] = -1;
+  }
+  D_FRESH[D_LAST] = -1;
+}
+
+static inline int32_t *ep_at(Engine *e, int slot, int phys) {
+  return e->I + (size_t)slot * I_STRIDE + E_BASE + phys * E_STRIDE;
+}
+static inline double *dep_at(Engine *e, int slot, int phys) {
+  return e->D + (size_t)slot * D_STRIDE + DE_BASE + phys * DE_STRIDE;
+}
+
+static void add_letter(Engine *e, int slot, int code, int is_orig, int as_is) {
+  int c = is_orig || as_is ? code : code | 0x20;
+  int32_t *f = e->I + (size_t)slot * I_STRIDE;
+  int n = f[F_HIST_LEN];
+  if (n < HIST_CAP) {
+    e->H[(size_t)slot * HIST_CAP + n] = (uint8_t)c;
+  } else {
+    /* history beyond HIST_CAP letters lives in a TypeScript string (FlowStore.spill) */
+    double args[2] = { slot, c };
+    e->spilled[slot] = 1;
+    call_js(e, e->cb_spill, 2, args);
+  }
+  f[F_HIST_LEN] = n + 1;
+}
+
+/* FlowStore.seen: Zeek CheckHistory. Returns 1 if the letter was seen before. */
+static int seen(Engine *e, int slot, int is_orig, int mask, int code) {
+  int32_t m = is_orig ? mask : mask << 16;
+  int32_t *f = e->I + (size_t)slot * I_STRIDE;
+  int32_t s = f[F_HIST_SEEN];
+  if ((s & m) == 0) {
+    f[F_HIST_SEEN] = s | m;
+    add_letter(e, slot, code, is_orig, 0);
+    return 0;
+  }
+  return 1;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* conn-state.ts */
+
+static inline int32_t sub32(int32_t a, int32_t b) { return (int32_t)((uint32_t)a - (uint32_t)b); }
+static inline int32_t add32(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+
+static inline int32_t *role_ep(Engine *e, int slot, int responder) {
+  int phys = e->I[(size_t)slot * I_STRIDE + F_ORIG_EP];
+  return ep_at(e, slot, responder ? phys ^ 1 : phys);
+}
+
+static void set_state(int32_t *ep, int st) {
+  int cur = ep[E_STATE];
+  if (st != cur) {
+    ep[E_PREV_STATE] = cur;
+    ep[E_STATE] = st;
+  }
+}
+
+static void flip_roles(Engine *e, int slot) {
+  int32_t *f = e->I + (size_t)slot * I_STRIDE;
+  f[F_ORIG_EP] ^= 1;
+  f[F_FLIPS] += 1;
+  add_letter(e, slot, CH_FLIP, 1, 1);
+}
+
+/* conn-state.ts scaled(): the next threshold (×10, kept below 2^32). */
+static int32_t scaled(Engine *e, int slot, int is_orig, int code, int64_t cnt, int32_t thresh) {
+  if (cnt == thresh) {
+    add_letter(e, slot, code, is_orig, 0);
+    int64_t next = (int64_t)thresh * 10;
+    return next > 0xffffffffLL ? thresh : (int32_t)(uint32_t)next;
+  }
+  return thresh;
+}
+
+static void counted(Engine *e, int slot, int is_orig, int32_t *ep, int cnt_f, int thresh_f, int code) {
+  int64_t cnt = (int64_t)ep[cnt_f] + 1;
+  ep[cnt_f] = (int32_t)(uint32_t)cnt;
+  ep[thresh_f] = scaled(e, slot, is_orig, code, cnt, ep[thresh_f]);
+}
+#define retransmission(e, slot, o, ep) counted(e, slot, o, ep, E_RXMT_CNT, E_RXMT_THRESH, CH_T)
+#define zero_window(e, slot, o, ep) counted(e, slot, o, ep, E_WIN0_CNT, E_WIN0_THRESH, CH_W)
+#define gap(e, slot, o, ep) counted(e, slot, o, ep, E_GAP_CNT, E_GAP_THRESH, CH_G)
+
+static void reinit(int32_t *ep, int32_t seq, int32_t seq_end) {
+  ep[E_START_SEQ] = seq;
+  ep[E_ACK_SEQ] = seq;
+  ep[E_LAST_SEQ] = seq_end;
+}
+
+static void init_endpoint(int32_t *ep, int syn, int32_t seq, int32_t seq_end) {
+  switch (ep[E_STATE]) {
+    case EP_INACTIVE:
+      if (syn) {
+        reinit(ep, seq, seq_end);
+      } else {
+        int32_t start = sub32(seq, 1);
+        ep[E_START_SEQ] = start;
+        ep[E_ACK_SEQ] = start;
+        ep[E_LAST_SEQ] = seq;
+      }
+      break;
+    case EP_SYN_SENT:
+    case EP_SYN_ACK_SENT:
+      if (syn && seq != ep[E_START_SEQ]) reinit(ep, seq, seq_end);
+      break;
+    case EP_ESTABLISHED:
+    case EP_PARTIAL:
+      if (syn) reinit(ep, seq, seq_end);
+      break;
+    case EP_RESET:
+      if (syn && ep[E_PREV_STATE] == EP_INACTIVE) reinit(ep, seq, seq_end);
+      break;
+    default:
+      break;
+  }
+}
+
+static void update_history(Engine *e, int slot, int is_orig, int32_t *ep, int syn, int fin, int rst,
+                           int has_ack, int32_t seq, int len) {
+  int bits = syn + fin + rst;
+  if (bits == 0) {
+    if (len > 0) seen(e, slot, is_orig, HIST_DATA, CH_D);
+    else if (has_ack) seen(e, slot, is_orig, HIST_ACK, CH_A);
+    return;
+  }
+  int32_t rel = sub32(seq, ep[E_START_SEQ]);
+  if (bits > 1) {
+    if (fin && rst) seen(e, slot, is_orig, HIST_FIN_RST, CH_I);
+    else seen(e, slot, is_orig, HIST_MULTI, CH_Q);
+  } else if (syn) {
+    int code = has_ack ? CH_H : CH_S;
+    if (seen(e, slot, is_orig, HIST_SYN, code) && rel != ep[E_HIST_LAST_SYN]) add_letter(e, slot, code, is_orig, 0);
+    ep[E_HIST_LAST_SYN] = rel;
+  } else if (fin) {
+    int32_t fin_seq = add32(rel, len);
+    if (seen(e, slot, is_orig, HIST_FIN, CH_F) && fin_seq != ep[E_HIST_LAST_FIN]) add_letter(e, slot, CH_F, is_orig, 0);
+    ep[E_HIST_LAST_FIN] = fin_seq;
+  } else {
+    if (seen(e, slot, is_orig, HIST_RST, CH_R) && rel != ep[E_HIST_LAST_RST]) add_letter(e, slot, CH_R, is_orig, 0);
+    ep[E_HIST_LAST_RST] = rel;
+  }
+}
+
+static void count_keepalive(int32_t *ep, int32_t *peer, int syn, int fin, int rst, int has_ack, int32_t seq,
+                            int len) {
+  peer[E_KEEPALIVE] = 0;
+  if (rst) return;
+  int st = ep[E_STATE];
+  int probe = has_ack && !syn && !fin && len <= 1 && (st == EP_ESTABLISHED || st == EP_PARTIAL) &&
+              seq == sub32(ep[E_LAST_SEQ], 1) && peer[E_RAW_WINDOW] != 0;
+  ep[E_KEEPALIVE] = probe ? ep[E_KEEPALIVE] + 1 : 0;
+}
+
+static void update_last_seq(Engine *e, int slot, int is_orig, int32_t *ep, int32_t seq_end, int syn, int fin,
+                            int rst, int len) {
+  int32_t last = ep[E_LAST_SEQ];
+  int32_t d = sub32(seq_end, last);
+  if ((syn || rst) && (d > TOO_LARGE_SEQ_DELTA || d < -TOO_LARGE_SEQ_DELTA)) {
+    /* implausible jump on a SYN/RST: keep the old value */
+  } else if (fin && last == add32(ep[E_START_SEQ], 1)) {
+    ep[E_LAST_SEQ] = seq_end;
+  } else if (ep[E_STATE] == EP_RESET) {
+    /* after a RST, sequence numbers are not trusted */
+  } else if (d > 0) {
+    ep[E_LAST_SEQ] = seq_end;
+  } else if (len > 0) {
+    retransmission(e, slot, is_orig, ep);
+  }
+}
+
+static void inactive(Engine *e, int slot, int is_orig, int32_t *ep, int32_t *peer, int syn, int fin, int rst,
+                     int has_ack, int32_t seq, int len) {
+  if (syn) {
+    if (is_orig) {
+      set_state(ep, has_ack ? EP_SYN_ACK_SENT : EP_SYN_SENT);
+    } else {
+      if (!has_ack && peer[E_STATE] == EP_SYN_ACK_SENT && seq == ep[E_START_SEQ]) {
+        flip_roles(e, slot);
+        set_state(peer, EP_ESTABLISHED);
+      }
+      if (peer[E_STATE] == EP_SYN_SENT) set_state(peer, EP_ESTABLISHED);
+      set_state(ep, EP_ESTABLISHED);
+    }
+  }
+  if (fin) {
+    set_state(ep, EP_CLOSED);
+    ep[E_DID_CLOSE] = 1;
+  }
+  if (rst) {
+    set_state(ep, EP_RESET);
+    ep[E_DID_CLOSE] = 1;
+  }
+  if (ep[E_STATE] == EP_INACTIVE) {
+    if (!is_orig && len == 0 && role_ep(e, slot, 0)[E_STATE] == EP_SYN_SENT) {
+      /* some stacks ACK a SYN before answering it */
+    } else if (has_ack && peer[E_STATE] == EP_ESTABLISHED) {
+      set_state(ep, EP_ESTABLISHED);
+    } else {
+      set_state(ep, EP_PARTIAL);
+    }
+  }
+}
+
+static void update_state_machine(Engine *e, int slot, int is_orig, int32_t *ep, int32_t *peer, int syn, int fin,
+                                 int rst, int has_ack, int32_t seq, int len) {
+  switch (ep[E_STATE]) {
+    case EP_INACTIVE:
+      inactive(e, slot, is_orig, ep, peer, syn, fin, rst, has_ack, seq, len);
+      break;
+    case EP_SYN_SENT:
+    case EP_SYN_ACK_SENT:
+      if (fin) {
+        set_state(ep, EP_CLOSED);
+        ep[E_DID_CLOSE] = 1;
+      }
+      if (rst) {
+        set_state(ep, EP_RESET);
+        ep[E_DID_CLOSE] = 1;
+      }
+      break;
+    case EP_ESTABLISHED:
+    case EP_PARTIAL:
+      if (syn && ep[E_STATE] == EP_PARTIAL && peer[E_STATE] == EP_INACTIVE && !has_ack) set_state(ep, EP_SYN_SENT);
+      if (fin && !rst) {
+        set_state(ep, EP_CLOSED);
+        if (peer[E_STATE] == EP_RESET && peer[E_PREV_STATE] == EP_CLOSED) set_state(peer, EP_CLOSED);
+        ep[E_DID_CLOSE] = 1;
+      }
+      if (rst) {
+        set_state(ep, EP_RESET);
+        ep[E_DID_CLOSE] = 1;
+      }
+      break;
+    case EP_CLOSED:
+      if (rst && peer[E_STATE] != EP_CLOSED) {
+        set_state(ep, EP_RESET);
+        ep[E_DID_CLOSE] = 1;
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+/* conn-state.ts processSegment */
+static void process_segment(Engine *e, int slot, int is_orig, int32_t seq, int32_t ack, int flags, int len,
+                            int window) {
+  int32_t *ep = role_ep(e, slot, !is_orig);
+  int32_t *peer = role_ep(e, slot, is_orig);
+  int syn = (flags & T_SYN) != 0, fin = (flags & T_FIN) != 0, rst = (flags & T_RST) != 0;
+  int has_ack = (flags & T_ACK) != 0;
+  int seg_len = (rst ? 0 : len) + syn + fin;
+  int32_t seq_end = add32(seq, seg_len);
+
+  init_endpoint(ep, syn, seq, seq_end);
+  update_history(e, slot, is_orig, ep, syn, fin, rst, has_ack, seq, len);
+  count_keepalive(ep, peer, syn, fin, rst, has_ack, seq, len);
+  if (window == 0 && !rst && peer[E_STATE] != EP_CLOSED && ep[E_STATE] != EP_RESET) zero_window(e, slot, is_orig, ep);
+  if (fin) ep[E_FIN_CNT] += 1;
+  if (rst) ep[E_RST_CNT] += 1;
+  if (has_ack) {
+    if (peer[E_STATE] == EP_INACTIVE) {
+      int32_t base = sub32(ack, 1);
+      peer[E_START_SEQ] = base;
+      peer[E_ACK_SEQ] = base;
+      peer[E_LAST_SEQ] = base;
+    } else if (!rst && sub32(ack, peer[E_START_SEQ]) >= 0) {
+      int32_t d = sub32(ack, peer[E_ACK_SEQ]);
+      if (!(ack == 0 && d > TOO_LARGE_SEQ_DELTA) && d > 0) peer[E_ACK_SEQ] = ack;
+    }
+  }
+  update_last_seq(e, slot, is_orig, ep, seq_end, syn, fin, rst, len);
+  if (syn || fin || rst || ep[E_STATE] == EP_INACTIVE)
+    update_state_machine(e, slot, is_orig, ep, peer, syn, fin, rst, has_ack, seq, len);
+}
+
+static int is_closed(Engine *e, int slot) {
+  return ep_at(e, slot, 0)[E_DID_CLOSE] != 0 || ep_at(e, slot, 1)[E_DID_CLOSE] != 0;
+}
+
+static int is_finished(Engine *e, int slot) {
+  int32_t *a = ep_at(e, slot, 0), *b = ep_at(e, slot, 1);
+  return (a[E_DID_CLOSE] != 0 && b[E_DID_CLOSE] != 0) || a[E_STATE] == EP_RESET || b[E_STATE] == EP_RESET;
+}
+
+/* conn-state.ts isReuse (Zeek TCPSessionAdapter::IsReuse) */
+static int is_reuse(Engine *e, int slot, int flags, int32_t seq) {
+  if ((flags & T_SYN) == 0) return 0;
+  int32_t *orig = role_ep(e, slot, 0), *resp = role_ep(e, slot, 1);
+  int32_t *conn_orig = orig;
+  if (flags & T_ACK) {
+    if (orig[E_STATE] != EP_INACTIVE) return 0;
+    conn_orig = resp;
+  }
+  if (!is_closed(e, slot)) {
+    if (seq == conn_orig[E_START_SEQ]) return 0;
+    if ((flags & T_ACK) == 0 && conn_orig[E_STATE] == EP_SYN_ACK_SENT && resp[E_STATE] == EP_INACTIVE &&
+        seq == resp[E_START_SEQ])
+      return 0;
+  }
+  return 1;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* reset-pool.ts, seq.ts, segment.ts */
+
+static int pool_full(Engine *e) { return e->pool_free < 0 && e->pool_used >= MAX_POOL_ENTRIES; }
+
+static int pool_take(Engine *e) {
+  int32_t x = e->pool_free;
+  if (x >= 0) {
+    e->pool_free = e->R[(size_t)x * R_STRIDE + R_NEXT];
+  } else {
+    if (e->pool_used == e->pool_cap) {
+      int32_t cap = e->pool_cap * 2;
+      int32_t *R = realloc(e->R, (size_t)cap * R_STRIDE * sizeof(int32_t));
+      double *RD = realloc(e->RD, (size_t)cap * RD_STRIDE * sizeof(double));
+      if (R == NULL || RD == NULL) abort(); /* out of memory, as V8 would */
+      e->R = R;
+      e->RD = RD;
+      e->pool_cap = cap;
+    }
+    x = e->pool_used++;
+  }
+  e->R[(size_t)x * R_STRIDE + R_NEXT] = -1;
+  return x;
+}
+
+static void pool_release(Engine *e, int32_t x) {
+  e->R[(size_t)x * R_STRIDE + R_NEXT] = e->pool_free;
+  e->pool_free = x;
+}
+
+/* segment.ts windowShift */
+static int window_shift(int32_t *rcv, int32_t *snd) {
+  if (rcv[E_WINDOW_ON_SYN] != 0) return 0;
+  if (rcv[E_SENT_SYN] == 0 && rcv[E_SENT_SYNACK] == 0) return -1;
+  int rs = rcv[E_WSCALE];
+  if (rs < 0) return 0;
+  if (snd[E_SENT_SYN] == 0 && snd[E_SENT_SYNACK] == 0) return -1;
+  if (snd[E_WSCALE] < 0) return 0;
+  return rs < 14 ? rs : 14;
+}
+
+static inline double next_seq_of(int32_t *ep) {
+  return ep[E_HAS_NEXT] != 0 ? (double)(uint32_t)ep[E_NEXT_SEQ] : -1;
+}
+
+enum { J_EXACT = 0, J_IN = 1, J_OUT = 2, J_UNKNOWN = 3 };
+
+/* seq.ts judgeRst (RFC 5961 §3.2, RFC 9293 §3.10.7.3–4) */
+static void judge_rst(uint32_t seq, uint32_t ack, int has_ack, double rcv_nxt, int32_t raw_window, int shift,
+                      double syn_sent_snd_nxt, int *judgment, int32_t *offset, int64_t *window) {
+  *offset = 0;
+  *window = -1;
+  if (syn_sent_snd_nxt >= 0) {
+    *judgment = has_ack && (double)ack == syn_sent_snd_nxt ? J_EXACT : J_OUT;
+    return;
+  }
+  if (rcv_nxt < 0) {
+    *judgment = J_UNKNOWN;
+    return;
+  }
+  int32_t off = (int32_t)(seq - (uint32_t)(int64_t)rcv_nxt);
+  *offset = off;
+  if (off == 0) {
+    *window = raw_window < 0 || shift < 0 ? -1 : (int64_t)raw_window << shift;
+    *judgment = J_EXACT;
+    return;
+  }
+  if (raw_window < 0) {
+    *judgment = J_UNKNOWN;
+    return;
+  }
+  if (shift >= 0) {
+    int64_t w = (int64_t)raw_window << shift;
+    *window = w;
+    *judgment = off > 0 && off < w ? J_IN : J_OUT;
+    return;
+  }
+  if (off > 0 && off < raw_window) {
+    *judgment = J_IN;
+    *window = raw_window;
+    return;
+  }
+  if (off > 0 && (int64_t)off < (int64_t)raw_window << 14) {
+    *judgment = J_UNKNOWN;
+    return;
+  }
+  *judgment = J_OUT;
+}
+
+/* segment.ts recordReset */
+static void record_reset(Engine *e, int slot, const Pkt *p, int snd_phys, double frame) {
+  int32_t *f = e->I + (size_t)slot * I_STRIDE;
+  double *fd = e->D + (size_t)slot * D_STRIDE;
+  double t = e->now;
+  int kept = f[F_KEPT0 + snd_phys];
+  if (kept >= MAX_RESETS_PER_SIDE || (kept > 0 && pool_full(e))) {
+    f[F_DROPPED0 + snd_phys] += 1;
+    f[F_PENDING] = -1;
+    return;
+  }
+  f[F_KEPT0 + snd_phys] = kept + 1;
+  int32_t *snd = ep_at(e, slot, snd_phys), *rcv = ep_at(e, slot, snd_phys ^ 1);
+  double snd_non_rst = dep_at(e, slot, snd_phys)[DE_NON_RST];
+  int has_ack = (p->flags & T_ACK) != 0;
+  double rcv_next = next_seq_of(rcv), snd_next = next_seq_of(snd);
+  int syn_sent = rcv[E_STATE] == EP_SYN_SENT && snd_non_rst == 0 && rcv_next >= 0;
+  int judgment;
+  int32_t offset;
+  int64_t window;
+  judge_rst(p->seq, p->ack, has_ack, snd_next, rcv[E_RAW_WINDOW], window_shift(rcv, snd),
+            syn_sent ? rcv_next : -1, &judgment, &offset, &window);
+  int prev = snd_non_rst > 0;
+  double last = fd[D_LAST];
+  int x = pool_take(e);
+  int32_t *r = e->R + (size_t)x * R_STRIDE;
+  double *rd = e->RD + (size_t)x * RD_STRIDE;
+  r[R_SENDER] = snd_phys;
+  r[R_SEQ] = (int32_t)p->seq;
+  r[R_ACK] = (int32_t)p->ack;
+  r[R_FLAGS] = p->flags;
+  r[R_PAYLOAD] = p->len;
+  r[R_JUDGMENT] = judgment;
+  double expected = syn_sent ? rcv_next : snd_next;
+  r[R_EXPECTED] = (int32_t)(uint32_t)(int64_t)expected;
+  r[R_HAS_EXPECTED] = expected >= 0;
+  r[R_OFFSET] = offset;
+  r[R_WINDOW] = (int32_t)window;
+  r[R_CHALLENGE] = 0;
+  r[R_SND_STATE] = snd[E_STATE];
+  r[R_RCV_STATE] = rcv[E_STATE];
+  r[R_AFTER_FINS] = ep_at(e, slot, 0)[E_FIN_CNT] > 0 && ep_at(e, slot, 1)[E_FIN_CNT] > 0;
+  r[R_TTL] = p->ttl;
+  r[R_IPID] = p->ipid;
+  r[R_HAS_TS] = p->has_ts;
+  r[R_TSVAL] = (int32_t)p->tsval;
+  r[R_PREV_TTL] = prev ? snd[E_LAST_TTL] : -1;
+  r[R_PREV_IPID] = prev ? snd[E_LAST_IPID] : -1;
+  r[R_PREV_HAS_TS] = prev && snd[E_LAST_HAS_TS] != 0;
+  r[R_PREV_TSVAL] = snd[E_LAST_TSVAL];
+  r[R_PREV_TTL_MIN] = snd[E_TTL_MIN];
+  r[R_PREV_TTL_MAX] = snd[E_TTL_MAX];
+  r[R_KEEPALIVE] = snd[E_KEEPALIVE];
+  rd[RD_FRAME] = frame;
+  rd[RD_TIME] = t;
+  rd[RD_CHALLENGE_FRAME] = -1;
+  rd[RD_IDLE] = last < 0 ? -1 : t - last;
+  rd[RD_PREV_PACKETS] = snd_non_rst;
+  int32_t tail = f[F_RESET_TAIL];
+  if (tail < 0) f[F_RESET_HEAD] = x;
+  else e->R[(size_t)tail * R_STRIDE + R_NEXT] = x;
+  f[F_RESET_TAIL] = x;
+  f[F_NRESETS] += 1;
+  if (!syn_sent && snd_next >= 0) {
+    f[F_PENDING] = x;
+    f[F_PENDING_RCV] = snd_phys ^ 1;
+    f[F_PENDING_ACK] = snd[E_NEXT_SEQ];
+    fd[D_PENDING_DEADLINE] = t + e->challenge_sec;
+  } else {
+    f[F_PENDING] = -1;
+  }
+}
+
+/* segment.ts segment: the general path */
+static void segment(Engine *e, int slot, const Pkt *p, int is_orig, double frame) {
+  int32_t *f = e->I + (size_t)slot * I_STRIDE;
+  double *fd = e->D + (size_t)slot * D_STRIDE;
+  double t = e->now;
+  int ep_phys = is_orig ? f[F_ORIG_EP] : f[F_ORIG_EP] ^ 1;
+  int32_t *ep = ep_at(e, slot, ep_phys), *peer = ep_at(e, slot, ep_phys ^ 1);
+  double *dep = dep_at(e, slot, ep_phys);
+  int flags = p->flags;
+  int32_t seq = (int32_t)p->seq, ack = (int32_t)p->ack;
+  int len = p->len;
+  int syn = (flags & T_SYN) != 0, fin = (flags & T_FIN) != 0, rst = (flags & T_RST) != 0;
+  int has_ack = (flags & T_ACK) != 0;
+
+  int32_t pending = f[F_PENDING];
+  if (pending >= 0) {
+    if (t > fd[D_PENDING_DEADLINE]) {
+      f[F_PENDING] = -1;
+    } else if (ep_phys == f[F_PENDING_RCV] && has_ack && (flags & 7) == 0 && len == 0 && ack == f[F_PENDING_ACK]) {
+      e->R[(size_t)pending * R_STRIDE + R_CHALLENGE] = 1;
+      e->RD[(size_t)pending * RD_STRIDE + RD_CHALLENGE_FRAME] = frame;
+      f[F_PENDING] = -1;
+    }
+  }
+  if (rst) record_reset(e, slot, p, ep_phys, frame);
+
+  int32_t flips = f[F_FLIPS];
+  process_segment(e, slot, is_orig, seq, ack, flags, len, p->window);
+  if (f[F_FLIPS] != flips) f[F_ORIG_IS_A] ^= 1;
+
+  dep[DE_PACKETS] += 1;
+  dep[DE_PAYLOAD] += len;
+  if (dep[DE_FIRST_TIME] < 0) dep[DE_FIRST_TIME] = t;
+  dep[DE_LAST_TIME] = t;
+  int has_ts = p->has_ts;
+  if (has_ts) ep[E_TIMESTAMPS] = 1;
+  if (syn) {
+    if (has_ack) {
+      if (ep[E_SENT_SYNACK] != 0 && seq == ep[E_ISN]) ep[E_SYNACK_RETX] += 1;
+      ep[E_SENT_SYNACK] = 1;
+    } else {
+      if (ep[E_SENT_SYN] != 0 && seq == ep[E_ISN]) ep[E_SYN_RETX] += 1;
+      ep[E_SENT_SYN] = 1;
+    }
+    if (ep[E_SYNS] == 0 || seq != ep[E_ISN]) ep[E_ISN] = seq;
+    ep[E_SYNS] += 1;
+    if (p->mss >= 0) ep[E_MSS] = p->mss;
+    if (p->wscale >= 0) ep[E_WSCALE] = p->wscale;
+    if (p->sack) ep[E_SACK] = 1;
+  }
+  if (!rst) {
+    dep[DE_NON_RST] += 1;
+    int32_t end = add32(seq, len + syn + fin);
+    if (ep[E_HAS_NEXT] == 0 || sub32(end, ep[E_NEXT_SEQ]) > 0) {
+      ep[E_NEXT_SEQ] = end;
+      ep[E_HAS_NEXT] = 1;
+    }
+    ep[E_RAW_WINDOW] = p->window;
+    ep[E_WINDOW_ON_SYN] = syn;
+    int ttl = p->ttl;
+    ep[E_LAST_TTL] = ttl;
+    ep[E_LAST_IPID] = p->ipid;
+    ep[E_LAST_HAS_TS] = has_ts;
+    ep[E_LAST_TSVAL] = has_ts ? (int32_t)p->tsval : -1;
+    if (ep[E_TTL_MIN] < 0 || ttl < ep[E_TTL_MIN]) ep[E_TTL_MIN] = ttl;
+    if (ttl > ep[E_TTL_MAX]) ep[E_TTL_MAX] = ttl;
+    if (has_ack) {
+      int32_t d = sub32(ack, peer[E_NEXT_SEQ]);
+      if (!(ack == 0 && d > TOO_LARGE_SEQ_DELTA)) {
+        if (peer[E_HAS_NEXT] == 0) {
+          peer[E_NEXT_SEQ] = ack;
+          peer[E_HAS_NEXT] = 1;
+        } else if (d > 0) {
+          if (!syn && !fin && dep_at(e, slot, ep_phys ^ 1)[DE_NON_RST] > 0) {
+            peer[E_ACKED_UNSEEN] += 1;
+            gap(e, slot, (ep_phys ^ 1) == f[F_ORIG_EP], peer);
+          }
+          peer[E_NEXT_SEQ] = ack;
+        }
+      }
+      if (!syn && ep_phys == f[F_ORIG_EP] && ep[E_SENT_SYN] != 0 && peer[E_SENT_SYNACK] != 0) f[F_HANDSHAKE] = 1;
+    }
+  }
+  fd[D_LAST] = t;
+  fd[D_LAST_FRAME] = frame;
+}
+
+/* segment.ts plainSegment: no SYN, FIN or RST */
+static void plain_segment(Engine *e, int slot, const Pkt *p, int is_orig, double frame) {
+  int32_t *f = e->I + (size_t)slot * I_STRIDE;
+  int orig_phys = f[F_ORIG_EP];
+  int ep_phys = is_orig ? orig_phys : orig_phys ^ 1;
+  int32_t *ep = ep_at(e, slot, ep_phys);
+  int ep_state = ep[E_STATE];
+  if (ep_state == EP_INACTIVE) {
+    segment(e, slot, p, is_orig, frame);
+    return;
+  }
+  double *fd = e->D + (size_t)slot * D_STRIDE;
+  double t = e->now;
+  int32_t *peer = ep_at(e, slot, ep_phys ^ 1);
+  double *dep = dep_at(e, slot, ep_phys);
+  int flags = p->flags;
+  int32_t seq = (int32_t)p->seq, ack = (int32_t)p->ack;
+  int len = p->len;
+  int has_ack = (flags & T_ACK) != 0;
+
+  int32_t pending = f[F_PENDING];
+  if (pending >= 0) {
+    if (t > fd[D_PENDING_DEADLINE]) {
+      f[F_PENDING] = -1;
+    } else if (ep_phys == f[F_PENDING_RCV] && has_ack && len == 0 && ack == f[F_PENDING_ACK]) {
+      e->R[(size_t)pending * R_STRIDE + R_CHALLENGE] = 1;
+      e->RD[(size_t)pending * RD_STRIDE + RD_CHALLENGE_FRAME] = frame;
+      f[F_PENDING] = -1;
+    }
+  }
+  if (len > 0) seen(e, slot, is_orig, HIST_DATA, CH_D);
+  else if (has_ack) seen(e, slot, is_orig, HIST_ACK, CH_A);
+  int peer_state = peer[E_STATE];
+  int32_t last = ep[E_LAST_SEQ];
+  peer[E_KEEPALIVE] = 0;
+  int probe = has_ack && len <= 1 && (ep_state == EP_ESTABLISHED || ep_state == EP_PARTIAL) &&
+              seq == sub32(last, 1) && peer[E_RAW_WINDOW] != 0;
+  ep[E_KEEPALIVE] = probe ? ep[E_KEEPALIVE] + 1 : 0;
+  if (p->window == 0 && peer_state != EP_CLOSED && ep_state != EP_RESET) zero_window(e, slot, is_orig, ep);
+  if (has_ack) {
+    if (peer_state == EP_INACTIVE) {
+      int32_t base = sub32(ack, 1);
+      peer[E_START_SEQ] = base;
+      peer[E_ACK_SEQ] = base;
+      peer[E_LAST_SEQ] = base;
+    } else if (sub32(ack, peer[E_START_SEQ]) >= 0) {
+      int32_t d = sub32(ack, peer[E_ACK_SEQ]);
+      if (!(ack == 0 && d > TOO_LARGE_SEQ_DELTA) && d > 0) peer[E_ACK_SEQ] = ack;
+    }
+  }
+  int32_t end = add32(seq, len);
+  if (ep_state != EP_RESET) {
+    if (sub32(end, last) > 0) ep[E_LAST_SEQ] = end;
+    else if (len > 0) retransmission(e, slot, is_orig, ep);
+  }
+
+  dep[DE_PACKETS] += 1;
+  dep[DE_PAYLOAD] += len;
+  if (dep[DE_FIRST_TIME] < 0) dep[DE_FIRST_TIME] = t;
+  dep[DE_LAST_TIME] = t;
+  int has_ts = p->has_ts;
+  if (has_ts) ep[E_TIMESTAMPS] = 1;
+  dep[DE_NON_RST] += 1;
+  if (ep[E_HAS_NEXT] == 0 || sub32(end, ep[E_NEXT_SEQ]) > 0) {
+    ep[E_NEXT_SEQ] = end;
+    ep[E_HAS_NEXT] = 1;
+  }
+  ep[E_RAW_WINDOW] = p->window;
+  ep[E_WINDOW_ON_SYN] = 0;
+  int ttl = p->ttl;
+  ep[E_LAST_TTL] = ttl;
+  ep[E_LAST_IPID] = p->ipid;
+  ep[E_LAST_HAS_TS] = has_ts;
+  ep[E_LAST_TSVAL] = has_ts ? (int32_t)p->tsval : -1;
+  if (ep[E_TTL_MIN] < 0 || ttl < ep[E_TTL_MIN]) ep[E_TTL_MIN] = ttl;
+  if (ttl > ep[E_TTL_MAX]) ep[E_TTL_MAX] = ttl;
+  if (has_ack) {
+    int32_t d = sub32(ack, peer[E_NEXT_SEQ]);
+    if (!(ack == 0 && d > TOO_LARGE_SEQ_DELTA)) {
+      if (peer[E_HAS_NEXT] == 0) {
+        peer[E_NEXT_SEQ] = ack;
+        peer[E_HAS_NEXT] = 1;
+      } else if (d > 0) {
+        if (dep_at(e, slot, ep_phys ^ 1)[DE_NON_RST] > 0) {
+          peer[E_ACKED_UNSEEN] += 1;
+          gap(e, slot, (ep_phys ^ 1) == orig_phys, peer);
+        }
+        peer[E_NEXT_SEQ] = ack;
+      }
+    }
+    if (ep_phys == orig_phys && ep[E_SENT_SYN] != 0 && peer[E_SENT_SYNACK] != 0) f[F_HANDSHAKE] = 1;
+  }
+  fd[D_LAST] = t;
+  fd[D_LAST_FRAME] = frame;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* flows.ts FlowTable */
+
+static uint8_t SERVER_PORTS[65536];
+
+static void init_server_ports(void) {
+  static const int extra[] = { 1080, 1194, 1433, 1521, 1883, 2049, 2181, 2375, 2376, 2379, 2380, 3000, 3128, 3268,
+                               3269, 3306, 3389, 4369, 5000, 5222, 5432, 5601, 5671, 5672, 5900, 5984, 6379, 6443,
+                               6667, 7000, 7001, 8000, 8008, 8080, 8081, 8088, 8443, 8883, 8888, 9000, 9042, 9090,
+                               9092, 9093, 9200, 9300, 9418, 11211, 15672, 27017 };
+  for (int p = 1; p < 1024; p++) SERVER_PORTS[p] = 1;
+  for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) SERVER_PORTS[extra[i]] = 1;
+}
+
+static void unlink_slot(Engine *e, int slot) {
+  if (slot == e->tail_slot) e->tail_slot = -1;
+  uint32_t mask = e->mask;
+  int32_t *bk = e->buckets;
+  uint32_t i = (uint32_t)e->I[(size_t)slot * I_STRIDE + F_HASH] & mask;
+  while (bk[2 * i] != slot + 1) i = (i + 1) & mask;
+  bk[2 * i] = 0;
+  for (uint32_t j = (i + 1) & mask; bk[2 * j] != 0; j = (j + 1) & mask) {
+    uint32_t home = (uint32_t)bk[2 * j + 1] & mask;
+    int between = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (!between) {
+      bk[2 * i] = bk[2 * j];
+      bk[2 * i + 1] = bk[2 * j + 1];
+      bk[2 * j] = 0;
+      i = j;
+    }
+  }
+  int32_t p = e->prev[slot], n = e->next[slot];
+  if (p >= 0) e->next[p] = n;
+  else e->head = n;
+  if (n >= 0) e->prev[n] = p;
+  else e->tail = p;
+  e->prev[slot] = -1;
+  e->next[slot] = -1;
+  e->used[slot] = 0;
+  e->free_slots[e->free_top++] = slot;
+}
+
+/* ---- the item ring (item-ring.ts): this engine writes the flow worker's items (flow-worker.ts) ---- */
+enum { C_HEAD = 0, C_TAIL = 1, C_PRODUCER_WAITS = 2, C_CLOSED = 3, C_CONSUMER_WAITS = 4 };
+enum { ITEM_ATTEMPT = 1, ITEM_HELD = 2 };
+
+/*
+ * Waits until `n` words fit; returns the head to write at, or -1 when the consumer closed the ring (an
+ * exception is then pending). The consumer notifies through V8's own futex emulation, which native code
+ * cannot wait on: this sleeps 50 µs at a time instead (the ring only fills when classification is behind).
+ */
+static int64_t ring_reserve(Engine *e, uint32_t n) {
+  int32_t *ctl = e->ring_ctl;
+  if (n > e->ring_mask + 1) {
+    napi_throw_error(e->env, "E_NATIVE", "an item does not fit the classification ring");
+    e->failed = 1;
+    return -1;
+  }
+  uint32_t head = (uint32_t)__atomic_load_n(&ctl[C_HEAD], __ATOMIC_SEQ_CST);
+  for (;;) {
+    uint32_t tail = (uint32_t)__atomic_load_n(&ctl[C_TAIL], __ATOMIC_SEQ_CST);
+    if ((int32_t)(head - tail) <= (int32_t)(e->ring_mask + 1 - n)) return head;
+    if (__atomic_load_n(&ctl[C_CLOSED], __ATOMIC_SEQ_CST) != 0) {
+      napi_throw_error(e->env, "E_NATIVE", "the classification worker stopped taking connections");
+      e->failed = 1;
+      return -1;
+    }
+    /* TypeScript may take items itself (a worker that never started: native.ts onFull) */
+    call_js(e, e->cb_full, 0, NULL);
+    if (e->failed) return -1;
+    head = (uint32_t)__atomic_load_n(&ctl[C_HEAD], __ATOMIC_SEQ_CST);
+    tail = (uint32_t)__atomic_load_n(&ctl[C_TAIL], __ATOMIC_SEQ_CST);
+    if ((int32_t)(head - tail) <= (int32_t)(e->ring_mask + 1 - n)) return head;
+    struct timespec ts = { 0, 50000 };
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* The consumer polls while it waits (classify-worker.ts): no wake-up per item. */
+static void ring_publish(Engine *e, uint32_t head) {
+  __atomic_store_n(&e->ring_ctl[C_HEAD], (int32_t)head, __ATOMIC_SEQ_CST);
+}
+
+#define RW(h, v) (e->ring[(h) & e->ring_mask] = (int32_t)(v))
+
+static void ring_doubles(Engine *e, uint32_t *h, const double *d, int n) {
+  for (int i = 0; i < n; i++) {
+    int32_t w[2];
+    memcpy(w, &d[i], sizeof w); /* the two words of the double as JavaScript's Int32Array view sees them */
+    RW((*h)++, w[0]);
+    RW((*h)++, w[1]);
+  }
+}
+
+/* held.ts serializeFlow, then the count of connections that left before (flow-worker.ts ITEM_HELD) */
+static void ring_held(Engine *e, int slot, int why, double before) {
+  const int32_t *f = e->I + (size_t)slot * I_STRIDE;
+  int nres = f[F_NRESETS];
+  uint32_t n = 2 + 1 + I_STRIDE + 2 * D_STRIDE + HIST_CAP + 1 + 1 + (uint32_t)nres * (R_STRIDE + 2 * RD_STRIDE) + 1;
+  int64_t at = ring_reserve(e, n);
+  if (at < 0) return;
+  uint32_t h = (uint32_t)at;
+  RW(h++, n);
+  RW(h++, ITEM_HELD);
+  RW(h++, why);
+  for (int i = 0; i < I_STRIDE; i++) RW(h++, f[i]);
+  ring_doubles(e, &h, e->D + (size_t)slot * D_STRIDE, D_STRIDE);
+  const uint8_t *hist = e->H + (size_t)slot * HIST_CAP;
+  for (int i = 0; i < HIST_CAP; i++) RW(h++, hist[i]);
+  RW(h++, 0); /* no spill: a flow with one goes through TypeScript (leave) */
+  RW(h++, nres);
+  for (int32_t x = f[F_RESET_HEAD]; x >= 0; x = e->R[(size_t)x * R_STRIDE + R_NEXT]) {
+    const int32_t *r = e->R + (size_t)x * R_STRIDE;
+    for (int i = 0; i < R_STRIDE; i++) RW(h++, r[i]);
+    ring_doubles(e, &h, e->RD + (size_t)x * RD_STRIDE, RD_STRIDE);
+  }
+  RW(h++, (int32_t)before);
+  ring_publish(e, h);
+}
+
+/* flow-worker.ts ITEM_ATTEMPT: before, version, originator and responder words, responder port, start */
+static void ring_attempt(Engine *e, int slot, double before) {
+  const int32_t *f = e->I + (size_t)slot * I_STRIDE;
+  uint32_t n = 2 + 13;
+  int64_t at = ring_reserve(e, n);
+  if (at < 0) return;
+  uint32_t h = (uint32_t)at;
+  int orig_is_a = f[F_ORIG_IS_A] != 0;
+  RW(h++, n);
+  RW(h++, ITEM_ATTEMPT);
+  RW(h++, (int32_t)before);
+  RW(h++, f[F_V] == 6 ? 6 : 4);
+  const int32_t *o = f + (orig_is_a ? F_A0 : F_B0), *r = f + (orig_is_a ? F_B0 : F_A0);
+  for (int i = 0; i < 4; i++) RW(h++, o[i]);
+  for (int i = 0; i < 4; i++) RW(h++, r[i]);
+  RW(h++, f[orig_is_a ? F_PB : F_PA]);
+  ring_doubles(e, &h, e->D + (size_t)slot * D_STRIDE + D_START, 1);
+  ring_publish(e, h);
+}
+
+/*
+ * flows.ts leave(), as the flow worker's callbacks (flow-worker.ts) do it: a connection with resets goes to
+ * TypeScript with its RSTs copied to the exchange area (held.ts takes them into its own pool); a failed
+ * attempt without resets (originator SYNs, conn_state S0) goes as an attempt; the others are only counted.
+ * Each call says how many connections had left before it.
+ */
+static void leave(Engine *e, int slot, int why) {
+  int32_t *f = e->I + (size_t)slot * I_STRIDE;
+  double before = e->T[T_LEFT];
+  if (f[F_NRESETS] == 0) {
+    int32_t *o = role_ep(e, slot, 0), *r = role_ep(e, slot, 1);
+    /* QuietView.connState === 'S0' without resets: conn-state.ts connState with no endpoint in RESET */
+    if (o[E_SYNS] > 0 && o[E_STATE] == EP_SYN_SENT && r[E_STATE] == EP_INACTIVE) {
+      if (e->ring != NULL) {
+        ring_attempt(e, slot, before);
+      } else {
+        double args[2] = { before, slot };
+        call_js(e, e->cb_attempt, 2, args);
+      }
+    }
+  } else if (e->ring != NULL && !e->spilled[slot]) {
+    ring_held(e, slot, why, before);
+    for (int32_t x = f[F_RESET_HEAD]; x >= 0;) {
+      int32_t nx = e->R[(size_t)x * R_STRIDE + R_NEXT];
+      pool_release(e, x);
+      x = nx;
+    }
+    f[F_RESET_HEAD] = -1;
+    f[F_RESET_TAIL] = -1;
+    f[F_NRESETS] = 0;
+    f[F_PENDING] = -1;
+  } else {
+    int n = 0;
+    for (int32_t x = f[F_RESET_HEAD]; x >= 0; x = e->R[(size_t)x * R_STRIDE + R_NEXT]) {
+      memcpy(e->XI + (size_t)n * R_STRIDE, e->R + (size_t)x * R_STRIDE, R_STRIDE * sizeof(int32_t));
+      memcpy(e->XD + (size_t)n * RD_STRIDE, e->RD + (size_t)x * RD_STRIDE, RD_STRIDE * sizeof(double));
+      n++;
+    }
+    double args[4] = { before, slot, why, n };
+    call_js(e, e->cb_held, 4, args);
+    for (int32_t x = f[F_RESET_HEAD]; x >= 0;) {
+      int32_t nx = e->R[(size_t)x * R_STRIDE + R_NEXT];
+      pool_release(e, x);
+      x = nx;
+    }
+    f[F_RESET_HEAD] = -1;
+    f[F_RESET_TAIL] = -1;
+    f[F_NRESETS] = 0;
+    f[F_PENDING] = -1;
+  }
+  if (e->spilled[slot]) {
+    /* the history string of this slot is forgotten */
+    double args[2] = { slot, -1 };
+    e->spilled[slot] = 0;
+    call_js(e, e->cb_spill, 2, args);
+  }
+  e->T[T_LEFT] = before + 1;
+  unlink_slot(e, slot);
+}
+
+static void remove_slot(Engine *e, int slot, int why) {
+  e->T[T_ACTIVE] -= 1;
+  leave(e, slot, why);
+}
+
+static void touch(Engine *e, int slot) {
+  if (slot == e->head) return;
+  int32_t p = e->prev[slot], n = e->next[slot];
+  if (p >= 0) e->next[p] = n;
+  if (n >= 0) e->prev[n] = p;
+  else e->tail = p;
+  e->prev[slot] = -1;
+  e->next[slot] = e->head;
+  if (e->head >= 0) e->prev[e->head] = slot;
+  e->head = slot;
+}
+
+static void insert_slot(Engine *e, int slot, int32_t h) {
+  if (slot == e->tail_slot) e->tail_slot = -1;
+  int32_t *bk = e->buckets;
+  uint32_t i = (uint32_t)h & e->mask;
+  while (bk[2 * i] != 0) i = (i + 1) & e->mask;
+  bk[2 * i] = slot + 1;
+  bk[2 * i + 1] = h;
+  e->used[slot] = 1;
+  e->prev[slot] = -1;
+  e->next[slot] = e->head;
+  if (e->head >= 0) e->prev[e->head] = slot;
+  e->head = slot;
+  if (e->tail < 0) e->tail = slot;
+  e->T[T_ACTIVE] += 1;
+}
+
+static void expire(Engine *e) {
+  double now = e->now;
+  double bumps = e->T[T_ACTIVE];
+  while (e->tail >= 0) {
+    int slot = e->tail;
+    double idle = now - e->D[(size_t)slot * D_STRIDE + D_LAST];
+    int finished = is_finished(e, slot);
+    if (idle <= (finished ? e->closed_timeout : e->idle_timeout)) return;
+    if (!finished && e->I[(size_t)slot * I_STRIDE + F_HANDSHAKE] != 0 && idle <= e->est_idle_timeout) {
+      if (bumps-- <= 0) return;
+      touch(e, slot);
+      continue;
+    }
+    e->T[T_EXPIRED] += 1;
+    remove_slot(e, slot, finished ? WHY_FINISHED : WHY_IDLE);
+    if (e->failed) return;
+  }
+}
+
+static inline uint32_t fmix(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bU;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35U;
+  h ^= h >> 16;
+  return h;
+}
+
+/* flows.ts observeKeyed, with flow-key.ts flowKey */
+static void observe(Engine *e, const Pkt *p, double ts_sec, double ts_nsec, double frame) {
+  double t = ts_sec + ts_nsec / 1e9;
+  e->now = t;
+  int flags = p->flags;
+  e->T[T_PACKETS] += 1;
+  if (flags & T_RST) e->T[T_RESETS] += 1;
+  int tail = e->tail;
+  if (tail >= 0) {
+    if (tail != e->tail_slot) {
+      e->tail_slot = tail;
+      e->tail_last = e->D[(size_t)tail * D_STRIDE + D_LAST];
+    }
+    if (t - e->tail_last > e->min_timeout) {
+      expire(e);
+      if (e->failed) return;
+    }
+  }
+
+  /* flow-key.ts: canonical order, (address, port) of A <= B, addresses as unsigned words */
+  int v6 = p->v == 6;
+  /* flow-key.ts reads words 1-3 of an IPv4 address as 0 */
+  uint32_t s[4] = { p->src[0], v6 ? p->src[1] : 0, v6 ? p->src[2] : 0, v6 ? p->src[3] : 0 };
+  uint32_t d[4] = { p->dst[0], v6 ? p->dst[1] : 0, v6 ? p->dst[2] : 0, v6 ? p->dst[3] : 0 };
+  int src_is_a;
+  if (s[0] != d[0]) src_is_a = s[0] < d[0];
+  else if (s[1] != d[1]) src_is_a = s[1] < d[1];
+  else if (s[2] != d[2]) src_is_a = s[2] < d[2];
+  else if (s[3] != d[3]) src_is_a = s[3] < d[3];
+  else src_is_a = p->sp <= p->dp;
+  const uint32_t *A = src_is_a ? s : d, *B = src_is_a ? d : s;
+  uint32_t pa = src_is_a ? p->sp : p->dp, pb = src_is_a ? p->dp : p->sp;
+  uint32_t x = A[0] ^ (B[0] * 0x9e3779b1U) ^ (((pa << 16) | pb) * 0x85ebca6bU) ^ (uint32_t)(v6 ? 6 : 4);
+  if (v6) x ^= ((A[1] ^ B[3]) * 0xc2b2ae35U) ^ ((A[2] ^ B[2]) * 0x27d4eb2fU) ^ ((A[3] ^ B[1]) * 0x165667b1U);
+  int32_t h = (int32_t)fmix(x);
+  int v = v6 ? 6 : 4;
+  uint32_t sp = p->sp, dp = p->dp;
+
+  int32_t *I = e->I;
+  int32_t *bk = e->buckets;
+  uint32_t mask = e->mask;
+  int slot = -1;
+  for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
+    int32_t en = bk[2 * i];
+    if (en == 0) break;
+    if (bk[2 * i + 1] != h) continue;
+    const int32_t *b = I + (size_t)(en - 1) * I_STRIDE;
+    if ((uint32_t)b[F_A0] == A[0] && (uint32_t)b[F_B0] == B[0] && (uint32_t)b[F_PA] == pa &&
+        (uint32_t)b[F_PB] == pb && b[F_V] == v && (uint32_t)b[F_A1] == A[1] && (uint32_t)b[F_A2] == A[2] &&
+        (uint32_t)b[F_A3] == A[3] && (uint32_t)b[F_B1] == B[1] && (uint32_t)b[F_B2] == B[2] &&
+        (uint32_t)b[F_B3] == B[3]) {
+      slot = en - 1;
+      break;
+    }
+  }
+
+  if (slot >= 0 && (flags & T_SYN) && is_reuse(e, slot, flags, (int32_t)p->seq)) {
+    e->T[T_REUSED] += 1;
+    remove_slot(e, slot, WHY_REUSED);
+    if (e->failed) return;
+    slot = -1;
+  }
+  if (slot < 0) {
+    if (e->free_top == 0) {
+      int lru = e->tail;
+      if (is_finished(e, lru) && t - e->D[(size_t)lru * D_STRIDE + D_LAST] > CLOSE_DELAY_SEC) {
+        e->T[T_EXPIRED] += 1;
+        remove_slot(e, lru, WHY_FINISHED);
+      } else {
+        e->T[T_EVICTED] += 1;
+        remove_slot(e, lru, WHY_EVICTED);
+      }
+      if (e->failed) return;
+    }
+    slot = e->free_slots[--e->free_top];
+    int32_t *b = I + (size_t)slot * I_STRIDE;
+    double *db = e->D + (size_t)slot * D_STRIDE;
+    memcpy(b, I_FRESH, sizeof I_FRESH);
+    memcpy(db, D_FRESH, sizeof D_FRESH);
+    b[F_HASH] = h;
+    b[F_V] = v;
+    b[F_A0] = (int32_t)A[0];
+    b[F_A1] = (int32_t)A[1];
+    b[F_A2] = (int32_t)A[2];
+    b[F_A3] = (int32_t)A[3];
+    b[F_B0] = (int32_t)B[0];
+    b[F_B1] = (int32_t)B[1];
+    b[F_B2] = (int32_t)B[2];
+    b[F_B3] = (int32_t)B[3];
+    b[F_PA] = (int32_t)pa;
+    b[F_PB] = (int32_t)pb;
+    db[D_ID] = e->next_id++;
+    db[D_START] = t;
+    db[D_FIRST_FRAME] = frame;
+    insert_slot(e, slot, h);
+    e->T[T_FLOWS] += 1;
+    int flip;
+    if (flags & T_SYN) flip = (flags & T_ACK) != 0;
+    else if (SERVER_PORTS[sp]) flip = SERVER_PORTS[dp] ? sp < dp : 1;
+    else flip = 0;
+    b[F_ORIG_IS_A] = (flip ? !src_is_a : src_is_a) ? 1 : 0;
+    if (flip) flip_roles(e, slot);
+  } else if (e->head != slot) {
+    touch(e, slot);
+  }
+  int is_orig = src_is_a == (I[(size_t)slot * I_STRIDE + F_ORIG_IS_A] != 0);
+  if ((flags & CONTROL) == 0) plain_segment(e, slot, p, is_orig, frame);
+  else segment(e, slot, p, is_orig, frame);
+  if (slot == e->tail_slot) e->tail_slot = -1;
+}
+
+typedef struct {
+  double id;
+  int32_t slot;
+} Rest;
+
+static int by_id(const void *x, const void *y) {
+  double a = ((const Rest *)x)->id, b = ((const Rest *)y)->id;
+  return a < b ? -1 : a > b;
+}
+
+/* flows.ts drain(): the remaining connections leave in start order */
+static void drain(Engine *e) {
+  Rest *rest = malloc(sizeof(Rest) * (size_t)e->max_flows);
+  if (rest == NULL) abort();
+  int n = 0;
+  for (int slot = 0; slot < e->max_flows; slot++)
+    if (e->used[slot]) {
+      rest[n].id = e->D[(size_t)slot * D_STRIDE + D_ID];
+      rest[n].slot = slot;
+      n++;
+    }
+  qsort(rest, (size_t)n, sizeof(Rest), by_id);
+  for (int i = 0; i < n && !e->failed; i++) leave(e, rest[i].slot, WHY_END);
+  e->T[T_ACTIVE] = 0;
+  free(rest);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* decode.ts simpleEthernet + tcp.ts decodeTcp */
+
+enum { DEC_TCP = 0, DEC_TRUNCATED = 1, DEC_MALFORMED = 2, DEC_DECLINE = 3 };
+
+static inline uint32_t be32(const uint8_t *b) {
+  return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
+}
+
+static int decode_tcp(const uint8_t *d, size_t off, size_t end, long declared, Pkt *p) {
+  long avail = (long)end - (long)off;
+  if (avail < 16) return DEC_TRUNCATED;
+  int off_byte = d[off + 12];
+  int hlen = (off_byte >> 4) * 4;
+  if (hlen < 20) return DEC_MALFORMED;
+  p->sp = ((uint32_t)d[off] << 8) | d[off + 1];
+  p->dp = ((uint32_t)d[off + 2] << 8) | d[off + 3];
+  p->seq = be32(d + off + 4);
+  p->ack = be32(d + off + 8);
+  p->flags = d[off + 13] | ((off_byte & 1) << 8);
+  p->window = (d[off + 14] << 8) | d[off + 15];
+  long total = declared >= 0 ? declared : avail;
+  p->len = total > hlen ? (int)(total - hlen) : 0;
+  p->mss = -1;
+  p->wscale = -1;
+  p->sack = 0;
+  p->has_ts = 0;
+  p->tsval = 0;
+  size_t opt_end = off + (size_t)(hlen < avail ? hlen : avail);
+  size_t q = off + 20;
+  while (q < opt_end) {
+    int kind = d[q];
+    if (kind == 0) break;
+    if (kind == 1) {
+      q++;
+      continue;
+    }
+    if (q + 1 >= opt_end) break;
+    int len = d[q + 1];
+    if (len < 2 || q + (size_t)len > opt_end) break;
+    switch (kind) {
+      case 2:
+        if (len == 4) p->mss = (d[q + 2] << 8) | d[q + 3];
+        break;
+      case 3:
+        if (len == 3) p->wscale = d[q + 2];
+        break;
+      case 4:
+        if (len == 2) p->sack = 1;
+        break;
+      case 8:
+        if (len == 10) {
+          p->has_ts = 1;
+          p->tsval = be32(d + q + 2);
+        }
+        break;
+      default:
+        break;
+    }
+    q += (size_t)len;
+  }
+  return DEC_TCP;
+}
+
+static int decode_ethernet(const uint8_t *d, size_t off, size_t end, Pkt *p) {
+  if (end - off < 14) return DEC_DECLINE;
+  int type = (d[off + 12] << 8) | d[off + 13];
+  size_t ip = off + 14;
+  if (type == 0x0800) {
+    if (end - ip < 20) return DEC_DECLINE;
+    int b0 = d[ip];
+    if (b0 >> 4 != 4) return DEC_DECLINE;
+    size_t ihl = (size_t)(b0 & 0x0f) * 4;
+    if (ihl < 20 || end - ip < ihl) return DEC_DECLINE;
+    size_t total = ((size_t)d[ip + 2] << 8) | d[ip + 3];
+    if (total == 0 || total < ihl) return DEC_DECLINE;
+    if ((((d[ip + 6] << 8) | d[ip + 7]) & 0x3fff) != 0) return DEC_DECLINE;
+    if (d[ip + 9] != 6) return DEC_DECLINE;
+    p->v = 4;
+    p->ttl = d[ip + 8];
+    p->ipid = (d[ip + 4] << 8) | d[ip + 5];
+    p->src[0] = be32(d + ip + 12);
+    p->dst[0] = be32(d + ip + 16);
+    p->src[1] = p->src[2] = p->src[3] = 0;
+    p->dst[1] = p->dst[2] = p->dst[3] = 0;
+    size_t tend = ip + total < end ? ip + total : end;
+    return decode_tcp(d, ip + ihl, tend, (long)(total - ihl), p);
+  }
+  if (type == 0x86dd) {
+    if (end - ip < 40) return DEC_DECLINE;
+    if (d[ip] >> 4 != 6) return DEC_DECLINE;
+    size_t plen = ((size_t)d[ip + 4] << 8) | d[ip + 5];
+    if (plen == 0 || d[ip + 6] != 6) return DEC_DECLINE;
+    p->v = 6;
+    p->ttl = d[ip + 7];
+    p->ipid = -1;
+    for (int i = 0; i < 4; i++) {
+      p->src[i] = be32(d + ip + 8 + 4 * i);
+      p->dst[i] = be32(d + ip + 24 + 4 * i);
+    }
+    size_t tend = ip + 40 + plen < end ? ip + 40 + plen : end;
+    return decode_tcp(d, ip + 40, tend, (long)plen, p);
+  }
+  return DEC_DECLINE;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* N-API glue */
+
+#define CHECK(call)                                                                                          \
+  do {                                                                                                       \
+    if ((call) != napi_ok) {                                                                                 \
+      napi_throw_error(env, "E_NATIVE", "rstwatch native engine: " #call " failed");                         \
+      return NULL;                                                                                           \
+    }                                                                                                        \
+  } while (0)
+
+static void finalize_engine(napi_env env, void *data, void *hint) {
+  (void)hint;
+  Engine *e = data;
+  for (int i = 0; i < e->nrefs; i++) napi_delete_reference(env, e->refs[i]);
+  napi_delete_reference(env, e->cb_held);
+  napi_delete_reference(env, e->cb_attempt);
+  napi_delete_reference(env, e->cb_spill);
+  napi_delete_reference(env, e->cb_events);
+  if (e->cb_full != NULL) napi_delete_reference(env, e->cb_full);
+  free(e->R);
+  free(e->RD);
+  free(e->buckets);
+  free(e->prev);
+  free(e->next);
+  free(e->free_slots);
+  free(e->used);
+  free(e->spilled);
+  free(e);
+}
+
+/* Pointer and length (in elements) of a typed array argument; keeps a reference so it outlives the call. */
+static int typed(napi_env env, Engine *e, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, len, data, &ab, &off) != napi_ok || type != want) return 0;
+  if (e != NULL && e->nrefs < 10) napi_create_reference(env, v, 1, &e->refs[e->nrefs++]);
+  return 1;
+}
+
+static double num(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return d;
+}
+
+/*
+ * create(layout: Int32Array, I: Int32Array, D: Float64Array, H: Uint8Array, XI: Int32Array, XD: Float64Array,
+ *        EV: Int32Array, S: Float64Array, T: Float64Array, options: Float64Array [maxFlows, idle, establishedIdle,
+ *        closed, challenge], onHeld, onAttempt, onSpill, onEvents) → engine
+ */
+static napi_value js_create(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value argv[14];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 14) {
+    napi_throw_error(env, "E_NATIVE", "create: 14 arguments expected");
+    return NULL;
+  }
+  void *lay;
+  size_t layn;
+  if (!typed(env, NULL, argv[0], napi_int32_array, &lay, &layn) || layn != LAYOUT_N ||
+      memcmp(lay, LAYOUT, sizeof LAYOUT) != 0) {
+    napi_throw_error(env, "E_NATIVE_LAYOUT", "the native engine was built for another record layout");
+    return NULL;
+  }
+  Engine *e = calloc(1, sizeof(Engine));
+  if (e == NULL) abort();
+  void *ptr;
+  size_t n;
+  size_t dn, hn, xin, xdn, evn, sn, tn, on;
+  void *dp, *hp, *xip, *xdp, *evp, *sp, *tp, *op;
+  if (!typed(env, e, argv[1], napi_int32_array, &ptr, &n) || !typed(env, e, argv[2], napi_float64_array, &dp, &dn) ||
+      !typed(env, e, argv[3], napi_uint8_array, &hp, &hn) || !typed(env, e, argv[4], napi_int32_array, &xip, &xin) ||
+      !typed(env, e, argv[5], napi_float64_array, &xdp, &xdn) ||
+      !typed(env, e, argv[6], napi_int32_array, &evp, &evn) || !typed(env, e, argv[7], napi_float64_array, &sp, &sn) ||
+      !typed(env, e, argv[8], napi_float64_array, &tp, &tn) || !typed(env, NULL, argv[9], napi_float64_array, &op, &on) ||
+      on < 5 || sn < S_N || tn < T_N || evn < (size_t)EV_CAP * EV_INTS ||
+      xin < (size_t)2 * MAX_RESETS_PER_SIDE * R_STRIDE || xdn < (size_t)2 * MAX_RESETS_PER_SIDE * RD_STRIDE) {
+    for (int i = 0; i < e->nrefs; i++) napi_delete_reference(env, e->refs[i]);
+    free(e);
+    napi_throw_type_error(env, "E_NATIVE", "create: bad arguments");
+    return NULL;
+  }
+  const double *o = op;
+  int32_t max = (int32_t)o[0];
+  if (max < 1 || n < (size_t)max * I_STRIDE || dn < (size_t)max * D_STRIDE || hn < (size_t)max * HIST_CAP) {
+    for (int i = 0; i < e->nrefs; i++) napi_delete_reference(env, e->refs[i]);
+    free(e);
+    napi_throw_type_error(env, "E_NATIVE", "create: record arrays too small");
+    return NULL;
+  }
+  e->I = ptr;
+  e->D = dp;
+  e->H = hp;
+  e->XI = xip;
+  e->XD = xdp;
+  e->EV = evp;
+  e->S = sp;
+  e->T = tp;
+  e->max_flows = max;
+  e->idle_timeout = o[1];
+  e->est_idle_timeout = o[2] > o[1] ? o[2] : o[1];
+  e->closed_timeout = o[3];
+  e->min_timeout = o[1] < o[3] ? o[1] : o[3];
+  e->challenge_sec = o[4];
+  uint32_t size = 16;
+  while (size < (uint32_t)max * 2) size *= 2;
+  e->mask = size - 1;
+  e->buckets = calloc((size_t)size * 2, sizeof(int32_t));
+  e->prev = malloc(sizeof(int32_t) * (size_t)max);
+  e->next = malloc(sizeof(int32_t) * (size_t)max);
+  e->free_slots = malloc(sizeof(int32_t) * (size_t)max);
+  e->used = calloc((size_t)max, 1);
+  e->spilled = calloc((size_t)max, 1);
+  e->pool_cap = 1024;
+  e->R = malloc(sizeof(int32_t) * R_STRIDE * (size_t)e->pool_cap);
+  e->RD = malloc(sizeof(double) * RD_STRIDE * (size_t)e->pool_cap);
+  if (!e->buckets || !e->prev || !e->next || !e->free_slots || !e->used || !e->spilled || !e->R || !e->RD) abort();
+  for (int32_t i = 0; i < max; i++) {
+    e->prev[i] = -1;
+    e->next[i] = -1;
+    e->free_slots[i] = max - 1 - i;
+  }
+  e->free_top = max;
+  e->pool_free = -1;
+  e->head = e->tail = e->tail_slot = -1;
+  napi_create_reference(env, argv[10], 1, &e->cb_held);
+  napi_create_reference(env, argv[11], 1, &e->cb_attempt);
+  napi_create_reference(env, argv[12], 1, &e->cb_spill);
+  napi_create_reference(env, argv[13], 1, &e->cb_events);
+  napi_value ext;
+  CHECK(napi_create_external(env, e, finalize_engine, NULL, &ext));
+  return ext;
+}
+
+static Engine *engine_of(napi_env env, napi_value v) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  return p;
+}
+
+/* Stats of one frame decoded here: analyze.ts onPacket. */
+static void count_frame(Engine *e, const Pkt *p, double t, double ts_sec) {
+  double *S = e->S;
+  if (t < S[S_FIRST]) S[S_FIRST] = t;
+  if (t > S[S_LAST]) S[S_LAST] = t;
+  S[S_TCP] += 1;
+  if ((p->flags & T_RST) == 0) return;
+  S[S_RSTS] += 1;
+  if (p->v == 6) S[S_RST6] += 1;
+  else S[S_RST4] += 1;
+  if (p->flags & T_ACK) S[S_RST_ACK] += 1;
+  else S[S_RST_BARE] += 1;
+  int32_t *ev = e->EV + (size_t)e->ev_n * EV_INTS;
+  ev[0] = p->v;
+  for (int i = 0; i < 4; i++) {
+    ev[1 + i] = (int32_t)p->src[i];
+    ev[5 + i] = (int32_t)p->dst[i];
+  }
+  ev[9] = (int32_t)(uint32_t)ts_sec;
+  if (++e->ev_n == EV_CAP) flush_events(e);
+}
+
+/*
+ * pcap(engine, buf: Uint8Array, off, end, le, nsec, snaplen, linkType, maxPacketBytes, frame) → bytes used.
+ * pcap.ts PcapParser.run for 16-byte records with lengths as written: stops before a record not wholly in
+ * [off, end), one claiming more than maxPacketBytes, or one whose frame is not decoded here (TypeScript
+ * takes it). S[S_PACKETS] and S[S_BYTES] say how many records and captured bytes were read.
+ */
+static napi_value js_pcap(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Engine *e = argc == 10 ? engine_of(env, argv[0]) : NULL;
+  void *bp;
+  size_t blen;
+  if (e == NULL || !typed(env, NULL, argv[1], napi_uint8_array, &bp, &blen)) {
+    napi_throw_type_error(env, "E_NATIVE", "pcap: bad arguments");
+    return NULL;
+  }
+  const uint8_t *buf = bp;
+  size_t off = (size_t)num(env, argv[2]);
+  size_t end = (size_t)num(env, argv[3]);
+  int le = num(env, argv[4]) != 0;
+  double mul = num(env, argv[5]) != 0 ? 1 : 1000;
+  double snaplen = num(env, argv[6]);
+  int link_type = (int)num(env, argv[7]);
+  double max = num(env, argv[8]);
+  double frame = num(env, argv[9]);
+  if (end > blen) end = blen;
+  if (off > end) off = end;
+  size_t start = off;
+  e->env = env;
+  e->failed = 0;
+  double packets = 0, bytes = 0;
+  Pkt p;
+  while (end - off >= 16 && !e->failed) {
+    const uint8_t *h = buf + off;
+    uint32_t ts_sec, ts_frac, caplen;
+    if (le) {
+      ts_sec = (uint32_t)h[0] | ((uint32_t)h[1] << 8) | ((uint32_t)h[2] << 16) | ((uint32_t)h[3] << 24);
+      ts_frac = (uint32_t)h[4] | ((uint32_t)h[5] << 8) | ((uint32_t)h[6] << 16) | ((uint32_t)h[7] << 24);
+      caplen = (uint32_t)h[8] | ((uint32_t)h[9] << 8) | ((uint32_t)h[10] << 16) | ((uint32_t)h[11] << 24);
+    } else {
+      ts_sec = be32(h);
+      ts_frac = be32(h + 4);
+      caplen = be32(h + 8);
+    }
+    if ((double)caplen > max || end - off - 16 < caplen) break;
+    double cap = (double)caplen < snaplen ? (double)caplen : snaplen;
+    size_t data = off + 16;
+    int r = link_type == 1 ? decode_ethernet(buf, data, data + (size_t)cap, &p) : DEC_DECLINE;
+    if (r == DEC_DECLINE) break;
+    double ts_nsec = (double)ts_frac * mul;
+    double t = (double)ts_sec + ts_nsec / 1e9;
+    frame += 1;
+    packets += 1;
+    bytes += cap;
+    if (r == DEC_TCP) {
+      count_frame(e, &p, t, (double)ts_sec);
+      observe(e, &p, (double)ts_sec, ts_nsec, frame);
+    } else {
+      double *S = e->S;
+      if (t < S[S_FIRST]) S[S_FIRST] = t;
+      if (t > S[S_LAST]) S[S_LAST] = t;
+      S[r == DEC_TRUNCATED ? S_TRUNCATED : S_MALFORMED] += 1;
+    }
+    off += 16 + caplen;
+  }
+  flush_events(e);
+  e->S[S_PACKETS] = packets;
+  e->S[S_BYTES] = bytes;
+  e->S[S_USED] = (double)(off - start);
+  if (e->failed) return NULL; /* the callback's exception is pending */
+  napi_value out;
+  CHECK(napi_create_double(env, (double)(off - start), &out));
+  return out;
+}
+
+/*
+ * observe(engine, P: Int32Array [v, src×4, dst×4, sp, dp, seq, ack, flags, window, len, ttl, ipid, mss,
+ * wscale, sack, hasTs, tsval], tsSec, tsNsec, frame): a segment TypeScript decoded.
+ */
+static napi_value js_observe(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Engine *e = argc == 5 ? engine_of(env, argv[0]) : NULL;
+  void *pp;
+  size_t pn;
+  if (e == NULL || !typed(env, NULL, argv[1], napi_int32_array, &pp, &pn) || pn < 24) {
+    napi_throw_type_error(env, "E_NATIVE", "observe: bad arguments");
+    return NULL;
+  }
+  const int32_t *P = pp;
+  Pkt p;
+  p.v = P[0];
+  for (int i = 0; i < 4; i++) {
+    p.src[i] = (uint32_t)P[1 + i];
+    p.dst[i] = (uint32_t)P[5 + i];
+  }
+  p.sp = (uint32_t)P[9];
+  p.dp = (uint32_t)P[10];
+  p.seq = (uint32_t)P[11];
+  p.ack = (uint32_t)P[12];
+  p.flags = P[13];
+  p.window = P[14];
+  p.len = P[15];
+  p.ttl = P[16];
+  p.ipid = P[17];
+  p.mss = P[18];
+  p.wscale = P[19];
+  p.sack = P[20];
+  p.has_ts = P[21];
+  p.tsval = (uint32_t)P[22];
+  e->env = env;
+  e->failed = 0;
+  observe(e, &p, num(env, argv[2]), num(env, argv[3]), num(env, argv[4]));
+  if (e->failed) return NULL;
+  return NULL;
+}
+
+/* drain(engine): the connections still tracked leave (flows.ts drain). */
+static napi_value js_drain(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Engine *e = argc == 1 ? engine_of(env, argv[0]) : NULL;
+  if (e == NULL) {
+    napi_throw_type_error(env, "E_NATIVE", "drain: bad arguments");
+    return NULL;
+  }
+  e->env = env;
+  e->failed = 0;
+  drain(e);
+  return NULL;
+}
+
+/*
+ * ring(engine, words: Int32Array, control: Int32Array, onFull): from now on the connections leaving the table
+ * are written to this item ring (item-ring.ts, on shared memory) instead of the callbacks; `onFull` is called
+ * each time an item does not fit, before waiting for room.
+ */
+static napi_value js_ring(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Engine *e = argc == 4 ? engine_of(env, argv[0]) : NULL;
+  void *wp, *cp;
+  size_t wn, cn;
+  if (e == NULL || e->ring != NULL || e->nrefs > 8 || !typed(env, e, argv[1], napi_int32_array, &wp, &wn) ||
+      !typed(env, e, argv[2], napi_int32_array, &cp, &cn) || cn < 5 || wn < 4096 || (wn & (wn - 1)) != 0) {
+    napi_throw_type_error(env, "E_NATIVE", "ring: bad arguments");
+    return NULL;
+  }
+  e->ring = wp;
+  e->ring_ctl = cp;
+  e->ring_mask = (uint32_t)wn - 1;
+  CHECK(napi_create_reference(env, argv[3], 1, &e->cb_full));
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  init_fresh();
+  init_server_ports();
+  napi_property_descriptor props[] = {
+    { "create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL },
+    { "pcap", NULL, js_pcap, NULL, NULL, NULL, napi_default, NULL },
+    { "observe", NULL, js_observe, NULL, NULL, NULL, napi_default, NULL },
+    { "drain", NULL, js_drain, NULL, NULL, NULL, napi_default, NULL },
+    { "ring", NULL, js_ring, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  napi_value version;
+  napi_create_int32(env, LAYOUT[LAYOUT_N - 1], &version);
+  napi_set_named_property(env, exports, "layoutVersion", version);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,53 @@
+/**
+ * The classification worker: with the native engine (native.ts), the reading thread reads, decodes and
+ * tracks every segment in C, and hands each connection that leaves the table to this thread through the item
+ * ring (item-ring.ts; the flow worker's items, flow-worker.ts ITEM_*), which keeps the capture-wide context
+ * and classifies the resets (flow-analysis.ts ConnectionSide) — the other half of the work, on the other
+ * core. The result is the same as in one thread (test/unit/native-engine.test.ts).
+ *
+ * Started by native.ts with workerData { classifyItems, opts, claim }; claims the items before it takes any, then,
+ * after the END item, posts { ok: true, result } (the connection side's plain-data result), or
+ * { ok: false, error } after closing the ring (a producer waiting for room gives up instead of hanging).
+ */
+
+import { parentPort, workerData } from 'node:worker_threads';
+import type { FlowAnalysisOptions, FlowResult } from './flow-analysis.js';
+import { ItemConsumer } from './flow-sink.js';
+import { ItemReader, type ItemRingBuffers } from './item-ring.js';
+
+export interface ClassifyWorkerData {
+  classifyItems: ItemRingBuffers;
+  opts: FlowAnalysisOptions;
+  /**
+   * One int32, claimed by compare-and-exchange (0 → 1) before this thread takes any item; the reading
+   * thread claims it (0 → 2) when it gives up waiting, and then takes them itself (native.ts).
+   */
+  claim: SharedArrayBuffer;
+}
+
+export type ClassifyWorkerMessage = { ok: true; result: FlowResult } | { ok: false; error: string };
+
+function run(data: ClassifyWorkerData): ClassifyWorkerMessage {
+  const reader = new ItemReader(data.classifyItems);
+  try {
+    const claim = new Int32Array(data.claim);
+    if (Atomics.compareExchange(claim, 0, 0, 1) !== 0)
+      return { ok: false, error: 'the reading thread took the connections (this worker started too late)' };
+    Atomics.notify(claim, 0);
+    const items = new ItemConsumer(reader, data.opts);
+    // The engine does not wake this thread (native code cannot notify V8's waiters): it polls every
+    // millisecond while the ring is empty — the table fills before connections leave it.
+    while (items.end === undefined) if (!items.drain()) reader.wait(1);
+    return { ok: true, result: items.result() };
+  } catch (err) {
+    // Only when this thread had claimed the items (it had, to get here past the claim).
+    reader.close();
+    return { ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+  }
+}
+
+// Only as the classification worker itself (this module may be imported elsewhere for its types).
+const started = workerData as Partial<ClassifyWorkerData> | null | undefined;
+if (parentPort !== null && started?.classifyItems !== undefined && started.claim !== undefined) {
+  parentPort.postMessage(run(workerData as ClassifyWorkerData));
+}

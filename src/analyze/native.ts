@@ -1,0 +1,529 @@
+/**
+ * The native analysis engine (native/engine.c, a Node-API addon built by scripts/build-native.mjs): the hot
+ * path of the analysis — classic pcap records, the common frames (Ethernet, IPv4/IPv6, TCP) and the flow
+ * table with its per-segment processing — in one pass in C, on the same records (flow-record.ts) the
+ * TypeScript flow table uses. Everything else stays here: the reader's handling of formats and errors, the
+ * frames the engine does not decode (decodeFrameAt, then fed in with observe()), the capture-wide context,
+ * the classification and the report — so that the result is the same, byte for byte, as with the
+ * TypeScript flow table (test/unit/native-engine.test.ts). The engine takes the flow worker's place: the
+ * connections leave it as they leave the worker (flow-worker.ts), as attempts and held connections.
+ *
+ * Why (docs/benchmarks.md, part 7, round 4): tracking every segment in JavaScript cost ~3 s of CPU on the
+ * 1 GB benchmark capture; the speed targets need a fraction of it.
+ *
+ * When the addon is missing (no compiler when the package was installed) or was built for another record
+ * layout, `nativeEngine()` is undefined and the TypeScript flow table does the work: same result, slower.
+ */
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { BulkReader } from '../packet/parser.js';
+import type { DecodedTcp } from '../packet/types.js';
+import { AddressNames } from './addr-cache.js';
+import type { ClassifyWorkerData, ClassifyWorkerMessage } from './classify-worker.js';
+import { ConnectionSide, type FlowAnalysisOptions, type FlowResult } from './flow-analysis.js';
+import {
+  D_STRIDE,
+  DE_PAYLOAD,
+  E_LAST_HAS_TS,
+  F_NRESETS,
+  FlowStore,
+  HIST_CAP,
+  I_STRIDE,
+} from './flow-record.js';
+import type { FlowSink } from './flow-sink.js';
+import { ItemConsumer } from './flow-sink.js';
+import { ITEM_ATTEMPT, ITEM_END, ITEM_HELD } from './flow-worker.js';
+import {
+  CLOSE_DELAY_SEC,
+  DEFAULT_CHALLENGE_ACK_SEC,
+  DEFAULT_CLOSED_TIMEOUT_SEC,
+  DEFAULT_ESTABLISHED_IDLE_TIMEOUT_SEC,
+  DEFAULT_IDLE_TIMEOUT_SEC,
+  DEFAULT_MAX_FLOWS,
+} from './flows.js';
+import { CLOSED_BY, HeldConnections, serializeFlowFrom } from './held.js';
+import { Item, ItemReader, type ItemRingBuffers, ItemWriter, newItemRingBuffers } from './item-ring.js';
+import { QuietView } from './records.js';
+import {
+  MAX_POOL_ENTRIES,
+  MAX_RESETS_PER_SIDE,
+  R_KEEPALIVE,
+  R_STRIDE,
+  RD_PREV_PACKETS,
+  RD_STRIDE,
+  ResetPool,
+} from './reset-pool.js';
+
+/** The record layout the engine must have been built for (checked by the engine: native/engine.c LAYOUT). */
+const LAYOUT = Int32Array.of(
+  I_STRIDE,
+  D_STRIDE,
+  HIST_CAP,
+  R_STRIDE,
+  RD_STRIDE,
+  F_NRESETS,
+  E_LAST_HAS_TS,
+  DE_PAYLOAD,
+  R_KEEPALIVE,
+  RD_PREV_PACKETS,
+  MAX_RESETS_PER_SIDE,
+  MAX_POOL_ENTRIES,
+  7,
+);
+
+/** What native/engine.c exports. */
+interface EngineApi {
+  layoutVersion: number;
+  create(
+    layout: Int32Array,
+    I: Int32Array,
+    D: Float64Array,
+    H: Uint8Array,
+    XI: Int32Array,
+    XD: Float64Array,
+    EV: Int32Array,
+    S: Float64Array,
+    T: Float64Array,
+    options: Float64Array,
+    onHeld: (before: number, slot: number, why: number, n: number) => void,
+    onAttempt: (before: number, slot: number) => void,
+    onSpill: (slot: number, code: number) => void,
+    onEvents: (n: number) => void,
+  ): object;
+  pcap(
+    engine: object,
+    buf: Uint8Array,
+    off: number,
+    end: number,
+    le: number,
+    nsec: number,
+    snaplen: number,
+    linkType: number,
+    maxPacketBytes: number,
+    frame: number,
+  ): number;
+  observe(engine: object, P: Int32Array, tsSec: number, tsNsec: number, frame: number): void;
+  drain(engine: object): void;
+  ring(engine: object, words: Int32Array, control: Int32Array, notify: () => void): void;
+}
+
+// Bulk statistics (engine.c S_*) and table statistics (T_*).
+const S_TCP = 0;
+const S_FIRST = 1;
+const S_LAST = 2;
+const S_TRUNCATED = 3;
+const S_MALFORMED = 4;
+const S_RSTS = 5;
+const S_RST4 = 6;
+const S_RST6 = 7;
+const S_RST_ACK = 8;
+const S_RST_BARE = 9;
+const S_PACKETS = 10;
+const S_BYTES = 11;
+const S_N = 13;
+const T_EVICTED = 2;
+const T_LEFT = 7;
+const T_N = 8;
+/** RST events (engine.c EV_*): version, source words, destination words, second. */
+const EV_INTS = 10;
+const EV_CAP = 4096;
+
+/**
+ * Where scripts/build-native.mjs puts the addon (the same from src/ and from dist/), unless the environment
+ * names another file (RSTWATCH_NATIVE_ENGINE: a packager's build, or a missing file to try the fallback).
+ */
+export const ENGINE_PATH =
+  process.env.RSTWATCH_NATIVE_ENGINE ||
+  fileURLToPath(new URL('../../build/native/engine.node', import.meta.url));
+
+let api: EngineApi | null | undefined;
+let loadError: string | undefined;
+
+/** The engine, or undefined when it is not built or not usable here (loadError says why). */
+export function nativeEngine(): EngineApi | undefined {
+  if (api === undefined) {
+    api = null;
+    if (!existsSync(ENGINE_PATH)) loadError = `${ENGINE_PATH} is not built (npm run build)`;
+    else {
+      try {
+        const m = createRequire(import.meta.url)(ENGINE_PATH) as EngineApi;
+        if (m.layoutVersion !== LAYOUT[LAYOUT.length - 1]) loadError = 'built for another record layout';
+        else api = m;
+      } catch (err) {
+        loadError = err instanceof Error ? err.message : String(err);
+      }
+    }
+  }
+  return api ?? undefined;
+}
+
+/** Why nativeEngine() is undefined (for --engine native's error). */
+export function nativeEngineError(): string | undefined {
+  nativeEngine();
+  return loadError;
+}
+
+/** Counts one RST by sender, receiver and second (analyze.ts): v, the two addresses as words, the second. */
+export type RstTally = (
+  v: number,
+  a0: number,
+  a1: number,
+  a2: number,
+  a3: number,
+  b0: number,
+  b1: number,
+  b2: number,
+  b3: number,
+  tsSec: number,
+) => void;
+
+/** What the frames decoded by the engine add to analyze.ts's own counts. */
+export interface BulkCounts {
+  tcp: number;
+  first: number;
+  last: number;
+  truncated: number;
+  malformed: number;
+  rsts: number;
+  rstIpv4: number;
+  rstIpv6: number;
+  rstAck: number;
+  rstBare: number;
+}
+
+/**
+ * The flow sink and the reader's bulk path in one: the reader hands it whole runs of pcap records
+ * (BulkReader), analyze.ts the segments it decoded itself (observe).
+ */
+export class NativeFlows implements FlowSink, BulkReader {
+  packets = 0;
+  bytes = 0;
+  private readonly engine: object;
+  private readonly S = new Float64Array(S_N);
+  private readonly T = new Float64Array(T_N);
+  private readonly P = new Int32Array(24);
+  private readonly finishSide: (left: number, evicted: number) => Promise<FlowResult>;
+  private readonly abortSide: () => void;
+
+  constructor(
+    private readonly api: EngineApi,
+    opts: FlowAnalysisOptions,
+    tally: RstTally,
+    classify?: ClassifyChannel,
+  ) {
+    const max = Math.max(1, Math.floor(opts.maxFlows ?? DEFAULT_MAX_FLOWS));
+    const store = new FlowStore(max);
+    const names = new AddressNames();
+    const quiet = new QuietView(store, names);
+    const words = new Int32Array(8);
+    const XI = new Int32Array(2 * MAX_RESETS_PER_SIDE * R_STRIDE);
+    const XD = new Float64Array(2 * MAX_RESETS_PER_SIDE * RD_STRIDE);
+    const EV = new Int32Array(EV_CAP * EV_INTS);
+    this.S[S_FIRST] = Number.POSITIVE_INFINITY;
+    this.S[S_LAST] = Number.NEGATIVE_INFINITY;
+    let onHeld: (before: number, slot: number, why: number, n: number) => void;
+    let onAttempt: (before: number, slot: number) => void;
+    if (classify === undefined) {
+      // Classified in this thread: as flow-sink.ts does with the flow worker's items, from memory.
+      const held = new HeldConnections(new ResetPool(), names);
+      const side = new ConnectionSide(held, opts);
+      onHeld = (before, slot, why, n) => {
+        side.catchUp(before);
+        side.held(held.addFrom(store, slot, CLOSED_BY[why]!, XI, XD, n));
+      };
+      onAttempt = (before, slot) => {
+        const q = quiet.at(slot);
+        q.addressWords(true, words, 0);
+        q.addressWords(false, words, 4);
+        const v = q.ipVersion;
+        side.catchUp(before);
+        side.quietAttempt(
+          names.name(v, words[0]!, words[1]!, words[2]!, words[3]!),
+          names.name(v, words[4]!, words[5]!, words[6]!, words[7]!),
+          q.respPort,
+          q.startTime,
+        );
+      };
+      this.finishSide = async (left, evicted) => side.finish(left, evicted);
+      this.abortSide = () => undefined;
+    } else {
+      // Classified by the classification worker: the flow worker's items (flow-worker.ts), written here.
+      const item = new Item();
+      const out = classify.writer;
+      // The engine writes the items itself (ring below); only a flow whose history spilled into a string
+      // comes here, and the END item.
+      onHeld = (before, slot, why, n) => {
+        serializeFlowFrom(store, slot, why, XI, XD, n, item);
+        item.int(before);
+        out.sync();
+        out.push(ITEM_HELD, item);
+      };
+      onAttempt = (before, slot) => {
+        const q = quiet.at(slot);
+        q.addressWords(true, words, 0);
+        q.addressWords(false, words, 4);
+        item.clear().int(before).int(q.ipVersion).ints(words, 0, 8).int(q.respPort).double(q.startTime);
+        out.sync();
+        out.push(ITEM_ATTEMPT, item);
+      };
+      this.finishSide = async (left, evicted) => {
+        out.sync();
+        item.clear().int(left).double(evicted);
+        while (!out.fits(item)) classify.onFull();
+        out.push(ITEM_END, item);
+        return classify.result();
+      };
+      this.abortSide = () => classify.abort();
+    }
+    void CLOSE_DELAY_SEC; // engine.c has its own copy of Zeek's close delay
+    this.engine = api.create(
+      LAYOUT,
+      store.I,
+      store.D,
+      store.H,
+      XI,
+      XD,
+      EV,
+      this.S,
+      this.T,
+      Float64Array.of(
+        max,
+        DEFAULT_IDLE_TIMEOUT_SEC,
+        DEFAULT_ESTABLISHED_IDLE_TIMEOUT_SEC,
+        DEFAULT_CLOSED_TIMEOUT_SEC,
+        DEFAULT_CHALLENGE_ACK_SEC,
+      ),
+      onHeld,
+      onAttempt,
+      // History letters past HIST_CAP (a string, as FlowStore keeps them); −1: the slot is free again.
+      (slot, code) => {
+        store.spill[slot] = code < 0 ? undefined : (store.spill[slot] ?? '') + String.fromCharCode(code);
+      },
+      (n) => {
+        for (let i = 0, at = 0; i < n; i++, at += EV_INTS)
+          tally(
+            EV[at]!,
+            EV[at + 1]!,
+            EV[at + 2]!,
+            EV[at + 3]!,
+            EV[at + 4]!,
+            EV[at + 5]!,
+            EV[at + 6]!,
+            EV[at + 7]!,
+            EV[at + 8]!,
+            EV[at + 9]! >>> 0,
+          );
+      },
+    );
+    if (classify !== undefined)
+      api.ring(
+        this.engine,
+        new Int32Array(classify.buffers.words),
+        new Int32Array(classify.buffers.control),
+        () => classify.onFull(),
+      );
+  }
+
+  /** BulkReader: pcap records from `off` on (see native/engine.c js_pcap). */
+  pcap(
+    buf: Uint8Array,
+    off: number,
+    end: number,
+    le: boolean,
+    nsec: boolean,
+    snaplen: number,
+    linkType: number,
+    maxPacketBytes: number,
+    frame: number,
+  ): number {
+    const used = this.api.pcap(
+      this.engine,
+      buf,
+      off,
+      end,
+      le ? 1 : 0,
+      nsec ? 1 : 0,
+      snaplen,
+      linkType,
+      maxPacketBytes,
+      frame,
+    );
+    this.packets = this.S[S_PACKETS]!;
+    this.bytes = this.S[S_BYTES]!;
+    return used;
+  }
+
+  observe(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void {
+    const P = this.P;
+    P[0] = pkt.ipVersion;
+    const v6 = pkt.ipVersion === 6;
+    for (let i = 0; i < 4; i++) {
+      const o = 4 * i;
+      const s = pkt.src;
+      const d = pkt.dst;
+      P[1 + i] = v6 || i === 0 ? (s[o]! << 24) | (s[o + 1]! << 16) | (s[o + 2]! << 8) | s[o + 3]! : 0;
+      P[5 + i] = v6 || i === 0 ? (d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]! : 0;
+    }
+    P[9] = pkt.srcPort;
+    P[10] = pkt.dstPort;
+    P[11] = pkt.seq;
+    P[12] = pkt.ack;
+    P[13] = pkt.flags;
+    P[14] = pkt.window;
+    P[15] = pkt.payloadLen;
+    P[16] = pkt.ttl;
+    P[17] = pkt.ipId;
+    P[18] = pkt.mss;
+    P[19] = pkt.wscale;
+    P[20] = pkt.sackPermitted ? 1 : 0;
+    P[21] = pkt.hasTimestamps ? 1 : 0;
+    P[22] = pkt.tsVal;
+    this.api.observe(this.engine, P, tsSec, tsNsec, frame);
+  }
+
+  /** What the frames the engine decoded add to the per-packet counts. */
+  counts(): BulkCounts {
+    const S = this.S;
+    return {
+      tcp: S[S_TCP]!,
+      first: S[S_FIRST]!,
+      last: S[S_LAST]!,
+      truncated: S[S_TRUNCATED]!,
+      malformed: S[S_MALFORMED]!,
+      rsts: S[S_RSTS]!,
+      rstIpv4: S[S_RST4]!,
+      rstIpv6: S[S_RST6]!,
+      rstAck: S[S_RST_ACK]!,
+      rstBare: S[S_RST_BARE]!,
+    };
+  }
+
+  async finish(): Promise<FlowResult> {
+    this.api.drain(this.engine);
+    return this.finishSide(this.T[T_LEFT]!, this.T[T_EVICTED]!);
+  }
+
+  /** Reading failed: the classification worker, if any, stops (the engine is memory, collected). */
+  abort(): void {
+    this.abortSide();
+  }
+}
+
+/**
+ * The classification worker's end of things (classify-worker.ts), as NativeFlows uses it. The worker is
+ * started without waiting for it: reading begins at once and the items wait in the ring (a table fills before
+ * its first connection leaves). Should the worker never start, this thread takes the items itself (`fallback`)
+ * — nothing was consumed yet, so nothing is lost but the second core.
+ */
+export interface ClassifyChannel {
+  buffers: ItemRingBuffers;
+  writer: ItemWriter;
+  /** Called when an item does not fit: waits for the worker to start, or takes the items here. */
+  onFull(): void;
+  /** After the END item: the result, from the worker or from this thread. */
+  result(): Promise<FlowResult>;
+  abort(): void;
+}
+
+/** The worker's file next to this one — only when this is the compiled build (a .js file). */
+const CLASSIFY_URL = import.meta.url.endsWith('.js')
+  ? new URL('./classify-worker.js', import.meta.url)
+  : undefined;
+
+/** How long a full ring waits for the worker to start before this thread takes the items itself. */
+const WORKER_START_MS = 3_000;
+/** Who takes the items (the `claim` word): nobody yet, the worker, this thread. */
+const CLAIM_NONE = 0;
+const CLAIM_WORKER = 1;
+const CLAIM_HERE = 2;
+
+/** Starts the classification worker (undefined: not the compiled build, no worker file to start). */
+export function startClassifyWorker(
+  opts: FlowAnalysisOptions,
+  test: { ringWords?: number; workerUrl?: URL } = {},
+): ClassifyChannel | undefined {
+  const url = test.workerUrl ?? CLASSIFY_URL;
+  if (url === undefined) return undefined;
+  const classifyItems = newItemRingBuffers(test.ringWords);
+  // Claimed once, by compare-and-exchange: by the worker when it is ready, or by this thread when it gave
+  // up waiting — never both, so no item is taken twice.
+  const claim = new Int32Array(new SharedArrayBuffer(4));
+  const data: ClassifyWorkerData = { classifyItems, opts, claim: claim.buffer as SharedArrayBuffer };
+  let worker: Worker | undefined;
+  const done = new Promise<FlowResult>((resolve, reject) => {
+    try {
+      // A larger young generation: the classification allocates short-lived objects per connection, and
+      // fewer scavenges took ~0.1 s off the 1 GB benchmark capture (docs/benchmarks.md, part 7, round 4).
+      worker = new Worker(url, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 48 } });
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    worker.on('message', (m: ClassifyWorkerMessage) => {
+      if (m.ok) resolve(m.result);
+      else reject(new Error(`the classification worker failed: ${m.error}`));
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the classification worker exited (code ${code}) early`)));
+  });
+  let settled = false;
+  done
+    .catch(() => {
+      // One that had claimed the items closes the ring: a writer waiting for room then throws.
+      if (Atomics.load(claim, 0) === CLAIM_WORKER) new ItemReader(classifyItems).close();
+    })
+    .finally(() => {
+      settled = true;
+    });
+  let local: ItemConsumer | undefined;
+  /** This thread takes the items, if the worker has not claimed them. */
+  const takeHere = (): boolean => {
+    if (local !== undefined) return true;
+    if (Atomics.compareExchange(claim, 0, CLAIM_NONE, CLAIM_HERE) !== CLAIM_NONE) return false;
+    void worker?.terminate();
+    local = new ItemConsumer(new ItemReader(classifyItems), opts);
+    return true;
+  };
+  const writer = new ItemWriter(classifyItems, new Int32Array(new SharedArrayBuffer(4)), 0);
+  return {
+    buffers: classifyItems,
+    writer,
+    onFull: () => {
+      if (local === undefined && Atomics.load(claim, 0) === CLAIM_NONE) {
+        // Blocked in the engine, this thread sees no message from the worker: it waits on shared memory.
+        if (!settled) Atomics.wait(claim, 0, CLAIM_NONE, WORKER_START_MS);
+        takeHere();
+      }
+      local?.drain();
+    },
+    result: async () => {
+      try {
+        if (local === undefined && Atomics.load(claim, 0) === CLAIM_NONE) {
+          // Not started yet: wait for its claim or its end, whichever comes first.
+          await new Promise<void>((resolve) => {
+            const poll = setInterval(() => {
+              if (settled || Atomics.load(claim, 0) !== CLAIM_NONE) {
+                clearInterval(poll);
+                resolve();
+              }
+            }, 2);
+          });
+          takeHere();
+        }
+        if (local !== undefined) {
+          local.drain();
+          return local.result();
+        }
+        return await done;
+      } finally {
+        void worker?.terminate();
+      }
+    },
+    abort: () => {
+      void worker?.terminate();
+    },
+  };
+}

@@ -1,0 +1,274 @@
+/**
+ * The native analysis engine (native/engine.c through src/analyze/native.ts) against the TypeScript flow
+ * tracker, the reference: the whole report must be the same, byte for byte, on random captures (tiny tables,
+ * sequence numbers around 2^31 and 2^32, clocks stepping back and past every timeout, frames the engine leaves
+ * to TypeScript mixed in), on every file of tcpdump's test corpus and on the scenario fixtures — and in both
+ * byte orders, with micro- and nanosecond timestamps, through a stream and from a file.
+ *
+ * The engine is built by `npm run build` (scripts/build-native.mjs), which `npm test` runs first: when it is
+ * missing these tests fail and say why, they do not skip.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AnalyzeOptions, analyzeCapture } from '../../src/analyze/analyze.js';
+import { nativeEngine, nativeEngineError } from '../../src/analyze/native.js';
+import { MAX_RESETS_PER_SIDE } from '../../src/analyze/reset-pool.js';
+import { type PcapRecord, pcap, vlan } from '../fixtures/pcap/build.js';
+import { FIXTURES, SHARED } from '../helpers/paths.js';
+import { arbPackets, frame, maxRstsPerSide, type Pkt, times } from './analyze-streams.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rstwatch-native-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function source(bytes: Uint8Array): Readable {
+  return Readable.from([Buffer.from(bytes)], { objectMode: false });
+}
+
+/** Both engines' reports on the same bytes, as JSON text. */
+async function both(
+  bytes: Uint8Array | string,
+  opts: AnalyzeOptions = {},
+): Promise<{ js: string; native: string }> {
+  const run = async (engine: 'js' | 'native') => {
+    const src = typeof bytes === 'string' ? bytes : source(bytes);
+    return JSON.stringify(await analyzeCapture(src, { ...opts, engine, parallel: false, name: 'x' }));
+  };
+  return { js: await run('js'), native: await run('native') };
+}
+
+/**
+ * A capture of `pkts` where every packet chosen by `other` is made a frame the engine does not decode (a VLAN
+ * tag: TypeScript decodes it and feeds the segment in), or a UDP datagram, or an IPv4 fragment.
+ */
+function mixedCapture(
+  pkts: Pkt[],
+  other: number[],
+  o: { le?: boolean; nsec?: boolean; snaplen?: number } = {},
+): Uint8Array {
+  const ts = times(pkts);
+  const recs: PcapRecord[] = pkts.map((p, i) => {
+    let data = frame(p);
+    const kind = other[i % other.length]!;
+    if (kind === 1) data = vlan([7], (data[12]! << 8) | data[13]!, data.slice(14));
+    else if (kind === 2 && !p.v6) {
+      data = data.slice();
+      data[14 + 9] = 17; // UDP: counted as not-tcp by TypeScript
+    } else if (kind === 3 && !p.v6) {
+      data = data.slice();
+      data[14 + 6] = 0x00;
+      data[14 + 7] = 0x10; // a non-first fragment: skipped
+    }
+    const micros = ts[i]!;
+    return {
+      data,
+      sec: Math.floor(micros / 1e6),
+      frac: o.nsec ? (micros % 1e6) * 1000 + (i % 1000) : micros % 1e6,
+    };
+  });
+  return pcap(recs, {
+    le: o.le ?? true,
+    ...(o.nsec ? { magic: 0xa1b23c4d } : {}),
+    ...(o.snaplen !== undefined ? { snaplen: o.snaplen } : {}),
+  });
+}
+
+describe('native analysis engine', () => {
+  it('is built (npm run build compiles native/engine.c with a C compiler)', () => {
+    expect(nativeEngine(), `native engine unavailable: ${nativeEngineError()}`).toBeDefined();
+  });
+
+  it('reports what the TypeScript tracker reports on random captures (tiny tables, mixed frames, both byte orders)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        arbPackets(200),
+        fc.array(fc.constantFrom(0, 0, 0, 1, 2, 3), { minLength: 1, maxLength: 7 }),
+        fc.record({
+          le: fc.boolean(),
+          nsec: fc.boolean(),
+          snaplen: fc.constantFrom(undefined, 60, 262144),
+        }),
+        fc.record({
+          maxFlows: fc.constantFrom(1, 2, 8, 1000),
+          maxConnections: fc.constantFrom(0, 3, 1000),
+          maxHeldConnections: fc.constantFrom(1, 4, 4096),
+          top: fc.constantFrom(1, 10),
+        }),
+        async (pkts, other, format, opts) => {
+          const bytes = mixedCapture(pkts, other, format);
+          const { js, native } = await both(bytes, opts);
+          expect(native).toBe(js);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps more than MAX_RESETS_PER_SIDE RSTs per side counted, as TypeScript does', async () => {
+    await fc.assert(
+      fc.asyncProperty(arbPackets(300), async (pkts) => {
+        // The random streams rarely pass the limit: repeat each RST so that many do.
+        const more: Pkt[] = [];
+        for (const p of pkts) {
+          more.push(p);
+          if (p.flags & 4) for (let i = 0; i < 12; i++) more.push({ ...p, stepMicros: 1 });
+        }
+        const bytes = mixedCapture(more, [0]);
+        const { js, native } = await both(bytes, { maxFlows: 4 });
+        expect(native).toBe(js);
+        return maxRstsPerSide(more) > MAX_RESETS_PER_SIDE || true;
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('stops where the TypeScript reader stops: a record cut short, a record too large', async () => {
+    const pkts = fc.sample(arbPackets(60), { numRuns: 5, seed: 7 }).flat();
+    const whole = mixedCapture(pkts, [0]);
+    for (const cut of [whole.length - 1, whole.length - 30, Math.floor(whole.length / 2)]) {
+      const { js, native } = await both(whole.subarray(0, cut));
+      expect(JSON.parse(native).capture.partial).toBe(true);
+      expect(native).toBe(js);
+    }
+    // A record claiming more than maxPacketBytes in the middle.
+    const bad = whole.slice();
+    const second = 24 + 16 + ((bad[24 + 8]! | (bad[24 + 9]! << 8)) >>> 0);
+    bad[second + 11] = 0x7f;
+    const r = await both(bad);
+    expect(JSON.parse(r.native).capture.problems[0].code).toBe('E_CAPTURE_CAPLEN');
+    expect(r.native).toBe(r.js);
+  });
+
+  it('gives the same report on random bytes after a pcap header (and never throws)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.boolean(),
+        fc.uint8Array({ minLength: 0, maxLength: 3000 }),
+        fc.array(fc.nat(3000), { maxLength: 8 }),
+        async (le, noise, pokes) => {
+          // Valid records with random bytes poked into them, then the noise: every path of the bulk loop.
+          const pkts = fc.sample(arbPackets(20), { numRuns: 1, seed: noise.length })[0]!;
+          const good = mixedCapture(pkts, [0], { le });
+          const bytes = new Uint8Array(good.length + noise.length);
+          bytes.set(good);
+          bytes.set(noise, good.length);
+          for (const at of pokes)
+            if (24 + at < bytes.length) bytes[24 + at] = noise[at % (noise.length || 1)] ?? 0xff;
+          const { js, native } = await both(bytes, { maxFlows: 3 });
+          expect(native).toBe(js);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reads a file as it reads a stream', async () => {
+    const pkts = fc.sample(arbPackets(200), { numRuns: 3, seed: 11 }).flat();
+    const path = join(dir, 'file.pcap');
+    writeFileSync(path, mixedCapture(pkts, [0, 0, 1]));
+    const fromFile = await both(path);
+    expect(fromFile.native).toBe(fromFile.js);
+    expect(JSON.parse(fromFile.native).summary.tcpSegments).toBeGreaterThan(0);
+  });
+
+  it('reports what TypeScript reports on every capture of the tcpdump corpus and every fixture', async () => {
+    const files: string[] = [];
+    for (const d of [`${SHARED}/corpus/tcpdump-tests`, `${FIXTURES}/pcap/scenarios`]) {
+      for (const f of readdirSync(d)) {
+        const p = join(d, f);
+        if (statSync(p).isFile() && /\.(pcap|pcapng|cap|gz)$/.test(f)) files.push(p);
+      }
+    }
+    expect(files.length).toBeGreaterThan(800);
+    let withTcp = 0;
+    const differ: string[] = [];
+    for (const f of files) {
+      const { js, native } = await both(f, { maxConnections: 50 });
+      if (native !== js) differ.push(f);
+      if (JSON.parse(js).summary.tcpSegments > 0) withTcp++;
+      // The engine must have seen the file too (no silent fallback): the bytes are read once, by either.
+      expect(readFileSync(f).length).toBeGreaterThan(0);
+    }
+    expect(differ).toEqual([]);
+    expect(withTcp).toBeGreaterThan(100);
+  }, 300_000);
+});
+
+type AnalyzeModule = typeof import('../../src/analyze/analyze.js');
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * The classification worker exists only in the compiled build: these tests run dist/ (npm test builds it
+ * first), after checking that it is not older than the sources.
+ */
+describe('native engine with the classification worker (dist/)', () => {
+  let dist: AnalyzeModule['analyzeCapture'];
+  beforeAll(async () => {
+    const built = statSync(join(ROOT, 'dist/analyze/classify-worker.js')).mtimeMs;
+    for (const d of ['src/analyze', 'src/packet'])
+      for (const f of readdirSync(join(ROOT, d)))
+        if (statSync(join(ROOT, d, f)).mtimeMs > built)
+          throw new Error(`dist/ is older than ${d}/${f}: run \`npm run build\` before this test`);
+    const m = (await import(pathToFileURL(join(ROOT, 'dist/analyze/analyze.js')).href)) as AnalyzeModule;
+    dist = m.analyzeCapture;
+  });
+
+  async function viaWorker(bytes: Uint8Array, opts: AnalyzeOptions): Promise<string> {
+    return JSON.stringify(
+      await dist(source(bytes), { ...opts, engine: 'native', parallel: true, name: 'x' }),
+    );
+  }
+
+  it('reports what TypeScript reports, through a small ring that wraps and fills', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        arbPackets(300),
+        fc.array(fc.constantFrom(0, 0, 1, 2), { minLength: 1, maxLength: 5 }),
+        fc.record({ maxFlows: fc.constantFrom(1, 3, 1000), maxConnections: fc.constantFrom(0, 1000) }),
+        async (pkts, other, opts) => {
+          const bytes = mixedCapture(pkts, other);
+          const js = JSON.stringify(
+            await analyzeCapture(source(bytes), { ...opts, engine: 'js', parallel: false, name: 'x' }),
+          );
+          expect(await viaWorker(bytes, { ...opts, classifyWorker: { ringWords: 4096 } })).toBe(js);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  }, 120_000);
+
+  it('classifies in the reading thread when the worker cannot start (same report)', async () => {
+    const pkts = fc.sample(arbPackets(300), { numRuns: 6, seed: 5 }).flat();
+    const bytes = mixedCapture(pkts, [0, 1]);
+    const js = JSON.stringify(await analyzeCapture(source(bytes), { maxFlows: 2, engine: 'js', name: 'x' }));
+    const missing = pathToFileURL(join(dir, 'no-such-worker.js'));
+    for (const ringWords of [4096, undefined])
+      expect(await viaWorker(bytes, { maxFlows: 2, classifyWorker: { workerUrl: missing, ringWords } })).toBe(
+        js,
+      );
+  }, 60_000);
+
+  it('fails with an error, not a hang, when the worker stops after it started', async () => {
+    const bad = join(dir, 'bad-worker.mjs');
+    writeFileSync(
+      bad,
+      `import { parentPort, workerData } from 'node:worker_threads';
+Atomics.compareExchange(new Int32Array(workerData.claim), 0, 0, 1);
+Atomics.store(new Int32Array(workerData.classifyItems.control), 3, 1); // closed, as ItemReader.close()
+parentPort.postMessage({ ok: false, error: 'a test worker that gives up' });
+`,
+    );
+    const pkts = fc.sample(arbPackets(300), { numRuns: 6, seed: 5 }).flat();
+    for (const many of [false, true]) {
+      // Few connections: the END item fits and the worker's failure is the answer; many: the ring fills.
+      const bytes = mixedCapture(many ? [...pkts, ...pkts, ...pkts] : pkts.slice(0, 20), [0]);
+      await expect(
+        viaWorker(bytes, { maxFlows: 1, classifyWorker: { workerUrl: pathToFileURL(bad), ringWords: 4096 } }),
+      ).rejects.toThrow(/classification worker/);
+    }
+  }, 60_000);
+});
