@@ -9,7 +9,8 @@
 //                 tshark takes ~1 min and ~3 GB on 1 GB, so it runs --tshark-rounds times (default 1).
 //   stages        in the same rounds, rstwatch's reader alone and its reader + decoder counting RSTs (the job
 //                 tcpdump's filter does; bench/analyze-stages.mjs), and the full analysis on one thread
-//                 (`--threads 1`): where the time goes between tcpdump's job and the full classification.
+//                 (`--threads 1`) and with the TypeScript tracker (`--engine js`, the native engine's
+//                 reference): where the time goes between tcpdump's job and the full classification.
 //   checked       rstwatch's RST count equals tshark's (`tcp.flags.reset==1`), the decoder stage's too: a
 //                 mismatch fails the part.
 //   memory bound  peak RSS on the same capture 3× over (stdin, timestamps shifted so the copies follow each
@@ -283,10 +284,11 @@ export async function runAnalyzeCost(o) {
     tcpdump: ['tcpdump', '-r', file, TCPDUMP_FILTER, '-w', '/dev/null'],
     rstwatch: ['node', CLI, 'analyze', '--json', file],
     rstwatch1: ['node', CLI, 'analyze', '--json', '--threads', '1', file],
+    rstwatchJs: ['node', CLI, 'analyze', '--json', '--engine', 'js', file],
     read: ['node', STAGES, 'read', file],
     decode: ['node', STAGES, 'rsts', file],
   };
-  const runs = { cat: [], tcpdump: [], rstwatch: [], rstwatch1: [], read: [], decode: [] };
+  const runs = { cat: [], tcpdump: [], rstwatch: [], rstwatch1: [], rstwatchJs: [], read: [], decode: [] };
   const names = Object.keys(cmds);
   const stageOut = join(tmpdir(), `rstwatch-bench-stage-${process.pid}.json`);
   let decodeCounts;
@@ -350,6 +352,7 @@ export async function runAnalyzeCost(o) {
     tcpdump: stat(runs.tcpdump),
     rstwatch: stat(runs.rstwatch),
     rstwatch1: stat(runs.rstwatch1),
+    rstwatchJs: stat(runs.rstwatchJs),
     read: stat(runs.read),
     decode: stat(runs.decode),
     tshark: stat(tshark),
@@ -391,6 +394,7 @@ export async function runAnalyzeCost(o) {
     rstwatchVsCat: res.rstwatch.wallSec / res.cat.wallSec,
     cpuRstwatchVsTcpdump: res.rstwatch.cpuSec / res.tcpdump.cpuSec,
     oneThreadVsTcpdump: res.rstwatch1.wallSec / res.tcpdump.wallSec,
+    jsEngineVsTcpdump: res.rstwatchJs.wallSec / res.tcpdump.wallSec,
     decoderVsTcpdump: res.decode.wallSec / res.tcpdump.wallSec,
     readerVsTcpdump: res.read.wallSec / res.tcpdump.wallSec,
   };
@@ -437,7 +441,8 @@ export function printAnalyze(a, table) {
   rows.push(['where the time goes:', '', '', '', '', '']);
   row("  rstwatch's reader alone (every record framed)", a.read);
   row("  rstwatch's reader + decoder counting RSTs (tcpdump's job)", a.decode);
-  row('  rstwatch analyze --json --threads 1 F', a.rstwatch1);
+  row('  rstwatch analyze --json --threads 1 F (one thread)', a.rstwatch1);
+  row('  rstwatch analyze --json --engine js F (TypeScript tracker)', a.rstwatchJs);
   console.log(table(rows));
   console.log(
     `machine: ${a.machine.cpus} CPUs; load average ${a.machine.loadAverageStart.join(' / ')} before the rounds, ${a.machine.loadAverageEnd.join(' / ')} after (1 / 5 / 15 min): on a shared machine wall times are inflated, CPU times less so`,
@@ -450,7 +455,7 @@ export function printAnalyze(a, table) {
   );
   console.log(
     `stages against tcpdump (wall): rstwatch's reader ${times(r.readerVsTcpdump)}, reader + decoder counting RSTs ${times(r.decoderVsTcpdump)}, ` +
-      `full analysis on one thread ${times(r.oneThreadVsTcpdump)}, on two ${times(r.rstwatchVsTcpdump)}: the rest is connection tracking and classification`,
+      `full analysis on one thread ${times(r.oneThreadVsTcpdump)}, on two ${times(r.rstwatchVsTcpdump)} (the TypeScript tracker: ${times(r.jsEngineVsTcpdump)}): the rest is connection tracking and classification`,
   );
   console.log(
     `RSTs: rstwatch ${a.rsts.rstwatch.toLocaleString('en-US')}, its decoder stage ${a.rsts.decoder.toLocaleString('en-US')}, tshark ${Number(a.rsts.tshark).toLocaleString('en-US')} → ${a.rsts.equal ? 'equal' : 'DIFFERENT'}; ` +
@@ -504,6 +509,7 @@ export function analyzeJson(a) {
     tcpdump: s(a.tcpdump),
     rstwatch: s(a.rstwatch),
     rstwatchOneThread: s(a.rstwatch1),
+    rstwatchJsEngine: s(a.rstwatchJs),
     stages: { read: s(a.read), decodeRsts: s(a.decode) },
     tshark: s(a.tshark),
     ratio: Object.fromEntries(Object.entries(a.ratio).map(([k, v]) => [k, r(v)])),
