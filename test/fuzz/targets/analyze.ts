@@ -1,10 +1,12 @@
 /**
  * The whole analyze pipeline on small captures: reader → decoder → flow table → connection states → causes
- * → report, then the text and JSON renderings (and HTML when byte 0 has bits 1 and 2). Byte 0 bit 0 selects tiny limits (flows, listed and held
+ * → report, then the text and JSON renderings (and HTML when byte 0 has bits 1 and 2; with bit 3, the
+ * TypeScript tracker's report compared with the native engine's). Byte 0 bit 0 selects tiny limits (flows, listed and held
  * connections, talkers, timeline buckets), so that eviction, early classification and bounded tallies run
  * on inputs a fuzzer can make.
  */
 import { type AnalysisReport, analyzeCapture } from '../../../src/analyze/analyze.js';
+import { nativeEngine } from '../../../src/analyze/native.js';
 import { renderHtml } from '../../../src/report/html.js';
 import { renderJson } from '../../../src/report/json.js';
 import { renderText } from '../../../src/report/text.js';
@@ -80,7 +82,7 @@ export const analyzeTarget: FuzzTarget = {
   units: (d) => captureUnits(d, 1),
   seeds: () =>
     [...craftedCaptures(), ...seedFiles([...scenarioFiles(), ...corpusFiles('any')], 8 * 1024)].flatMap((f) =>
-      [0, 1, 6].map((mode) => {
+      [0, 1, 6, 9].map((mode) => {
         const s = new Uint8Array(f.length + 1);
         s[0] = mode;
         s.set(f, 1);
@@ -93,6 +95,18 @@ export const analyzeTarget: FuzzTarget = {
     const opts = data[0]! & 1 ? { ...TINY } : { ...SMALL };
     const r = await analyzeCapture(once(payload) as unknown as NodeJS.ReadableStream, opts);
     checkReport(r);
+    // Byte 0 bit 3: the TypeScript tracker too — the native engine (when built, the default) must give the
+    // very same report (docs/analyze.md, "Engines").
+    if (data[0]! & 8 && nativeEngine() !== undefined) {
+      const js = await analyzeCapture(once(payload) as unknown as NodeJS.ReadableStream, {
+        ...opts,
+        engine: 'js',
+      });
+      check(
+        JSON.stringify(js) === JSON.stringify(r),
+        'the native engine and the TypeScript tracker disagree',
+      );
+    }
     const json = renderJson(r, '0.0.0-fuzz');
     const back = JSON.parse(json) as { summary?: { rsts?: number } };
     check(back.summary?.rsts === r.summary.rsts, 'JSON report does not carry the summary');
