@@ -136,6 +136,7 @@ typedef struct {
   uint32_t ring_mask;
   napi_ref cb_full;
   int failed; /* a callback threw: stop, the exception goes up */
+  int released; /* destroy() ran: every call is refused */
 } Engine;
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -1353,10 +1354,17 @@ static int decode_ethernet(const uint8_t *d, size_t off, size_t end, Pkt *p) {
     }                                                                                                        \
   } while (0)
 
-static void finalize_engine(napi_env env, void *data, void *hint) {
-  (void)hint;
-  Engine *e = data;
+/*
+ * Frees what the engine holds (references to the TypeScript arrays and callbacks, native memory): at once
+ * by destroy() when an analysis ends, or by the finalizer when the engine is collected without it. Node-API
+ * may run finalizers only after a later turn of the event loop, and a process that analyses capture after
+ * capture without one (the fuzzer) would pile up engines: destroy() does not wait.
+ */
+static void release_engine(napi_env env, Engine *e) {
+  if (e->released) return;
+  e->released = 1;
   for (int i = 0; i < e->nrefs; i++) napi_delete_reference(env, e->refs[i]);
+  e->nrefs = 0;
   napi_delete_reference(env, e->cb_held);
   napi_delete_reference(env, e->cb_attempt);
   napi_delete_reference(env, e->cb_spill);
@@ -1370,7 +1378,17 @@ static void finalize_engine(napi_env env, void *data, void *hint) {
   free(e->free_slots);
   free(e->used);
   free(e->spilled);
-  free(e);
+  e->R = NULL;
+  e->RD = NULL;
+  e->buckets = e->prev = e->next = e->free_slots = NULL;
+  e->used = e->spilled = NULL;
+  e->ring = NULL;
+}
+
+static void finalize_engine(napi_env env, void *data, void *hint) {
+  (void)hint;
+  release_engine(env, data);
+  free(data);
 }
 
 /* Pointer and length (in elements) of a typed array argument; keeps a reference so it outlives the call. */
@@ -1481,7 +1499,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
 
 static Engine *engine_of(napi_env env, napi_value v) {
   void *p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL || ((Engine *)p)->released) return NULL;
   return p;
 }
 
@@ -1666,6 +1684,20 @@ static napi_value js_ring(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* destroy(engine): the analysis is over (or failed): free the engine now (release_engine). */
+static napi_value js_destroy(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *p = NULL;
+  if (argc != 1 || napi_get_value_external(env, argv[0], &p) != napi_ok || p == NULL) {
+    napi_throw_type_error(env, "E_NATIVE", "destroy: bad arguments");
+    return NULL;
+  }
+  release_engine(env, p);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   init_fresh();
   init_server_ports();
@@ -1675,6 +1707,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "observe", NULL, js_observe, NULL, NULL, NULL, napi_default, NULL },
     { "drain", NULL, js_drain, NULL, NULL, NULL, napi_default, NULL },
     { "ring", NULL, js_ring, NULL, NULL, NULL, napi_default, NULL },
+    { "destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_value version;

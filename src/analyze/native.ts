@@ -107,7 +107,8 @@ interface EngineApi {
   ): number;
   observe(engine: object, P: Int32Array, tsSec: number, tsNsec: number, frame: number): void;
   drain(engine: object): void;
-  ring(engine: object, words: Int32Array, control: Int32Array, notify: () => void): void;
+  ring(engine: object, words: Int32Array, control: Int32Array, onFull: () => void): void;
+  destroy(engine: object): void;
 }
 
 // Bulk statistics (engine.c S_*) and table statistics (T_*).
@@ -402,12 +403,22 @@ export class NativeFlows implements FlowSink, BulkReader {
   }
 
   async finish(): Promise<FlowResult> {
-    this.api.drain(this.engine);
-    return this.finishSide(this.T[T_LEFT]!, this.T[T_EVICTED]!);
+    try {
+      this.api.drain(this.engine);
+    } catch (err) {
+      this.abort();
+      throw err;
+    }
+    const left = this.T[T_LEFT]!;
+    const evicted = this.T[T_EVICTED]!;
+    // Everything has left the engine: its memory goes now, not when the collector gets to it.
+    this.api.destroy(this.engine);
+    return this.finishSide(left, evicted);
   }
 
-  /** Reading failed: the classification worker, if any, stops (the engine is memory, collected). */
+  /** Reading failed: the engine's memory is freed and the classification worker, if any, stops. */
   abort(): void {
+    this.api.destroy(this.engine);
     this.abortSide();
   }
 }
