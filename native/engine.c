@@ -923,13 +923,22 @@ static void ring_publish(Engine *e, uint32_t head) {
 
 #define RW(h, v) (e->ring[(h) & e->ring_mask] = (int32_t)(v))
 
-static void ring_doubles(Engine *e, uint32_t *h, const double *d, int n) {
-  for (int i = 0; i < n; i++) {
-    int32_t w[2];
-    memcpy(w, &d[i], sizeof w); /* the two words of the double as JavaScript's Int32Array view sees them */
-    RW((*h)++, w[0]);
-    RW((*h)++, w[1]);
+/* n words from `src` at ring position *h (one memcpy unless they wrap) */
+static void ring_words(Engine *e, uint32_t *h, const int32_t *src, uint32_t n) {
+  uint32_t at = *h & e->ring_mask;
+  uint32_t first = e->ring_mask + 1 - at;
+  if (first >= n) {
+    memcpy(e->ring + at, src, n * sizeof(int32_t));
+  } else {
+    memcpy(e->ring + at, src, first * sizeof(int32_t));
+    memcpy(e->ring, src + first, (n - first) * sizeof(int32_t));
   }
+  *h += n;
+}
+
+/* doubles as two words each, as JavaScript's Int32Array view of a Float64Array sees them (same machine) */
+static void ring_doubles(Engine *e, uint32_t *h, const double *d, int n) {
+  ring_words(e, h, (const int32_t *)(const void *)d, (uint32_t)n * 2);
 }
 
 /* held.ts serializeFlow, then the count of connections that left before (flow-worker.ts ITEM_HELD) */
@@ -943,15 +952,14 @@ static void ring_held(Engine *e, int slot, int why, double before) {
   RW(h++, n);
   RW(h++, ITEM_HELD);
   RW(h++, why);
-  for (int i = 0; i < I_STRIDE; i++) RW(h++, f[i]);
+  ring_words(e, &h, f, I_STRIDE);
   ring_doubles(e, &h, e->D + (size_t)slot * D_STRIDE, D_STRIDE);
   const uint8_t *hist = e->H + (size_t)slot * HIST_CAP;
   for (int i = 0; i < HIST_CAP; i++) RW(h++, hist[i]);
   RW(h++, 0); /* no spill: a flow with one goes through TypeScript (leave) */
   RW(h++, nres);
   for (int32_t x = f[F_RESET_HEAD]; x >= 0; x = e->R[(size_t)x * R_STRIDE + R_NEXT]) {
-    const int32_t *r = e->R + (size_t)x * R_STRIDE;
-    for (int i = 0; i < R_STRIDE; i++) RW(h++, r[i]);
+    ring_words(e, &h, e->R + (size_t)x * R_STRIDE, R_STRIDE);
     ring_doubles(e, &h, e->RD + (size_t)x * RD_STRIDE, RD_STRIDE);
   }
   RW(h++, (int32_t)before);
