@@ -137,17 +137,34 @@ export interface ClassifiedReset {
 // ---------------------------------------------------------------- connection shapes
 
 /** No packet other than RSTs in either direction. */
-export function isRstOnly(c: Connection): boolean {
+/**
+ * What the capture-wide context reads of a connection with resets (ContextBuilder.add and the predicates
+ * below): a full Connection, or the lighter view of a held one (records.ts ContextView).
+ */
+export interface ContextConnection {
+  readonly origAddr: string;
+  readonly respAddr: string;
+  readonly origPort: number;
+  readonly respPort: number;
+  readonly startTime: number;
+  readonly connState: Connection['connState'];
+  readonly history: string;
+  readonly orig: Readonly<Pick<Connection['orig'], 'syns' | 'packets' | 'rsts' | 'payloadBytes'>>;
+  readonly resp: Readonly<Pick<Connection['resp'], 'syns' | 'packets' | 'rsts' | 'payloadBytes'>>;
+  readonly resets: readonly ResetInfo[];
+}
+
+export function isRstOnly(c: ContextConnection): boolean {
   return c.orig.packets === c.orig.rsts && c.resp.packets === c.resp.rsts && c.resets.length > 0;
 }
 
 /** The responder sent a SYN-ACK the originator never asked for (no SYN from it in the capture). */
-export function hasUnsolicitedSynAck(c: Connection): boolean {
+export function hasUnsolicitedSynAck(c: ContextConnection): boolean {
   return c.orig.syns === 0 && c.resp.syns > 0 && c.history.replace('^', '').startsWith('h');
 }
 
 /** A connection attempt that failed in a way scanners produce: refused, unanswered, or SYN / SYN-ACK / RST. */
-export function isFailedAttempt(c: Connection): boolean {
+export function isFailedAttempt(c: ContextConnection): boolean {
   if (c.orig.syns === 0) return false;
   if (c.connState === 'REJ' || c.connState === 'S0' || c.connState === 'RSTOS0') return true;
   return (
@@ -175,7 +192,7 @@ interface Attempt {
  * RSTs from a service port are left out: a server answering packets the capture missed (one-way capture,
  * a restart) or ACK-flood backscatter fan out to the clients' ephemeral ports the same way.
  */
-export function isRstProbe(c: Connection, r: ResetInfo): boolean {
+export function isRstProbe(c: ContextConnection, r: ResetInfo): boolean {
   return r.flags === 'RST' && !isLikelyServerPort(r.side === 'orig' ? c.origPort : c.respPort);
 }
 
@@ -254,7 +271,7 @@ export class ContextBuilder {
     }
   }
 
-  add(c: Connection): void {
+  add(c: ContextConnection): void {
     if (isFailedAttempt(c)) this.attempt(c.origAddr, c.respAddr, c.respPort, c.startTime, false);
     if (c.resets.length === 0) return;
     if (isRstOnly(c)) {

@@ -135,7 +135,7 @@ export class ConnectionSide {
   held(h: number): void {
     const store = this.store;
     this.connections++;
-    this.ctxb.add(store.view(h));
+    this.ctxb.add(store.contextView(h));
     this.withResets++;
     const id = store.id(h);
     const listed = this.listed;

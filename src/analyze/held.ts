@@ -24,7 +24,7 @@ import {
   I_STRIDE,
 } from './flow-record.js';
 import type { Item, ItemSource } from './item-ring.js';
-import { ConnectionRecord, type ResetRecord, readResets } from './records.js';
+import { ConnectionRecord, ContextView, type ResetRecord, readResets } from './records.js';
 import { R_NEXT, R_STRIDE, RD_STRIDE, type ResetPool } from './reset-pool.js';
 import type { Connection } from './types.js';
 
@@ -38,6 +38,7 @@ export class HeldConnections {
   private used = 0;
   private readonly viewConn = new ConnectionRecord();
   private readonly viewResets: ResetRecord[] = [];
+  private ctxView: ContextView | undefined;
 
   constructor(
     private readonly pool: ResetPool,
@@ -100,6 +101,12 @@ export class HeldConnections {
   /** Resets of held connection `h`. */
   resets(h: number): number {
     return this.store.I[h * I_STRIDE + F_NRESETS]!;
+  }
+
+  /** Held connection `h` as the capture-wide context reads it (records.ts ContextView): until the next call. */
+  contextView(h: number): ContextView {
+    this.ctxView ??= new ContextView(this.pool, this.names);
+    return this.ctxView.at(this.store, h);
   }
 
   /** Held connection `h` in one reused object: valid until the next view(). */

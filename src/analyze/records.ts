@@ -55,6 +55,7 @@ import {
   F_ORIG_IS_A,
   F_PA,
   F_PB,
+  F_RESET_HEAD,
   F_V,
   type FlowStore,
   I_STRIDE,
@@ -336,6 +337,107 @@ export class QuietView implements QuietConnection {
   }
   get respAddr(): string {
     return this.addr(!this.origIsA);
+  }
+}
+
+/** The endpoint facts the capture-wide context reads (causes.ts ContextConnection). */
+class ContextFacts {
+  syns = 0;
+  packets = 0;
+  rsts = 0;
+  payloadBytes = 0;
+
+  load(I: Int32Array, D: Float64Array, ep: number, dep: number): void {
+    this.syns = I[ep + E_SYNS]!;
+    this.packets = D[dep + DE_PACKETS]!;
+    this.rsts = I[ep + E_RST_CNT]!;
+    this.payloadBytes = D[dep + DE_PAYLOAD]!;
+  }
+}
+
+/**
+ * A held connection as the capture-wide context reads it (ContextBuilder.add): the few counters at once,
+ * the rest — addresses, history, conn_state, the RSTs — only when asked, which for most connections they are
+ * not (a refused connection needs its addresses, an aborted one only its counters). One reused object: valid
+ * until the next at(). The full view (ConnectionRecord) cost twice as much, and every held connection was
+ * loaded twice: here, then for its classification (docs/benchmarks.md, part 7, round 4).
+ */
+export class ContextView {
+  private s!: FlowStore;
+  private slot = 0;
+  readonly orig = new ContextFacts();
+  readonly resp = new ContextFacts();
+  origPort = 0;
+  respPort = 0;
+  startTime = 0;
+  private origIsA = true;
+  private state: ConnState | undefined;
+  private hist: string | undefined;
+  private rsts: ResetInfo[] | undefined;
+  private readonly resetList: ResetInfo[] = [];
+  private readonly resetRecords: ResetRecord[] = [];
+
+  constructor(
+    private readonly pool: ResetPool,
+    private readonly names: AddressNames,
+  ) {}
+
+  /** Points the view at `slot` of `s`. */
+  at(s: FlowStore, slot: number): this {
+    this.s = s;
+    this.slot = slot;
+    const I = s.I;
+    const D = s.D;
+    const b = slot * I_STRIDE;
+    const db = slot * D_STRIDE;
+    const origPhys = I[b + F_ORIG_EP]!;
+    this.orig.load(I, D, s.ep(slot, origPhys), db + DE_BASE + origPhys * DE_STRIDE);
+    this.resp.load(I, D, s.ep(slot, origPhys ^ 1), db + DE_BASE + (origPhys ^ 1) * DE_STRIDE);
+    const origIsA = I[b + F_ORIG_IS_A] !== 0;
+    this.origIsA = origIsA;
+    this.origPort = I[b + (origIsA ? F_PA : F_PB)]!;
+    this.respPort = I[b + (origIsA ? F_PB : F_PA)]!;
+    this.startTime = D[db + D_START]!;
+    this.state = undefined;
+    this.hist = undefined;
+    this.rsts = undefined;
+    return this;
+  }
+
+  private addr(a: boolean): string {
+    const I = this.s.I;
+    const b = this.slot * I_STRIDE;
+    const w = a ? F_A0 : F_B0;
+    return this.names.name(I[b + F_V]!, I[b + w]!, I[b + w + 1]!, I[b + w + 2]!, I[b + w + 3]!);
+  }
+  get origAddr(): string {
+    return this.addr(this.origIsA);
+  }
+  get respAddr(): string {
+    return this.addr(!this.origIsA);
+  }
+  get connState(): ConnState {
+    this.state ??= flowConnState(this.s, this.slot);
+    return this.state;
+  }
+  get history(): string {
+    this.hist ??= this.s.history(this.slot);
+    return this.hist;
+  }
+  get resets(): readonly ResetInfo[] {
+    if (this.rsts === undefined) {
+      const I = this.s.I;
+      const b = this.slot * I_STRIDE;
+      this.rsts = readResets(
+        this.pool,
+        I[b + F_RESET_HEAD]!,
+        I[b + F_ORIG_EP]!,
+        this.resetList,
+        false,
+        this.resetRecords,
+      );
+    }
+    return this.rsts;
   }
 }
 

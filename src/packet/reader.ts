@@ -12,7 +12,7 @@
  * codes and byte offsets; a structural error stops reading with `partial: true`, keeping what was read.
  * Only programmer errors (a throwing callback, a non-binary stream) reject.
  */
-import { read as fsRead, fstat } from 'node:fs';
+import { read as fsRead, fstat, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -338,6 +338,10 @@ async function readFrom(
       return;
     }
   }
+  if (regular && ctx.bulk !== undefined && !isGzip(src.fd)) {
+    await readInLine(src, framer, ctx, onProgress, signal);
+    return;
+  }
   const bufs = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
   let total = 0;
   let position = 0;
@@ -419,6 +423,59 @@ async function readFrom(
         () => src.close(),
       );
     else await src.close().catch(() => undefined);
+  }
+}
+
+/** The first two bytes of a regular file are gzip's magic (an unreadable file: no; the reader will say why). */
+function isGzip(fd: number): boolean {
+  const b = new Uint8Array(2);
+  try {
+    return readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } catch {
+    return false;
+  }
+}
+
+/** Chunks read in line between two yields to the event loop (64 MiB). */
+const IN_LINE_CHUNKS = 64;
+
+/**
+ * A regular file for the native engine (ctx.bulk): read in this thread, chunk after chunk, instead of in
+ * libuv's thread pool. The engine takes a chunk in about the time the pool needs to copy the next one, so
+ * the pool's double buffering saved nothing: this thread waited for it (~0.25 s on the 1 GB benchmark
+ * capture, both cores being busy with the engine and the classification worker), and the copy costs less
+ * here (docs/benchmarks.md, part 7, round 4). Every 64 MiB the event loop gets a turn (progress, signals).
+ * A regular file ends at its first short read, as in readFrom.
+ */
+async function readInLine(
+  src: ByteSource,
+  framer: Framer,
+  ctx: ReadContext,
+  onProgress: ((n: number) => void) | undefined,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  // Two buffers in turn, as readFrom: a chunk's memory is not reused before the next chunk was taken.
+  const bufs = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
+  let total = 0;
+  try {
+    for (let i = 0; !ctx.stopped && signal?.aborted !== true; i++) {
+      const buf = bufs[i & 1]!;
+      let n: number;
+      try {
+        n = readSync(src.fd, buf, 0, CHUNK, total);
+      } catch (err) {
+        ctx.problem(CAPTURE.READ, `error reading ${src.name}: ${describeIoError(err)}`, total);
+        break;
+      }
+      if (n === 0) break;
+      total += n;
+      onProgress?.(total);
+      framer.push(n === CHUNK ? buf : buf.subarray(0, n));
+      if (n < CHUNK) break;
+      if (i % IN_LINE_CHUNKS === IN_LINE_CHUNKS - 1) await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    await src.close().catch(() => undefined);
   }
 }
 
