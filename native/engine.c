@@ -1631,8 +1631,8 @@ static napi_value js_observe(napi_env env, napi_callback_info info) {
     p.src[i] = (uint32_t)P[1 + i];
     p.dst[i] = (uint32_t)P[5 + i];
   }
-  p.sp = (uint32_t)P[9];
-  p.dp = (uint32_t)P[10];
+  p.sp = (uint32_t)P[9] & 0xffff; /* indexes SERVER_PORTS: 16 bits whatever the caller passed */
+  p.dp = (uint32_t)P[10] & 0xffff;
   p.seq = (uint32_t)P[11];
   p.ack = (uint32_t)P[12];
   p.flags = P[13];

@@ -31,6 +31,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# tracefs at its usual place: the agent mounts it itself when absent (src/attribute/tracefs.ts), but tests
+# decide what to expect from /sys/kernel/tracing when they load, so it is there before they start (a fresh
+# machine had it unmounted until the first agent of the run mounted it). Best effort: without root or
+# tracefs, the tests that need it say so (requireCapability).
+if [ -d /sys/kernel/tracing ] && ! grep -qs ' /sys/kernel/tracing tracefs ' /proc/mounts; then
+  if [ "$(id -u)" -eq 0 ]; then mount -t tracefs nodev /sys/kernel/tracing || true
+  elif command -v sudo >/dev/null; then sudo mount -t tracefs nodev /sys/kernel/tracing || true
+  fi
+fi
+
 # `npm install`, not `npm ci`: npm 11.19 writes lock files without the other platforms' optional packages
 # (biome, rollup, esbuild binaries) and then its own `npm ci` refuses them as "not in sync" (npm/cli #4828,
 # #8805). With the committed lock file, `npm install` installs exactly the locked versions.

@@ -59,7 +59,11 @@ requireCapability(hasTcpdump, 'tcpdump (the capture action runs it)');
 if (!hasChromium || !hasTcpdump)
   console.warn('SKIPPED: the dashboard browser test needs chromium and tcpdump');
 /** The kernel tracepoints attribution reads (Linux 6.x with tracefs). */
-const hasTracepoints = existsSync('/sys/kernel/tracing/events/tcp/tcp_send_reset');
+/**
+ * Asked when it matters, not when this file loads: on a machine where tracefs is not mounted yet, the agent
+ * under test mounts it (src/attribute/tracefs.ts), and attribution then runs (a fresh machine failed here).
+ */
+const hasTracepoints = (): boolean => existsSync('/sys/kernel/tracing/events/tcp/tcp_send_reset');
 
 describe('the thresholds the dashboard draws are the alert engine’s', () => {
   it('10 s average = the 10 s alert’s value, baseline = the 1 min alert’s value, raise/hold = its status', () => {
@@ -400,7 +404,7 @@ describe.runIf(hasNetns && hasChromium && hasTcpdump && built)(
 
       // Who and why: attribution's lists (or the reason it cannot run).
       await page.waitForSelector('#top-status[data-enabled]', { timeout: 15_000 });
-      if (hasTracepoints) {
+      if (hasTracepoints()) {
         await page.waitForSelector('#top-reasons li', { timeout: 15_000 });
         expect(await page.getAttribute('#top-status', 'data-enabled')).toBe('true');
         expect(await page.locator('#top-peers li').count()).toBeGreaterThan(0);
