@@ -244,7 +244,14 @@ describe('native engine with the classification worker (dist/)', () => {
       fc.asyncProperty(
         arbPackets(300),
         fc.array(fc.constantFrom(0, 0, 1, 2), { minLength: 1, maxLength: 5 }),
-        fc.record({ maxFlows: fc.constantFrom(1, 3, 1000), maxConnections: fc.constantFrom(0, 1000) }),
+        fc.record({
+          maxFlows: fc.constantFrom(1, 3, 1000),
+          maxConnections: fc.constantFrom(0, 1000),
+          // The worker keeps the RST tallies: tiny bounds make their order matter (lightest keys dropped).
+          maxTalkers: fc.constantFrom(2, 50_000),
+          maxBuckets: fc.constantFrom(3, 600),
+          top: fc.constantFrom(1, 10),
+        }),
         async (pkts, other, opts) => {
           const bytes = mixedCapture(pkts, other);
           const js = JSON.stringify(
