@@ -436,15 +436,23 @@ function isGzip(fd: number): boolean {
   }
 }
 
-/** Chunks read in line between two yields to the event loop (64 MiB). */
-const IN_LINE_CHUNKS = 64;
+/**
+ * How long reading in line keeps the event loop waiting, at most (ms): then a timer turn lets timers, I/O and
+ * signal handlers run (an abort, a progress redraw). A turn costs ~1 ms; every 200 ms it is ~0.5 %.
+ */
+let inLineYieldMs = 200;
+
+/** For tests: the in-line reader's yield interval (ms). */
+export function setInLineYieldMs(ms: number): void {
+  inLineYieldMs = ms;
+}
 
 /**
  * A regular file for the native engine (ctx.bulk): read in this thread, chunk after chunk, instead of in
  * libuv's thread pool. The engine takes a chunk in about the time the pool needs to copy the next one, so
  * the pool's double buffering saved nothing: this thread waited for it (~0.25 s on the 1 GB benchmark
  * capture, both cores being busy with the engine and the classification worker), and the copy costs less
- * here (docs/benchmarks.md, part 7, round 4). Every 64 MiB the event loop gets a turn (progress, signals).
+ * here (docs/benchmarks.md, part 7, round 4). Every inLineYieldMs the event loop gets a turn.
  * A regular file ends at its first short read, as in readFrom.
  */
 async function readInLine(
@@ -457,6 +465,7 @@ async function readInLine(
   // Two buffers in turn, as readFrom: a chunk's memory is not reused before the next chunk was taken.
   const bufs = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
   let total = 0;
+  let lastYield = performance.now();
   try {
     for (let i = 0; !ctx.stopped && signal?.aborted !== true; i++) {
       const buf = bufs[i & 1]!;
@@ -472,7 +481,11 @@ async function readInLine(
       onProgress?.(total);
       framer.push(n === CHUNK ? buf : buf.subarray(0, n));
       if (n < CHUNK) break;
-      if (i % IN_LINE_CHUNKS === IN_LINE_CHUNKS - 1) await new Promise((resolve) => setImmediate(resolve));
+      if (performance.now() - lastYield >= inLineYieldMs) {
+        // A timer, not setImmediate: an immediate runs in the same loop turn, before any timer or I/O.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = performance.now();
+      }
     }
   } finally {
     await src.close().catch(() => undefined);

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AnalyzeOptions, analyzeCapture } from '../../src/analyze/analyze.js';
 import { nativeEngine, nativeEngineError } from '../../src/analyze/native.js';
 import { MAX_RESETS_PER_SIDE } from '../../src/analyze/reset-pool.js';
+import { setInLineYieldMs } from '../../src/packet/reader.js';
 import { type PcapRecord, pcap, vlan } from '../fixtures/pcap/build.js';
 import { FIXTURES, SHARED } from '../helpers/paths.js';
 import { arbPackets, frame, maxRstsPerSide, type Pkt, times } from './analyze-streams.js';
@@ -181,6 +182,63 @@ describe('native analysis engine', () => {
     }
     expect(peak).toBeLessThan(400 * 1024 * 1024);
   });
+
+  it('reads a regular file in line: progress per chunk, turns of the event loop, an abort stops it', async () => {
+    // The records of one capture repeated (its clock starts over each time: the analysis takes that).
+    const one = mixedCapture(fc.sample(arbPackets(200), { numRuns: 20, seed: 13 }).flat(), [0]);
+    const repeated = (size: number): Uint8Array => {
+      const copies = Math.ceil(size / (one.length - 24));
+      const out = new Uint8Array(24 + (one.length - 24) * copies);
+      out.set(one.subarray(0, 24));
+      for (let i = 0; i < copies; i++) out.set(one.subarray(24), 24 + i * (one.length - 24));
+      return out;
+    };
+    // ~3 MiB: three 1 MiB chunks, the first one's progress aborts the analysis.
+    const bytes = repeated(3 * 1024 * 1024);
+    const path = join(dir, 'inline.pcap');
+    writeFileSync(path, bytes);
+    const seen: number[] = [];
+    const whole = await analyzeCapture(path, {
+      engine: 'native',
+      name: 'x',
+      onProgress: (n) => seen.push(n),
+    });
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    expect(seen.at(-1)).toBe(bytes.length);
+    expect(whole.capture.partial).toBe(false);
+    const ac = new AbortController();
+    const cut = await analyzeCapture(path, {
+      engine: 'native',
+      name: 'x',
+      signal: ac.signal,
+      onProgress: () => ac.abort(),
+    });
+    expect(cut.capture.partial).toBe(true);
+    expect(cut.capture.problems.map((p) => p.code)).toEqual(['E_CAPTURE_INTERRUPTED']);
+    expect(cut.summary.packets).toBeGreaterThan(0);
+    expect(cut.summary.packets).toBeLessThan(whole.summary.packets);
+    // While a large file is read, timers still run (the event loop gets its turns).
+    const big = join(dir, 'inline-big.pcap');
+    writeFileSync(big, repeated(70 * 1024 * 1024));
+    setInLineYieldMs(0); // a turn after every chunk here (200 ms in use)
+    let ticks = 0;
+    const atProgress: number[] = [];
+    const timer = setInterval(() => ticks++, 0);
+    try {
+      await analyzeCapture(big, {
+        engine: 'native',
+        name: 'x',
+        maxFlows: 1000,
+        onProgress: () => atProgress.push(ticks),
+      });
+    } finally {
+      clearInterval(timer);
+      setInLineYieldMs(200);
+    }
+    // Between the first chunk and the last one, timers ran: reading yielded.
+    expect(atProgress.length).toBeGreaterThan(64);
+    expect(atProgress.at(-1)! - atProgress[0]!).toBeGreaterThan(10);
+  }, 60_000);
 
   it('reads a file as it reads a stream', async () => {
     const pkts = fc.sample(arbPackets(200), { numRuns: 3, seed: 11 }).flat();
