@@ -41,12 +41,12 @@ Options:
   --max-flows N          most connections tracked at once (default ${DEFAULT_MAX_FLOWS})
   --engine auto|native|js
                          connection tracking in the native engine (C, built by npm run build)
-                         or in TypeScript (the reference: the same report, ~3x slower);
+                         or in TypeScript (the reference: the same report, ~2x slower);
                          auto (default): native when it is built
-  --threads auto|1|2     TypeScript engine only: 1: all in this thread; 2: connection tracking
-                         in a second thread (faster with a free core, ~15-25 % more CPU); auto
-                         (default): 2 for a stream or a file of 16 MiB or more if the process
-                         may use 2 CPUs
+  --threads auto|1|2     1: all in this thread; 2: a second thread (with the native engine it
+                         classifies, with the TypeScript one it tracks connections; faster with a
+                         free core, for more CPU); auto (default): 2 for a stream or a file of
+                         16 MiB or more if the process may use 2 CPUs
   -q, --quiet            no progress bar
   -h, --help             this text
 
