@@ -1,5 +1,5 @@
 /*
- * rstwatch's native analysis engine (Node-API, C99): the hot path of `rstwatch analyze` in one pass —
+ * rstwatch's native analysis engine (Node-API, C11): the hot path of `rstwatch analyze` in one pass —
  * classic pcap records, the common frames (Ethernet + IPv4/IPv6 + TCP, as src/packet/decode.ts
  * simpleEthernet), the flow table (src/analyze/flows.ts) and the per-segment processing (segment.ts,
  * conn-state.ts, seq.ts) — on the very records the TypeScript code reads and writes (flow-record.ts and
