@@ -65,7 +65,6 @@ enum { EP_INACTIVE = 0, EP_SYN_SENT = 1, EP_SYN_ACK_SENT = 2, EP_PARTIAL = 3, EP
 enum { HIST_SYN = 0x1, HIST_FIN = 0x2, HIST_RST = 0x4, HIST_FIN_RST = 0x8, HIST_DATA = 0x10,
        HIST_ACK = 0x20, HIST_MULTI = 0x40 };
 #define TOO_LARGE_SEQ_DELTA 1048576
-#define CLOSE_DELAY_SEC 5.0
 enum { T_FIN = 1, T_SYN = 2, T_RST = 4, T_ACK = 0x10, CONTROL = 7 };
 enum { CH_S = 0x53, CH_H = 0x48, CH_F = 0x46, CH_R = 0x52, CH_D = 0x44, CH_A = 0x41, CH_Q = 0x51,
        CH_I = 0x49, CH_T = 0x54, CH_W = 0x57, CH_G = 0x47, CH_FLIP = 0x5e };
@@ -75,7 +74,7 @@ enum { WHY_FINISHED = 0, WHY_IDLE = 1, WHY_EVICTED = 2, WHY_REUSED = 3, WHY_END 
 /* The layout values the TypeScript passes, in this order (native.ts LAYOUT). */
 static const int32_t LAYOUT[] = { I_STRIDE, D_STRIDE, HIST_CAP, R_STRIDE, RD_STRIDE, F_NRESETS, E_LAST_HAS_TS,
                                   DE_PAYLOAD, R_KEEPALIVE, RD_PREV_PACKETS, MAX_RESETS_PER_SIDE,
-                                  MAX_POOL_ENTRIES, 7 /* layout version */ };
+                                  MAX_POOL_ENTRIES, 8 /* layout and interface version */ };
 #define LAYOUT_N ((int)(sizeof(LAYOUT) / sizeof(LAYOUT[0])))
 
 /* Bulk statistics (analyze.ts onPacket, for the frames decoded here), in the order native.ts reads them. */
@@ -122,12 +121,16 @@ typedef struct {
   uint8_t *used, *spilled;
   int32_t head, tail, tail_slot;
   double tail_last;
-  double idle_timeout, est_idle_timeout, closed_timeout, min_timeout, challenge_sec;
+  double idle_timeout, est_idle_timeout, closed_timeout, min_timeout, challenge_sec, close_delay;
+  /* TypeScript's own: a new flow's record (flow-record.ts FRESH_I/FRESH_D), the likely server ports (flows.ts) */
+  const int32_t *fresh_i;
+  const double *fresh_d;
+  const uint8_t *server_ports;
   double now;
   double next_id;
   /* callbacks into TypeScript (valid during a call only: env) */
   napi_env env;
-  napi_ref refs[10];
+  napi_ref refs[16];
   int nrefs;
   napi_ref cb_held, cb_attempt, cb_spill, cb_events;
   /* the item ring to the classification worker (item-ring.ts), when there is one */
@@ -161,37 +164,6 @@ static void flush_events(Engine *e) {
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* flow-record.ts FlowStore */
-
-static int32_t I_FRESH[I_STRIDE];
-static double D_FRESH[D_STRIDE];
-
-static void init_fresh(void) {
-  memset(I_FRESH, 0, sizeof I_FRESH);
-  I_FRESH[F_ORIG_IS_A] = 1;
-  I_FRESH[F_PENDING] = -1;
-  I_FRESH[F_RESET_HEAD] = -1;
-  I_FRESH[F_RESET_TAIL] = -1;
-  for (int p = 0; p < 2; p++) {
-    int e = E_BASE + p * E_STRIDE;
-    I_FRESH[e + E_RXMT_THRESH] = 1;
-    I_FRESH[e + E_WIN0_THRESH] = 1;
-    I_FRESH[e + E_GAP_THRESH] = 1;
-    I_FRESH[e + E_ISN] = -1;
-    I_FRESH[e + E_NEXT_SEQ] = -1;
-    I_FRESH[e + E_RAW_WINDOW] = -1;
-    I_FRESH[e + E_MSS] = -1;
-    I_FRESH[e + E_WSCALE] = -1;
-    I_FRESH[e + E_TTL_MIN] = -1;
-    I_FRESH[e + E_TTL_MAX] = -1;
-    I_FRESH[e + E_LAST_TTL] = -1;
-    I_FRESH[e + E_LAST_IPID] = -1;
-    I_FRESH[e + E_LAST_TSVAL] = -1;
-    int d = DE_BASE + p * DE_STRIDE;
-    D_FRESH[d + DE_FIRST_TIME] = -1;
-    D_FRESH[d + DE_LAST_TIME] = -1;
-  }
-  D_FRESH[D_LAST] = -1;
-}
 
 static inline int32_t *ep_at(Engine *e, int slot, int phys) {
   return e->I + (size_t)slot * I_STRIDE + E_BASE + phys * E_STRIDE;
@@ -841,17 +813,6 @@ static void plain_segment(Engine *e, int slot, const Pkt *p, int is_orig, double
 /* ---------------------------------------------------------------------------------------------------- */
 /* flows.ts FlowTable */
 
-static uint8_t SERVER_PORTS[65536];
-
-static void init_server_ports(void) {
-  static const int extra[] = { 1080, 1194, 1433, 1521, 1883, 2049, 2181, 2375, 2376, 2379, 2380, 3000, 3128, 3268,
-                               3269, 3306, 3389, 4369, 5000, 5222, 5432, 5601, 5671, 5672, 5900, 5984, 6379, 6443,
-                               6667, 7000, 7001, 8000, 8008, 8080, 8081, 8088, 8443, 8883, 8888, 9000, 9042, 9090,
-                               9092, 9093, 9200, 9300, 9418, 11211, 15672, 27017 };
-  for (int p = 1; p < 1024; p++) SERVER_PORTS[p] = 1;
-  for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) SERVER_PORTS[extra[i]] = 1;
-}
-
 static void unlink_slot(Engine *e, int slot) {
   if (slot == e->tail_slot) e->tail_slot = -1;
   uint32_t mask = e->mask;
@@ -1172,7 +1133,7 @@ static void observe(Engine *e, const Pkt *p, double ts_sec, double ts_nsec, doub
   if (slot < 0) {
     if (e->free_top == 0) {
       int lru = e->tail;
-      if (is_finished(e, lru) && t - e->D[(size_t)lru * D_STRIDE + D_LAST] > CLOSE_DELAY_SEC) {
+      if (is_finished(e, lru) && t - e->D[(size_t)lru * D_STRIDE + D_LAST] > e->close_delay) {
         e->T[T_EXPIRED] += 1;
         remove_slot(e, lru, WHY_FINISHED);
       } else {
@@ -1184,8 +1145,8 @@ static void observe(Engine *e, const Pkt *p, double ts_sec, double ts_nsec, doub
     slot = e->free_slots[--e->free_top];
     int32_t *b = I + (size_t)slot * I_STRIDE;
     double *db = e->D + (size_t)slot * D_STRIDE;
-    memcpy(b, I_FRESH, sizeof I_FRESH);
-    memcpy(db, D_FRESH, sizeof D_FRESH);
+    memcpy(b, e->fresh_i, I_STRIDE * sizeof(int32_t));
+    memcpy(db, e->fresh_d, D_STRIDE * sizeof(double));
     b[F_HASH] = h;
     b[F_V] = v;
     b[F_A0] = (int32_t)A[0];
@@ -1205,7 +1166,7 @@ static void observe(Engine *e, const Pkt *p, double ts_sec, double ts_nsec, doub
     e->T[T_FLOWS] += 1;
     int flip;
     if (flags & T_SYN) flip = (flags & T_ACK) != 0;
-    else if (SERVER_PORTS[sp]) flip = SERVER_PORTS[dp] ? sp < dp : 1;
+    else if (e->server_ports[sp]) flip = e->server_ports[dp] ? sp < dp : 1;
     else flip = 0;
     b[F_ORIG_IS_A] = (flip ? !src_is_a : src_is_a) ? 1 : 0;
     if (flip) flip_roles(e, slot);
@@ -1405,7 +1366,7 @@ static int typed(napi_env env, Engine *e, napi_value v, napi_typedarray_type wan
   napi_value ab;
   size_t off;
   if (napi_get_typedarray_info(env, v, &type, len, data, &ab, &off) != napi_ok || type != want) return 0;
-  if (e != NULL && e->nrefs < 10) napi_create_reference(env, v, 1, &e->refs[e->nrefs++]);
+  if (e != NULL && e->nrefs < 16) napi_create_reference(env, v, 1, &e->refs[e->nrefs++]);
   return 1;
 }
 
@@ -1418,14 +1379,16 @@ static double num(napi_env env, napi_value v) {
 /*
  * create(layout: Int32Array, I: Int32Array, D: Float64Array, H: Uint8Array, XI: Int32Array, XD: Float64Array,
  *        EV: Int32Array, S: Float64Array, T: Float64Array, options: Float64Array [maxFlows, idle, establishedIdle,
- *        closed, challenge], onHeld, onAttempt, onSpill, onEvents) → engine
+ *        closed, challenge, closeDelay], onHeld, onAttempt, onSpill, onEvents, freshI: Int32Array,
+ *        freshD: Float64Array, serverPorts: Uint8Array) → engine
+ * The last three are TypeScript's own tables (a new flow's record, the likely server ports), not copies.
  */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  size_t argc = 14;
-  napi_value argv[14];
+  size_t argc = 17;
+  napi_value argv[17];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 14) {
-    napi_throw_error(env, "E_NATIVE", "create: 14 arguments expected");
+  if (argc != 17) {
+    napi_throw_error(env, "E_NATIVE", "create: 17 arguments expected");
     return NULL;
   }
   void *lay;
@@ -1439,14 +1402,16 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   if (e == NULL) abort();
   void *ptr;
   size_t n;
-  size_t dn, hn, xin, xdn, evn, sn, tn, on;
-  void *dp, *hp, *xip, *xdp, *evp, *sp, *tp, *op;
+  size_t dn, hn, xin, xdn, evn, sn, tn, on, fin, fdn, pn;
+  void *dp, *hp, *xip, *xdp, *evp, *sp, *tp, *op, *fip, *fdp, *pp;
   if (!typed(env, e, argv[1], napi_int32_array, &ptr, &n) || !typed(env, e, argv[2], napi_float64_array, &dp, &dn) ||
       !typed(env, e, argv[3], napi_uint8_array, &hp, &hn) || !typed(env, e, argv[4], napi_int32_array, &xip, &xin) ||
       !typed(env, e, argv[5], napi_float64_array, &xdp, &xdn) ||
       !typed(env, e, argv[6], napi_int32_array, &evp, &evn) || !typed(env, e, argv[7], napi_float64_array, &sp, &sn) ||
       !typed(env, e, argv[8], napi_float64_array, &tp, &tn) || !typed(env, NULL, argv[9], napi_float64_array, &op, &on) ||
-      on < 5 || sn < S_N || tn < T_N || evn < (size_t)EV_CAP * EV_INTS ||
+      !typed(env, e, argv[14], napi_int32_array, &fip, &fin) || !typed(env, e, argv[15], napi_float64_array, &fdp, &fdn) ||
+      !typed(env, e, argv[16], napi_uint8_array, &pp, &pn) || fin != I_STRIDE || fdn != D_STRIDE || pn != 65536 ||
+      on < 6 || sn < S_N || tn < T_N || evn < (size_t)EV_CAP * EV_INTS ||
       xin < (size_t)2 * MAX_RESETS_PER_SIDE * R_STRIDE || xdn < (size_t)2 * MAX_RESETS_PER_SIDE * RD_STRIDE) {
     for (int i = 0; i < e->nrefs; i++) napi_delete_reference(env, e->refs[i]);
     free(e);
@@ -1475,6 +1440,10 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   e->closed_timeout = o[3];
   e->min_timeout = o[1] < o[3] ? o[1] : o[3];
   e->challenge_sec = o[4];
+  e->close_delay = o[5];
+  e->fresh_i = fip;
+  e->fresh_d = fdp;
+  e->server_ports = pp;
   uint32_t size = 16;
   while (size < (uint32_t)max * 2) size *= 2;
   e->mask = size - 1;
@@ -1631,7 +1600,7 @@ static napi_value js_observe(napi_env env, napi_callback_info info) {
     p.src[i] = (uint32_t)P[1 + i];
     p.dst[i] = (uint32_t)P[5 + i];
   }
-  p.sp = (uint32_t)P[9] & 0xffff; /* indexes SERVER_PORTS: 16 bits whatever the caller passed */
+  p.sp = (uint32_t)P[9] & 0xffff; /* indexes server_ports: 16 bits whatever the caller passed */
   p.dp = (uint32_t)P[10] & 0xffff;
   p.seq = (uint32_t)P[11];
   p.ack = (uint32_t)P[12];
@@ -1680,7 +1649,7 @@ static napi_value js_ring(napi_env env, napi_callback_info info) {
   Engine *e = argc == 4 ? engine_of(env, argv[0]) : NULL;
   void *wp, *cp;
   size_t wn, cn;
-  if (e == NULL || e->ring != NULL || e->nrefs > 8 || !typed(env, e, argv[1], napi_int32_array, &wp, &wn) ||
+  if (e == NULL || e->ring != NULL || e->nrefs > 14 || !typed(env, e, argv[1], napi_int32_array, &wp, &wn) ||
       !typed(env, e, argv[2], napi_int32_array, &cp, &cn) || cn < 5 || wn < 4096 || (wn & (wn - 1)) != 0) {
     napi_throw_type_error(env, "E_NATIVE", "ring: bad arguments");
     return NULL;
@@ -1707,8 +1676,6 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  init_fresh();
-  init_server_ports();
   napi_property_descriptor props[] = {
     { "create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL },
     { "pcap", NULL, js_pcap, NULL, NULL, NULL, napi_default, NULL },

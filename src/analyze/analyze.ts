@@ -168,8 +168,29 @@ export async function analyzeCapture(
     maxConnections: opts.maxConnections ?? 1000,
     maxHeldConnections: opts.maxHeldConnections ?? DEFAULT_MAX_HELD_CONNECTIONS,
   };
+  const maxTalkers = Math.max(1, opts.maxTalkers ?? DEFAULT_MAX_TALKERS);
+  const senders = new BoundedCounter(maxTalkers);
+  const receivers = new BoundedCounter(maxTalkers);
+  const pairs = new BoundedCounter(maxTalkers);
+  const names = new AddressNames();
+  const perSecond = new SecondsHistogram();
+  const pair = { from: '', to: '', key: '' };
+  /** A RST by sender, receiver, pair and second (onPacket, and the native engine's RSTs). */
+  const tallyRst: RstTally = (v, a0, a1, a2, a3, b0, b1, b2, b3, tsSec) => {
+    const from = names.name(v, a0, a1, a2, a3);
+    const to = names.name(v, b0, b1, b2, b3);
+    senders.add(from);
+    receivers.add(to);
+    // Consecutive RSTs mostly have the same sender and receiver: their pair key is made once.
+    if (from !== pair.from || to !== pair.to) {
+      pair.from = from;
+      pair.to = to;
+      pair.key = `${from} → ${to}`;
+    }
+    pairs.add(pair.key);
+    perSecond.add(tsSec);
+  };
   const engine = chooseEngine(opts.engine);
-  // tallyRst is defined below (a const of this function): the engine calls it only once reading starts.
   // With the native engine, the second thread (when worth it: useWorker) classifies; with TypeScript's
   // flow table, it runs the table (flow-worker.ts).
   const second = WORKER_URL !== undefined && (await useWorker(source, opts.parallel));
@@ -178,7 +199,7 @@ export async function analyzeCapture(
       ? new NativeFlows(
           engine,
           flowOpts,
-          (...a) => tallyRst(...a),
+          tallyRst,
           second ? startClassifyWorker(flowOpts, opts.classifyWorker) : undefined,
         )
       : undefined;
@@ -189,13 +210,6 @@ export async function analyzeCapture(
       : localSink(flowOpts));
   const pkt = newDecodedTcp();
   const skips: Record<string, number> = {};
-  const maxTalkers = Math.max(1, opts.maxTalkers ?? DEFAULT_MAX_TALKERS);
-  const senders = new BoundedCounter(maxTalkers);
-  const receivers = new BoundedCounter(maxTalkers);
-  const pairs = new BoundedCounter(maxTalkers);
-  const names = new AddressNames();
-  const perSecond = new SecondsHistogram();
-  const pair = { from: '', to: '', key: '' };
   let tcp = 0;
   // First and last packet time in an object, not in two `let`s: a double stored in a closure's variable is a
   // new heap number per packet, a double field of an object is updated in place.
@@ -246,21 +260,6 @@ export async function analyzeCapture(
       word(b, 12),
       rec.tsSec,
     );
-  };
-  /** A RST by sender, receiver, pair and second (onPacket, and the native engine's RSTs). */
-  const tallyRst: RstTally = (v, a0, a1, a2, a3, b0, b1, b2, b3, tsSec) => {
-    const from = names.name(v, a0, a1, a2, a3);
-    const to = names.name(v, b0, b1, b2, b3);
-    senders.add(from);
-    receivers.add(to);
-    // Consecutive RSTs mostly have the same sender and receiver: their pair key is made once.
-    if (from !== pair.from || to !== pair.to) {
-      pair.from = from;
-      pair.to = to;
-      pair.key = `${from} → ${to}`;
-    }
-    pairs.add(pair.key);
-    perSecond.add(tsSec);
   };
   let summary: Awaited<ReturnType<typeof readCapture>>;
   try {

@@ -135,8 +135,9 @@ export const HIST_CAP = 24;
 
 if (FLOW_INTS > E_BASE || E_LAST_HAS_TS >= E_STRIDE) throw new Error('flow-record: layout overlaps');
 
-const I_FRESH = new Int32Array(I_STRIDE);
-const D_FRESH = new Float64Array(D_STRIDE);
+/** A new flow's record (also the native engine's: native.ts hands these to it). */
+export const I_FRESH = new Int32Array(I_STRIDE);
+export const D_FRESH = new Float64Array(D_STRIDE);
 I_FRESH[F_ORIG_IS_A] = 1;
 I_FRESH[F_PENDING] = -1;
 I_FRESH[F_RESET_HEAD] = -1;

@@ -172,12 +172,7 @@ export class ItemConsumer {
         const startTime = reader.double();
         reader.done();
         side.catchUp(before);
-        side.quietAttempt(
-          names.name(v, words[0]!, words[1]!, words[2]!, words[3]!),
-          names.name(v, words[4]!, words[5]!, words[6]!, words[7]!),
-          respPort,
-          startTime,
-        );
+        attemptFromWords(side, names, v, words, respPort, startTime);
       } else {
         if (kind === ITEM_END) this.end = { connections: reader.int(), evicted: reader.double() };
         reader.done();
@@ -191,4 +186,24 @@ export class ItemConsumer {
     if (this.end === undefined) throw new Error('the flow table has not ended');
     return this.side.finish(this.end.connections, this.end.evicted);
   }
+}
+
+/**
+ * A failed attempt handed over as address words (originator's in words 0–3, responder's in 4–7): the item
+ * of flow-worker.ts, or the native engine's record (native.ts).
+ */
+export function attemptFromWords(
+  side: ConnectionSide,
+  names: AddressNames,
+  v: number,
+  words: Int32Array,
+  respPort: number,
+  startTime: number,
+): void {
+  side.quietAttempt(
+    names.name(v, words[0]!, words[1]!, words[2]!, words[3]!),
+    names.name(v, words[4]!, words[5]!, words[6]!, words[7]!),
+    respPort,
+    startTime,
+  );
 }

@@ -120,7 +120,7 @@ export interface FlowTableStats {
 }
 
 /** Ports taken as "the server side" when no SYN tells (the spirit of Zeek's likely_server_ports). */
-const SERVER_PORTS = new Uint8Array(65536);
+export const SERVER_PORTS = new Uint8Array(65536);
 for (let p = 1; p < 1024; p++) SERVER_PORTS[p] = 1;
 for (const p of [
   1080, 1194, 1433, 1521, 1883, 2049, 2181, 2375, 2376, 2379, 2380, 3000, 3128, 3268, 3269, 3306, 3389, 4369,

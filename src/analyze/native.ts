@@ -24,17 +24,20 @@ import type { DecodedTcp } from '../packet/types.js';
 import { AddressNames } from './addr-cache.js';
 import type { ClassifyWorkerData, ClassifyWorkerMessage } from './classify-worker.js';
 import { ConnectionSide, type FlowAnalysisOptions, type FlowResult } from './flow-analysis.js';
+import { word32 } from './flow-key.js';
 import {
+  D_FRESH,
   D_STRIDE,
   DE_PAYLOAD,
   E_LAST_HAS_TS,
   F_NRESETS,
   FlowStore,
   HIST_CAP,
+  I_FRESH,
   I_STRIDE,
 } from './flow-record.js';
 import type { FlowSink } from './flow-sink.js';
-import { ItemConsumer } from './flow-sink.js';
+import { attemptFromWords, ItemConsumer } from './flow-sink.js';
 import { ITEM_ATTEMPT, ITEM_END, ITEM_HELD } from './flow-worker.js';
 import {
   CLOSE_DELAY_SEC,
@@ -43,6 +46,7 @@ import {
   DEFAULT_ESTABLISHED_IDLE_TIMEOUT_SEC,
   DEFAULT_IDLE_TIMEOUT_SEC,
   DEFAULT_MAX_FLOWS,
+  SERVER_PORTS,
 } from './flows.js';
 import { CLOSED_BY, HeldConnections, serializeFlowFrom } from './held.js';
 import { Item, ItemReader, type ItemRingBuffers, ItemWriter, newItemRingBuffers } from './item-ring.js';
@@ -71,7 +75,7 @@ const LAYOUT = Int32Array.of(
   RD_PREV_PACKETS,
   MAX_RESETS_PER_SIDE,
   MAX_POOL_ENTRIES,
-  7,
+  8,
 );
 
 /** What native/engine.c exports. */
@@ -92,6 +96,9 @@ interface EngineApi {
     onAttempt: (before: number, slot: number) => void,
     onSpill: (slot: number, code: number) => void,
     onEvents: (n: number) => void,
+    freshI: Int32Array,
+    freshD: Float64Array,
+    serverPorts: Uint8Array,
   ): object;
   pcap(
     engine: object,
@@ -239,14 +246,8 @@ export class NativeFlows implements FlowSink, BulkReader {
         const q = quiet.at(slot);
         q.addressWords(true, words, 0);
         q.addressWords(false, words, 4);
-        const v = q.ipVersion;
         side.catchUp(before);
-        side.quietAttempt(
-          names.name(v, words[0]!, words[1]!, words[2]!, words[3]!),
-          names.name(v, words[4]!, words[5]!, words[6]!, words[7]!),
-          q.respPort,
-          q.startTime,
-        );
+        attemptFromWords(side, names, q.ipVersion, words, q.respPort, q.startTime);
       };
       this.finishSide = async (left, evicted) => side.finish(left, evicted);
       this.abortSide = () => undefined;
@@ -279,7 +280,6 @@ export class NativeFlows implements FlowSink, BulkReader {
       };
       this.abortSide = () => classify.abort();
     }
-    void CLOSE_DELAY_SEC; // engine.c has its own copy of Zeek's close delay
     this.engine = api.create(
       LAYOUT,
       store.I,
@@ -296,6 +296,7 @@ export class NativeFlows implements FlowSink, BulkReader {
         DEFAULT_ESTABLISHED_IDLE_TIMEOUT_SEC,
         DEFAULT_CLOSED_TIMEOUT_SEC,
         DEFAULT_CHALLENGE_ACK_SEC,
+        CLOSE_DELAY_SEC,
       ),
       onHeld,
       onAttempt,
@@ -318,6 +319,9 @@ export class NativeFlows implements FlowSink, BulkReader {
             EV[at + 9]! >>> 0,
           );
       },
+      I_FRESH,
+      D_FRESH,
+      SERVER_PORTS,
     );
     if (classify !== undefined)
       api.ring(
@@ -360,13 +364,11 @@ export class NativeFlows implements FlowSink, BulkReader {
   observe(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void {
     const P = this.P;
     P[0] = pkt.ipVersion;
+    // The key's words, as flow-key.ts reads them (IPv4: words 1–3 are 0).
     const v6 = pkt.ipVersion === 6;
     for (let i = 0; i < 4; i++) {
-      const o = 4 * i;
-      const s = pkt.src;
-      const d = pkt.dst;
-      P[1 + i] = v6 || i === 0 ? (s[o]! << 24) | (s[o + 1]! << 16) | (s[o + 2]! << 8) | s[o + 3]! : 0;
-      P[5 + i] = v6 || i === 0 ? (d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]! : 0;
+      P[1 + i] = v6 || i === 0 ? word32(pkt.src, 4 * i) : 0;
+      P[5 + i] = v6 || i === 0 ? word32(pkt.dst, 4 * i) : 0;
     }
     P[9] = pkt.srcPort;
     P[10] = pkt.dstPort;
