@@ -446,6 +446,15 @@ const CLASSIFY_URL = import.meta.url.endsWith('.js')
   ? new URL('./classify-worker.js', import.meta.url)
   : undefined;
 
+/**
+ * The classification ring: 16 MiB (4 Mi words, ~20,000 connections with resets). The worker is ready
+ * ~0.25 s after the reading thread started, and its code is still being optimized for a while after that:
+ * with the flow worker's 4 MiB ring the reading thread waited for room ~0.07–0.1 s of the 1 GB benchmark
+ * capture (counted in the engine); with this one it did not wait at all. Its pages are all touched once
+ * it has wrapped: ~12 MB more resident than the 4 MiB ring.
+ */
+const CLASSIFY_RING_WORDS = 1 << 22;
+
 /** How long a full ring waits for the worker to start before this thread takes the items itself. */
 const WORKER_START_MS = 3_000;
 /** Who takes the items (the `claim` word): nobody yet, the worker, this thread. */
@@ -460,7 +469,7 @@ export function startClassifyWorker(
 ): ClassifyChannel | undefined {
   const url = test.workerUrl ?? CLASSIFY_URL;
   if (url === undefined) return undefined;
-  const classifyItems = newItemRingBuffers(test.ringWords);
+  const classifyItems = newItemRingBuffers(test.ringWords ?? CLASSIFY_RING_WORDS);
   // Claimed once, by compare-and-exchange: by the worker when it is ready, or by this thread when it gave
   // up waiting — never both, so no item is taken twice.
   const claim = new Int32Array(new SharedArrayBuffer(4));
