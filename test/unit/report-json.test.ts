@@ -12,7 +12,7 @@ import { type AnalysisReport, analyzeCapture } from '../../src/analyze/analyze.j
 import { CAUSE_TOPIC, CAUSES } from '../../src/analyze/causes.js';
 import { CONN_STATES } from '../../src/analyze/types.js';
 import { findTopic } from '../../src/model/explain.js';
-import { analysisJson, renderJson, SCHEMA_VERSION, writeJson } from '../../src/report/json.js';
+import { analysisJson, renderJson, SCHEMA_VERSION, WRITE_PIECE, writeJson } from '../../src/report/json.js';
 import { ROOT } from '../helpers/paths.js';
 import { analyzeBytes, corpusFilesWithResets, richPackets, toPcap } from './report-captures.js';
 
@@ -107,11 +107,20 @@ describe('docs/analyze.schema.json', () => {
 });
 
 describe('writeJson', () => {
-  it('writes exactly JSON.stringify(…, null, 2), one piece per connection', () => {
+  it('writes exactly JSON.stringify(…, null, 2), in pieces of about WRITE_PIECE characters', () => {
     const pieces: string[] = [];
     writeJson(rich, '1.0.0', (s) => pieces.push(s));
-    expect(pieces.join('')).toBe(`${JSON.stringify(analysisJson(rich, '1.0.0'), null, 2)}\n`);
-    expect(pieces.length).toBe(rich.connections.length + 2);
+    const whole = `${JSON.stringify(analysisJson(rich, '1.0.0'), null, 2)}\n`;
+    expect(pieces.join('')).toBe(whole);
+    // Streamed (never the whole text at once), but not a write per connection either.
+    expect(whole.length).toBeGreaterThan(3 * WRITE_PIECE);
+    expect(pieces.length).toBeGreaterThan(2);
+    expect(pieces.length).toBeLessThan(rich.connections.length / 4);
+    const longest = Math.max(...rich.connections.map((c) => JSON.stringify(c, null, 2).length)) * 2;
+    for (const p of pieces.slice(0, -1)) {
+      expect(p.length).toBeGreaterThanOrEqual(WRITE_PIECE);
+      expect(p.length).toBeLessThan(WRITE_PIECE + longest);
+    }
     const empty = { ...rich, connections: [], connectionsOmitted: 0 };
     expect(renderJson(empty, '1')).toBe(`${JSON.stringify(analysisJson(empty, '1'), null, 2)}\n`);
   });
