@@ -14,10 +14,9 @@ import { isatty } from 'node:tty';
 import { analyzeCapture } from '../analyze/analyze.js';
 import { DEFAULT_MAX_FLOWS } from '../analyze/flows.js';
 import { errorMessage, RstwatchError } from '../internal/errors.js';
-import { DEFAULT_HTML_MAX_ROWS, renderHtml } from '../report/html.js';
+import { DEFAULT_HTML_MAX_ROWS } from '../report/html-limits.js';
 import { writeJson } from '../report/json.js';
 import { createProgress } from '../report/progress.js';
-import { renderText } from '../report/text.js';
 import { parse } from './args.js';
 import type { Io } from './main.js';
 
@@ -226,12 +225,15 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.err(`rstwatch analyze: ${file}: PARTIAL: reading stopped early; the report covers what was read\n`);
 
   if (values.html !== undefined) {
+    // The renderers are loaded only when used: `--json` (the common case in scripts) never pays for them.
+    const { renderHtml } = await import('../report/html.js');
     writeAtomically(values.html, renderHtml(report, { version: version() }));
     io.err(`rstwatch analyze: wrote ${values.html}\n`);
   }
   if (values.json) writeJson(report, version(), io.out);
   else {
     const color = io.isTty && !process.env.NO_COLOR;
+    const { renderText } = await import('../report/text.js');
     io.out(renderText(report, { color, width: io.isTty ? process.stdout.columns : undefined }));
   }
   if (interrupt?.signal.aborted === true) {

@@ -16,7 +16,6 @@ import { read as fsRead, fstat, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { errorMessage, sysCode } from '../internal/errors.js';
 import type { BulkReader } from './parser.js';
 import { CAPTURE, DEFAULT_MAX_PACKET_BYTES, hex, ReadContext, type UnitParser, u32 } from './parser.js';
@@ -573,6 +572,8 @@ async function readStream(
   };
 
   if (first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b) {
+    // zlib only for a compressed capture: most are not, and the module costs every start.
+    const { createGunzip } = await import('node:zlib');
     const gunzip = createGunzip({ chunkSize: 256 * 1024 });
     const done = pipeline(Readable.from(rest(volatile), { objectMode: false }), gunzip).catch(
       () => undefined,

@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { AnalysisReport, Counted, ReportedConnection } from '../analyze/analyze.js';
 import { bucketLabel, codeSpans, humanBytes, humanDuration, num, utcSpan, utcTime } from './format.js';
+import { DEFAULT_HTML_MAX_ROWS } from './html-limits.js';
 import { SCHEMA_VERSION } from './json.js';
 import { barsSvg, esc, timelineAxis, timelineSvg } from './svg.js';
 import { topicAdvice, topicsOf } from './topics.js';
@@ -23,11 +24,7 @@ export interface HtmlOptions {
   maxRows?: number;
 }
 
-/**
- * 2,000 rows with their evidence are ~1.7 MB of HTML; `--max-connections all` on 100,000 refused connects
- * would be 75 MB, more than a browser renders comfortably (and >1 GB to build). The JSON lists them all.
- */
-export const DEFAULT_HTML_MAX_ROWS = 2000;
+export { DEFAULT_HTML_MAX_ROWS };
 
 const CSS = `
 :root{--fg:#1d2330;--muted:#5b6475;--bg:#fff;--card:#f4f6fa;--line:#d9dee8;--accent:#2f6fdf;--bad:#c62828;--warn:#a86b00;--code:#eef1f6}
