@@ -74,7 +74,7 @@ enum { WHY_FINISHED = 0, WHY_IDLE = 1, WHY_EVICTED = 2, WHY_REUSED = 3, WHY_END 
 /* The layout values the TypeScript passes, in this order (native.ts LAYOUT). */
 static const int32_t LAYOUT[] = { I_STRIDE, D_STRIDE, HIST_CAP, R_STRIDE, RD_STRIDE, F_NRESETS, E_LAST_HAS_TS,
                                   DE_PAYLOAD, R_KEEPALIVE, RD_PREV_PACKETS, MAX_RESETS_PER_SIDE,
-                                  MAX_POOL_ENTRIES, 8 /* layout and interface version */ };
+                                  MAX_POOL_ENTRIES, 9 /* layout and interface version */ };
 #define LAYOUT_N ((int)(sizeof(LAYOUT) / sizeof(LAYOUT[0])))
 
 /* Bulk statistics (analyze.ts onPacket, for the frames decoded here), in the order native.ts reads them. */
@@ -137,6 +137,7 @@ typedef struct {
   int32_t *ring;
   int32_t *ring_ctl;
   uint32_t ring_mask;
+  uint32_t ring_tail;
   napi_ref cb_full;
   int failed; /* a callback threw: stop, the exception goes up */
   int released; /* destroy() ran: every call is refused */
@@ -842,7 +843,8 @@ static void unlink_slot(Engine *e, int slot) {
 }
 
 /* ---- the item ring (item-ring.ts): this engine writes the flow worker's items (flow-worker.ts) ---- */
-enum { C_HEAD = 0, C_TAIL = 1, C_PRODUCER_WAITS = 2, C_CLOSED = 3, C_CONSUMER_WAITS = 4 };
+/* In two cache lines, the producer's and the consumer's (item-ring.ts says why). */
+enum { C_HEAD = 0, C_PRODUCER_WAITS = 1, C_TAIL = 16, C_CLOSED = 17, C_CONSUMER_WAITS = 18, C_INTS = 32 };
 enum { ITEM_ATTEMPT = 1, ITEM_HELD = 2 };
 
 /*
@@ -858,8 +860,11 @@ static int64_t ring_reserve(Engine *e, uint32_t n) {
     return -1;
   }
   uint32_t head = (uint32_t)__atomic_load_n(&ctl[C_HEAD], __ATOMIC_SEQ_CST);
+  /* the consumer's tail as last read: its cache line is fetched only when the ring looks full by it */
+  if ((int32_t)(head - e->ring_tail) <= (int32_t)(e->ring_mask + 1 - n)) return head;
   for (;;) {
     uint32_t tail = (uint32_t)__atomic_load_n(&ctl[C_TAIL], __ATOMIC_SEQ_CST);
+    e->ring_tail = tail;
     if ((int32_t)(head - tail) <= (int32_t)(e->ring_mask + 1 - n)) return head;
     if (__atomic_load_n(&ctl[C_CLOSED], __ATOMIC_SEQ_CST) != 0) {
       napi_throw_error(e->env, "E_NATIVE", "the classification worker stopped taking connections");
@@ -871,6 +876,7 @@ static int64_t ring_reserve(Engine *e, uint32_t n) {
     if (e->failed) return -1;
     head = (uint32_t)__atomic_load_n(&ctl[C_HEAD], __ATOMIC_SEQ_CST);
     tail = (uint32_t)__atomic_load_n(&ctl[C_TAIL], __ATOMIC_SEQ_CST);
+    e->ring_tail = tail;
     if ((int32_t)(head - tail) <= (int32_t)(e->ring_mask + 1 - n)) return head;
     struct timespec ts = { 0, 50000 };
     nanosleep(&ts, NULL);
@@ -879,7 +885,8 @@ static int64_t ring_reserve(Engine *e, uint32_t n) {
 
 /* The consumer polls while it waits (classify-worker.ts): no wake-up per item. */
 static void ring_publish(Engine *e, uint32_t head) {
-  __atomic_store_n(&e->ring_ctl[C_HEAD], (int32_t)head, __ATOMIC_SEQ_CST);
+  /* release: the item's words are visible before the head that covers them (one consumer) */
+  __atomic_store_n(&e->ring_ctl[C_HEAD], (int32_t)head, __ATOMIC_RELEASE);
 }
 
 #define RW(h, v) (e->ring[(h) & e->ring_mask] = (int32_t)(v))
@@ -1650,13 +1657,14 @@ static napi_value js_ring(napi_env env, napi_callback_info info) {
   void *wp, *cp;
   size_t wn, cn;
   if (e == NULL || e->ring != NULL || e->nrefs > 14 || !typed(env, e, argv[1], napi_int32_array, &wp, &wn) ||
-      !typed(env, e, argv[2], napi_int32_array, &cp, &cn) || cn < 5 || wn < 4096 || (wn & (wn - 1)) != 0) {
+      !typed(env, e, argv[2], napi_int32_array, &cp, &cn) || cn < C_INTS || wn < 4096 || (wn & (wn - 1)) != 0) {
     napi_throw_type_error(env, "E_NATIVE", "ring: bad arguments");
     return NULL;
   }
   e->ring = wp;
   e->ring_ctl = cp;
   e->ring_mask = (uint32_t)wn - 1;
+  e->ring_tail = (uint32_t)__atomic_load_n(&e->ring_ctl[C_TAIL], __ATOMIC_SEQ_CST);
   CHECK(napi_create_reference(env, argv[3], 1, &e->cb_full));
   return NULL;
 }

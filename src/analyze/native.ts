@@ -75,7 +75,7 @@ const LAYOUT = Int32Array.of(
   RD_PREV_PACKETS,
   MAX_RESETS_PER_SIDE,
   MAX_POOL_ENTRIES,
-  8,
+  9,
 );
 
 /** What native/engine.c exports. */

@@ -16,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AnalyzeOptions, analyzeCapture } from '../../src/analyze/analyze.js';
+import { CONTROL_CLOSED } from '../../src/analyze/item-ring.js';
 import { nativeEngine, nativeEngineError } from '../../src/analyze/native.js';
 import { MAX_RESETS_PER_SIDE } from '../../src/analyze/reset-pool.js';
 import { setInLineYieldMs } from '../../src/packet/reader.js';
@@ -339,7 +340,7 @@ describe('native engine with the classification worker (dist/)', () => {
       bad,
       `import { parentPort, workerData } from 'node:worker_threads';
 Atomics.compareExchange(new Int32Array(workerData.claim), 0, 0, 1);
-Atomics.store(new Int32Array(workerData.classifyItems.control), 3, 1); // closed, as ItemReader.close()
+Atomics.store(new Int32Array(workerData.classifyItems.control), ${CONTROL_CLOSED}, 1); // closed, as ItemReader.close()
 parentPort.postMessage({ ok: false, error: 'a test worker that gives up' });
 `,
     );
