@@ -12,7 +12,14 @@ import { type AnalysisReport, analyzeCapture } from '../../src/analyze/analyze.j
 import { CAUSE_TOPIC, CAUSES } from '../../src/analyze/causes.js';
 import { CONN_STATES } from '../../src/analyze/types.js';
 import { findTopic } from '../../src/model/explain.js';
-import { analysisJson, renderJson, SCHEMA_VERSION, WRITE_PIECE, writeJson } from '../../src/report/json.js';
+import {
+  analysisJson,
+  renderJson,
+  SCHEMA_VERSION,
+  STRINGIFY_CONNECTIONS,
+  WRITE_PIECE,
+  writeJson,
+} from '../../src/report/json.js';
 import { ROOT } from '../helpers/paths.js';
 import { analyzeBytes, corpusFilesWithResets, richPackets, toPcap } from './report-captures.js';
 
@@ -117,9 +124,23 @@ describe('writeJson', () => {
     expect(pieces.length).toBeGreaterThan(2);
     expect(pieces.length).toBeLessThan(rich.connections.length / 4);
     const longest = Math.max(...rich.connections.map((c) => JSON.stringify(c, null, 2).length)) * 2;
+    const slice = STRINGIFY_CONNECTIONS * longest;
     for (const p of pieces.slice(0, -1)) {
       expect(p.length).toBeGreaterThanOrEqual(WRITE_PIECE);
-      expect(p.length).toBeLessThan(WRITE_PIECE + longest);
+      expect(p.length).toBeLessThan(WRITE_PIECE + slice);
+    }
+    // Lists that end exactly at, just before and just after a slice of STRINGIFY_CONNECTIONS.
+    expect(rich.connections.length).toBeGreaterThan(2 * STRINGIFY_CONNECTIONS + 1);
+    for (const n of [
+      1,
+      2,
+      STRINGIFY_CONNECTIONS - 1,
+      STRINGIFY_CONNECTIONS,
+      STRINGIFY_CONNECTIONS + 1,
+      2 * STRINGIFY_CONNECTIONS + 1,
+    ]) {
+      const some = { ...rich, connections: rich.connections.slice(0, n) };
+      expect(renderJson(some, '1')).toBe(`${JSON.stringify(analysisJson(some, '1'), null, 2)}\n`);
     }
     const empty = { ...rich, connections: [], connectionsOmitted: 0 };
     expect(renderJson(empty, '1')).toBe(`${JSON.stringify(analysisJson(empty, '1'), null, 2)}\n`);
