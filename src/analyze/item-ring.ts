@@ -360,6 +360,7 @@ export class ItemReader implements ItemSource {
 
   /** Tells the producer how far items were taken (and wakes it if it waits for room). */
   private publish(): void {
+    if (this.published === this.tail) return; // a waiting producer has seen this tail already
     const ctl = this.ctl;
     this.published = this.tail;
     Atomics.store(ctl, C_TAIL, this.tail);
