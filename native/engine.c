@@ -25,6 +25,7 @@
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -74,7 +75,7 @@ enum { WHY_FINISHED = 0, WHY_IDLE = 1, WHY_EVICTED = 2, WHY_REUSED = 3, WHY_END 
 /* The layout values the TypeScript passes, in this order (native.ts LAYOUT). */
 static const int32_t LAYOUT[] = { I_STRIDE, D_STRIDE, HIST_CAP, R_STRIDE, RD_STRIDE, F_NRESETS, E_LAST_HAS_TS,
                                   DE_PAYLOAD, R_KEEPALIVE, RD_PREV_PACKETS, MAX_RESETS_PER_SIDE,
-                                  MAX_POOL_ENTRIES, 9 /* layout and interface version */ };
+                                  MAX_POOL_ENTRIES, 10 /* layout and interface version */ };
 #define LAYOUT_N ((int)(sizeof(LAYOUT) / sizeof(LAYOUT[0])))
 
 /* Bulk statistics (analyze.ts onPacket, for the frames decoded here), in the order native.ts reads them. */
@@ -83,9 +84,28 @@ enum { S_TCP, S_FIRST, S_LAST, S_TRUNCATED, S_MALFORMED, S_RSTS, S_RST4, S_RST6,
 /* Table statistics (FlowTableStats) plus the connections that left. */
 enum { T_FLOWS, T_ACTIVE, T_EVICTED, T_EXPIRED, T_REUSED, T_PACKETS, T_RESETS, T_LEFT, T_N };
 
-/* One RST event for the top talkers and the timeline: version, source words, destination words, second. */
-#define EV_INTS 10
-#define EV_CAP 4096
+/*
+ * The RST tallies of analyze.ts (aggregate.ts BoundedCounter for senders, receivers and pairs, SecondsHistogram
+ * for the timeline), kept here with the same rules so that the reading thread does not call TypeScript for
+ * every RST (~35 ms of the 1 GB benchmark capture); TypeScript reads them back at the end (tallies()).
+ * A key is the address words (IPv4: word 0 only), as the address cache names them.
+ */
+typedef struct {
+  int nk;             /* words per key: 5 (v, address) or 9 (v, sender, receiver) */
+  uint32_t cap, size; /* slots (a power of two), keys held */
+  uint32_t max_keys;  /* BoundedCounter.maxKeys */
+  int32_t *keys;
+  uint32_t *hashes;
+  double *counts; /* 0: a free slot */
+  double dropped;
+} Counter;
+
+typedef struct {
+  uint32_t cap, size, max_keys;
+  double width; /* seconds per bucket: 1, doubling when more than max_keys buckets */
+  double *secs;
+  double *counts; /* 0: a free slot */
+} Histogram;
 
 typedef struct {
   int v;
@@ -102,9 +122,9 @@ typedef struct {
   /* the exchange area: a leaving flow's RSTs, copied for TypeScript (MAX_RESETS_PER_SIDE * 2 entries) */
   int32_t *XI;
   double *XD;
-  /* RST events */
-  int32_t *EV;
-  int ev_n;
+  /* RST tallies: by sender, by receiver, by pair, by second */
+  Counter talk[3];
+  Histogram seconds;
   /* statistics */
   double *S;
   double *T;
@@ -132,7 +152,7 @@ typedef struct {
   napi_env env;
   napi_ref refs[16];
   int nrefs;
-  napi_ref cb_held, cb_attempt, cb_spill, cb_events;
+  napi_ref cb_held, cb_attempt, cb_spill;
   /* the item ring to the classification worker (item-ring.ts), when there is one */
   int32_t *ring;
   int32_t *ring_ctl;
@@ -156,11 +176,163 @@ static void call_js(Engine *e, napi_ref ref, int argc, const double *args) {
   if (napi_call_function(env, recv, fn, argc, argv, &result) != napi_ok) e->failed = 1;
 }
 
-static void flush_events(Engine *e) {
-  if (e->ev_n == 0) return;
-  double n = e->ev_n;
-  e->ev_n = 0;
-  call_js(e, e->cb_events, 1, &n);
+/* ---- RST tallies (aggregate.ts) ---- */
+
+static inline uint32_t fmix(uint32_t h);
+
+static uint32_t key_hash(const int32_t *k, int nk) {
+  uint32_t h = 0x811c9dc5U;
+  for (int i = 0; i < nk; i++) h = (h ^ (uint32_t)k[i]) * 0x01000193U;
+  return fmix(h);
+}
+
+/* free slots are those with count 0; counts start at 1 */
+static void counter_alloc(Counter *c, uint32_t cap) {
+  c->cap = cap;
+  c->keys = malloc(sizeof(int32_t) * (size_t)c->nk * cap);
+  c->hashes = malloc(sizeof(uint32_t) * cap);
+  c->counts = calloc(cap, sizeof(double));
+  if (!c->keys || !c->hashes || !c->counts) abort();
+}
+
+static void counter_put(Counter *c, const int32_t *k, uint32_t h, double n) {
+  uint32_t mask = c->cap - 1;
+  uint32_t i = h & mask;
+  while (c->counts[i] != 0) i = (i + 1) & mask;
+  memcpy(c->keys + (size_t)i * c->nk, k, sizeof(int32_t) * (size_t)c->nk);
+  c->hashes[i] = h;
+  c->counts[i] = n;
+  c->size++;
+}
+
+/* the same keys in a table of `cap` slots, those counted more than `above` (all: 0) */
+static void counter_rebuild(Counter *c, uint32_t cap, double above) {
+  Counter old = *c;
+  c->size = 0;
+  counter_alloc(c, cap);
+  for (uint32_t i = 0; i < old.cap; i++)
+    if (old.counts[i] != 0 && old.counts[i] > above)
+      counter_put(c, old.keys + (size_t)i * old.nk, old.hashes[i], old.counts[i]);
+  free(old.keys);
+  free(old.hashes);
+  free(old.counts);
+}
+
+static int cmp_double(const void *x, const void *y) {
+  double a = *(const double *)x, b = *(const double *)y;
+  return a < b ? -1 : a > b;
+}
+
+/*
+ * BoundedCounter.prune: the keys counted at or below the median count go (at least the median's own key:
+ * its count is the median, so TypeScript's fallback — the first key when none went — never applies).
+ */
+static void counter_prune(Counter *c) {
+  double *v = malloc(sizeof(double) * (c->size ? c->size : 1));
+  if (v == NULL) abort();
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < c->cap; i++)
+    if (c->counts[i] != 0) v[n++] = c->counts[i];
+  qsort(v, n, sizeof(double), cmp_double);
+  double median = n ? v[n >> 1] : 0;
+  free(v);
+  uint32_t before = c->size;
+  counter_rebuild(c, c->cap, median);
+  c->dropped += before - c->size;
+}
+
+/* BoundedCounter.add(key) */
+static void counter_add(Counter *c, const int32_t *k) {
+  uint32_t h = key_hash(k, c->nk);
+  uint32_t mask = c->cap - 1;
+  for (uint32_t i = h & mask; c->counts[i] != 0; i = (i + 1) & mask) {
+    if (c->hashes[i] == h && memcmp(c->keys + (size_t)i * c->nk, k, sizeof(int32_t) * (size_t)c->nk) == 0) {
+      c->counts[i] += 1;
+      return;
+    }
+  }
+  if (c->size >= c->max_keys) counter_prune(c);
+  /* at most half full: max_keys + 1 keys fit a table of 2 (max_keys + 1) slots */
+  if ((c->size + 1) * 2 > c->cap) counter_rebuild(c, c->cap * 2, 0);
+  counter_put(c, k, h, 1);
+}
+
+static uint32_t sec_hash(double s) {
+  uint64_t b;
+  memcpy(&b, &s, sizeof b);
+  return fmix((uint32_t)b ^ (uint32_t)(b >> 32));
+}
+
+static void histogram_alloc(Histogram *m, uint32_t cap) {
+  m->cap = cap;
+  m->secs = malloc(sizeof(double) * cap);
+  m->counts = calloc(cap, sizeof(double));
+  if (!m->secs || !m->counts) abort();
+}
+
+static void histogram_put(Histogram *m, double sec, double n) {
+  uint32_t mask = m->cap - 1;
+  uint32_t i = sec_hash(sec) & mask;
+  for (; m->counts[i] != 0; i = (i + 1) & mask)
+    if (m->secs[i] == sec) {
+      m->counts[i] += n;
+      return;
+    }
+  m->secs[i] = sec;
+  m->counts[i] = n;
+  m->size++;
+}
+
+/* the buckets again, each second s at floor(s / width) · width (width as it is now) */
+static void histogram_rebuild(Histogram *m, uint32_t cap) {
+  Histogram old = *m;
+  m->size = 0;
+  histogram_alloc(m, cap);
+  for (uint32_t i = 0; i < old.cap; i++)
+    if (old.counts[i] != 0) histogram_put(m, floor(old.secs[i] / m->width) * m->width, old.counts[i]);
+  free(old.secs);
+  free(old.counts);
+}
+
+/* SecondsHistogram.add(sec) */
+static void histogram_add(Histogram *m, double sec) {
+  double k = m->width == 1 ? sec : floor(sec / m->width) * m->width;
+  if ((m->size + 1) * 2 > m->cap) histogram_rebuild(m, m->cap * 2);
+  histogram_put(m, k, 1);
+  if (m->size > m->max_keys) {
+    m->width *= 2;
+    histogram_rebuild(m, m->cap);
+  }
+}
+
+/* analyze.ts tallyRst: one RST from address a to address b (words), in second `sec` */
+static void tally_rst(Engine *e, int v, const uint32_t *a, const uint32_t *b, double sec) {
+  int32_t k[9];
+  int v6 = v == 6;
+  k[0] = v6 ? 6 : 4;
+  for (int i = 0; i < 4; i++) {
+    k[1 + i] = i == 0 || v6 ? (int32_t)a[i] : 0;
+    k[5 + i] = i == 0 || v6 ? (int32_t)b[i] : 0;
+  }
+  int32_t r[5] = { k[0], k[5], k[6], k[7], k[8] };
+  counter_add(&e->talk[0], k);
+  counter_add(&e->talk[1], r);
+  counter_add(&e->talk[2], k);
+  histogram_add(&e->seconds, sec);
+}
+
+static void tallies_free(Engine *e) {
+  for (int i = 0; i < 3; i++) {
+    free(e->talk[i].keys);
+    free(e->talk[i].hashes);
+    free(e->talk[i].counts);
+    e->talk[i].keys = NULL;
+    e->talk[i].hashes = NULL;
+    e->talk[i].counts = NULL;
+  }
+  free(e->seconds.secs);
+  free(e->seconds.counts);
+  e->seconds.secs = e->seconds.counts = NULL;
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -1344,7 +1516,7 @@ static void release_engine(napi_env env, Engine *e) {
   napi_delete_reference(env, e->cb_held);
   napi_delete_reference(env, e->cb_attempt);
   napi_delete_reference(env, e->cb_spill);
-  napi_delete_reference(env, e->cb_events);
+  tallies_free(e);
   if (e->cb_full != NULL) napi_delete_reference(env, e->cb_full);
   free(e->R);
   free(e->RD);
@@ -1385,17 +1557,17 @@ static double num(napi_env env, napi_value v) {
 
 /*
  * create(layout: Int32Array, I: Int32Array, D: Float64Array, H: Uint8Array, XI: Int32Array, XD: Float64Array,
- *        EV: Int32Array, S: Float64Array, T: Float64Array, options: Float64Array [maxFlows, idle, establishedIdle,
- *        closed, challenge, closeDelay], onHeld, onAttempt, onSpill, onEvents, freshI: Int32Array,
+ *        S: Float64Array, T: Float64Array, options: Float64Array [maxFlows, idle, establishedIdle, closed,
+ *        challenge, closeDelay, maxTalkers, maxSeconds], onHeld, onAttempt, onSpill, freshI: Int32Array,
  *        freshD: Float64Array, serverPorts: Uint8Array) → engine
  * The last three are TypeScript's own tables (a new flow's record, the likely server ports), not copies.
  */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  size_t argc = 17;
-  napi_value argv[17];
+  size_t argc = 15;
+  napi_value argv[15];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 17) {
-    napi_throw_error(env, "E_NATIVE", "create: 17 arguments expected");
+  if (argc != 15) {
+    napi_throw_error(env, "E_NATIVE", "create: 15 arguments expected");
     return NULL;
   }
   void *lay;
@@ -1409,16 +1581,16 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   if (e == NULL) abort();
   void *ptr;
   size_t n;
-  size_t dn, hn, xin, xdn, evn, sn, tn, on, fin, fdn, pn;
-  void *dp, *hp, *xip, *xdp, *evp, *sp, *tp, *op, *fip, *fdp, *pp;
+  size_t dn, hn, xin, xdn, sn, tn, on, fin, fdn, pn;
+  void *dp, *hp, *xip, *xdp, *sp, *tp, *op, *fip, *fdp, *pp;
   if (!typed(env, e, argv[1], napi_int32_array, &ptr, &n) || !typed(env, e, argv[2], napi_float64_array, &dp, &dn) ||
       !typed(env, e, argv[3], napi_uint8_array, &hp, &hn) || !typed(env, e, argv[4], napi_int32_array, &xip, &xin) ||
       !typed(env, e, argv[5], napi_float64_array, &xdp, &xdn) ||
-      !typed(env, e, argv[6], napi_int32_array, &evp, &evn) || !typed(env, e, argv[7], napi_float64_array, &sp, &sn) ||
-      !typed(env, e, argv[8], napi_float64_array, &tp, &tn) || !typed(env, NULL, argv[9], napi_float64_array, &op, &on) ||
-      !typed(env, e, argv[14], napi_int32_array, &fip, &fin) || !typed(env, e, argv[15], napi_float64_array, &fdp, &fdn) ||
-      !typed(env, e, argv[16], napi_uint8_array, &pp, &pn) || fin != I_STRIDE || fdn != D_STRIDE || pn != 65536 ||
-      on < 6 || sn < S_N || tn < T_N || evn < (size_t)EV_CAP * EV_INTS ||
+      !typed(env, e, argv[6], napi_float64_array, &sp, &sn) || !typed(env, e, argv[7], napi_float64_array, &tp, &tn) ||
+      !typed(env, NULL, argv[8], napi_float64_array, &op, &on) ||
+      !typed(env, e, argv[12], napi_int32_array, &fip, &fin) || !typed(env, e, argv[13], napi_float64_array, &fdp, &fdn) ||
+      !typed(env, e, argv[14], napi_uint8_array, &pp, &pn) || fin != I_STRIDE || fdn != D_STRIDE || pn != 65536 ||
+      on < 8 || sn < S_N || tn < T_N ||
       xin < (size_t)2 * MAX_RESETS_PER_SIDE * R_STRIDE || xdn < (size_t)2 * MAX_RESETS_PER_SIDE * RD_STRIDE) {
     for (int i = 0; i < e->nrefs; i++) napi_delete_reference(env, e->refs[i]);
     free(e);
@@ -1427,7 +1599,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   }
   const double *o = op;
   int32_t max = (int32_t)o[0];
-  if (max < 1 || n < (size_t)max * I_STRIDE || dn < (size_t)max * D_STRIDE || hn < (size_t)max * HIST_CAP) {
+  if (max < 1 || !(o[6] >= 1 && o[6] <= 1 << 24) || !(o[7] >= 1 && o[7] <= 1 << 24) || n < (size_t)max * I_STRIDE || dn < (size_t)max * D_STRIDE || hn < (size_t)max * HIST_CAP) {
     for (int i = 0; i < e->nrefs; i++) napi_delete_reference(env, e->refs[i]);
     free(e);
     napi_throw_type_error(env, "E_NATIVE", "create: record arrays too small");
@@ -1438,7 +1610,6 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   e->H = hp;
   e->XI = xip;
   e->XD = xdp;
-  e->EV = evp;
   e->S = sp;
   e->T = tp;
   e->max_flows = max;
@@ -1472,10 +1643,17 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   e->free_top = max;
   e->pool_free = -1;
   e->head = e->tail = e->tail_slot = -1;
-  napi_create_reference(env, argv[10], 1, &e->cb_held);
-  napi_create_reference(env, argv[11], 1, &e->cb_attempt);
-  napi_create_reference(env, argv[12], 1, &e->cb_spill);
-  napi_create_reference(env, argv[13], 1, &e->cb_events);
+  for (int i = 0; i < 3; i++) {
+    e->talk[i].nk = i == 2 ? 9 : 5; /* a sender's key is a pair's first five words */
+    e->talk[i].max_keys = (uint32_t)o[6];
+    counter_alloc(&e->talk[i], 64);
+  }
+  e->seconds.max_keys = (uint32_t)o[7];
+  e->seconds.width = 1;
+  histogram_alloc(&e->seconds, 64);
+  napi_create_reference(env, argv[9], 1, &e->cb_held);
+  napi_create_reference(env, argv[10], 1, &e->cb_attempt);
+  napi_create_reference(env, argv[11], 1, &e->cb_spill);
   napi_value ext;
   CHECK(napi_create_external(env, e, finalize_engine, NULL, &ext));
   return ext;
@@ -1499,14 +1677,7 @@ static void count_frame(Engine *e, const Pkt *p, double t, double ts_sec) {
   else S[S_RST4] += 1;
   if (p->flags & T_ACK) S[S_RST_ACK] += 1;
   else S[S_RST_BARE] += 1;
-  int32_t *ev = e->EV + (size_t)e->ev_n * EV_INTS;
-  ev[0] = p->v;
-  for (int i = 0; i < 4; i++) {
-    ev[1 + i] = (int32_t)p->src[i];
-    ev[5 + i] = (int32_t)p->dst[i];
-  }
-  ev[9] = (int32_t)(uint32_t)ts_sec;
-  if (++e->ev_n == EV_CAP) flush_events(e);
+  tally_rst(e, p->v, p->src, p->dst, ts_sec);
 }
 
 /*
@@ -1575,7 +1746,6 @@ static napi_value js_pcap(napi_env env, napi_callback_info info) {
     }
     off += 16 + caplen;
   }
-  flush_events(e);
   e->S[S_PACKETS] = packets;
   e->S[S_BYTES] = bytes;
   e->S[S_USED] = (double)(off - start);
@@ -1669,6 +1839,80 @@ static napi_value js_ring(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * tally(engine, v, a0, a1, a2, a3, b0, b1, b2, b3, sec): a RST in a frame TypeScript decoded (analyze.ts
+ * tallyRst), counted in its place among the engine's own.
+ */
+static napi_value js_tally(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Engine *e = argc == 11 ? engine_of(env, argv[0]) : NULL;
+  if (e == NULL) {
+    napi_throw_type_error(env, "E_NATIVE", "tally: bad arguments");
+    return NULL;
+  }
+  uint32_t a[4], b[4];
+  for (int i = 0; i < 4; i++) {
+    a[i] = (uint32_t)(int64_t)num(env, argv[2 + i]);
+    b[i] = (uint32_t)(int64_t)num(env, argv[6 + i]);
+  }
+  tally_rst(e, (int)num(env, argv[1]), a, b, num(env, argv[10]));
+  return NULL;
+}
+
+/*
+ * tallies(engine, which, out?: Float64Array): the RST tally `which` (0 senders, 1 receivers, 2 pairs:
+ * the key words then the count for each key; 3 seconds: second, count), in no order, into `out`; without
+ * `out`, how many numbers it needs. A counter's entries are followed by the keys it dropped, the seconds'
+ * by the bucket width.
+ */
+static napi_value js_tallies(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Engine *e = argc >= 2 ? engine_of(env, argv[0]) : NULL;
+  int which = e != NULL ? (int)num(env, argv[1]) : -1;
+  if (which < 0 || which > 3) {
+    napi_throw_type_error(env, "E_NATIVE", "tallies: bad arguments");
+    return NULL;
+  }
+  size_t need = which < 3 ? (size_t)e->talk[which].size * (size_t)(e->talk[which].nk + 1) + 1
+                          : (size_t)e->seconds.size * 2 + 1;
+  napi_value out;
+  if (argc < 3) {
+    CHECK(napi_create_double(env, (double)need, &out));
+    return out;
+  }
+  void *op;
+  size_t on;
+  if (!typed(env, NULL, argv[2], napi_float64_array, &op, &on) || on < need) {
+    napi_throw_type_error(env, "E_NATIVE", "tallies: bad arguments");
+    return NULL;
+  }
+  double *o = op;
+  size_t at = 0;
+  if (which < 3) {
+    const Counter *c = &e->talk[which];
+    for (uint32_t i = 0; i < c->cap; i++) {
+      if (c->counts[i] == 0) continue;
+      for (int j = 0; j < c->nk; j++) o[at++] = c->keys[(size_t)i * c->nk + j];
+      o[at++] = c->counts[i];
+    }
+    o[at++] = c->dropped;
+  } else {
+    const Histogram *m = &e->seconds;
+    for (uint32_t i = 0; i < m->cap; i++) {
+      if (m->counts[i] == 0) continue;
+      o[at++] = m->secs[i];
+      o[at++] = m->counts[i];
+    }
+    o[at++] = m->width;
+  }
+  CHECK(napi_create_double(env, (double)at, &out));
+  return out;
+}
+
 /* destroy(engine): the analysis is over (or failed): free the engine now (release_engine). */
 static napi_value js_destroy(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -1691,6 +1935,8 @@ static napi_value init(napi_env env, napi_value exports) {
     { "drain", NULL, js_drain, NULL, NULL, NULL, napi_default, NULL },
     { "ring", NULL, js_ring, NULL, NULL, NULL, napi_default, NULL },
     { "destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL },
+    { "tally", NULL, js_tally, NULL, NULL, NULL, napi_default, NULL },
+    { "tallies", NULL, js_tallies, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_value version;

@@ -23,16 +23,10 @@ import { decodeFrameAt } from '../packet/decode.js';
 import { readCapture } from '../packet/reader.js';
 import { newDecodedTcp, type PacketRecord, TCP } from '../packet/types.js';
 import { word } from './addr.js';
-import { AddressNames, BoundedCounter, SecondsHistogram } from './aggregate.js';
+import { DEFAULT_MAX_SECONDS, RstTalkers, type RstTallies, type RstTally } from './aggregate.js';
 import { DEFAULT_MAX_HELD_CONNECTIONS } from './flow-analysis.js';
 import { type FlowSink, localSink, workerSink } from './flow-sink.js';
-import {
-  NativeFlows,
-  nativeEngine,
-  nativeEngineError,
-  type RstTally,
-  startClassifyWorker,
-} from './native.js';
+import { NativeFlows, nativeEngine, nativeEngineError, startClassifyWorker } from './native.js';
 import type { AnalysisReport } from './report-types.js';
 
 export type { CauseSummary, Counted } from './aggregate.js';
@@ -57,6 +51,8 @@ export interface AnalyzeOptions {
   maxHeldConnections?: number;
   /** Distinct keys per top-talker list (default DEFAULT_MAX_TALKERS). */
   maxTalkers?: number;
+  /** Distinct seconds the timeline counts before its buckets widen (default DEFAULT_MAX_SECONDS). */
+  maxSeconds?: number;
   /** Most timeline buckets (default 600); the bucket width grows to fit. */
   maxBuckets?: number;
   /** Name of the source in the report (default: the path, or "-" for a descriptor or a stream). */
@@ -168,50 +164,8 @@ export async function analyzeCapture(
     maxConnections: opts.maxConnections ?? 1000,
     maxHeldConnections: opts.maxHeldConnections ?? DEFAULT_MAX_HELD_CONNECTIONS,
   };
-  const maxTalkers = Math.max(1, opts.maxTalkers ?? DEFAULT_MAX_TALKERS);
-  const senders = new BoundedCounter(maxTalkers);
-  const receivers = new BoundedCounter(maxTalkers);
-  const pairs = new BoundedCounter(maxTalkers);
-  const names = new AddressNames();
-  const perSecond = new SecondsHistogram();
-  const pair = { from: '', to: '', key: '' };
-  /**
-   * Pair keys by sender, then receiver (the address cache's strings): each made once, not each time the
-   * pair changes from one RST to the next (16 MB of strings on the 1 GB benchmark capture, where IPv4 and
-   * IPv6 RSTs alternate). Forgotten now and then, like the counters it feeds, to stay bounded.
-   */
-  const pairKeys = new Map<string, Map<string, string>>();
-  let pairKeysMade = 0;
-  /** A RST by sender, receiver, pair and second (onPacket, and the native engine's RSTs). */
-  const tallyRst: RstTally = (v, a0, a1, a2, a3, b0, b1, b2, b3, tsSec) => {
-    const from = names.name(v, a0, a1, a2, a3);
-    const to = names.name(v, b0, b1, b2, b3);
-    senders.add(from);
-    receivers.add(to);
-    if (from !== pair.from || to !== pair.to) {
-      pair.from = from;
-      pair.to = to;
-      let byTo = pairKeys.get(from);
-      if (byTo === undefined) {
-        byTo = new Map();
-        pairKeys.set(from, byTo);
-      }
-      let key = byTo.get(to);
-      if (key === undefined) {
-        if (++pairKeysMade > maxTalkers) {
-          pairKeys.clear();
-          pairKeysMade = 0;
-          byTo = new Map();
-          pairKeys.set(from, byTo);
-        }
-        key = `${from} → ${to}`;
-        byTo.set(to, key);
-      }
-      pair.key = key;
-    }
-    pairs.add(pair.key);
-    perSecond.add(tsSec);
-  };
+  const maxTalkers = Math.max(1, Math.floor(opts.maxTalkers ?? DEFAULT_MAX_TALKERS));
+  const maxSeconds = Math.max(1, Math.floor(opts.maxSeconds ?? DEFAULT_MAX_SECONDS));
   const engine = chooseEngine(opts.engine);
   // With the native engine, the second thread (when worth it: useWorker) classifies; with TypeScript's
   // flow table, it runs the table (flow-worker.ts).
@@ -221,10 +175,14 @@ export async function analyzeCapture(
       ? new NativeFlows(
           engine,
           flowOpts,
-          tallyRst,
+          { maxTalkers, maxSeconds },
           second ? startClassifyWorker(flowOpts, opts.classifyWorker) : undefined,
         )
       : undefined;
+  // The top talkers and the timeline: kept by the native engine (it sees most RSTs itself, and is told of
+  // those TypeScript decodes), else here.
+  const talkers = native === undefined ? new RstTalkers(maxTalkers, maxSeconds) : undefined;
+  const tallyRst: RstTally = talkers?.add ?? (native as NativeFlows).tallyRst;
   const sink: FlowSink =
     native ??
     (second && WORKER_URL !== undefined
@@ -295,6 +253,9 @@ export async function analyzeCapture(
     throw err;
   }
   const flow = await sink.finish();
+  const talk: RstTallies | undefined = talkers ?? native?.tallies;
+  if (talk === undefined) throw new Error('the native engine ended without its RST tallies');
+  const { senders, receivers, pairs, perSecond } = talk;
   if (native !== undefined) {
     // The frames the engine decoded itself, counted there as onPacket counts the others.
     const c = native.counts();

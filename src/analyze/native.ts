@@ -22,6 +22,7 @@ import { Worker } from 'node:worker_threads';
 import type { BulkReader } from '../packet/parser.js';
 import type { DecodedTcp } from '../packet/types.js';
 import { AddressNames } from './addr-cache.js';
+import { BoundedCounter, type RstTallies, type RstTally, SecondsHistogram } from './aggregate.js';
 import type { ClassifyWorkerData, ClassifyWorkerMessage } from './classify-worker.js';
 import { ConnectionSide, type FlowAnalysisOptions, type FlowResult } from './flow-analysis.js';
 import { word32 } from './flow-key.js';
@@ -75,7 +76,7 @@ const LAYOUT = Int32Array.of(
   RD_PREV_PACKETS,
   MAX_RESETS_PER_SIDE,
   MAX_POOL_ENTRIES,
-  9,
+  10,
 );
 
 /** What native/engine.c exports. */
@@ -88,14 +89,12 @@ interface EngineApi {
     H: Uint8Array,
     XI: Int32Array,
     XD: Float64Array,
-    EV: Int32Array,
     S: Float64Array,
     T: Float64Array,
     options: Float64Array,
     onHeld: (before: number, slot: number, why: number, n: number) => void,
     onAttempt: (before: number, slot: number) => void,
     onSpill: (slot: number, code: number) => void,
-    onEvents: (n: number) => void,
     freshI: Int32Array,
     freshD: Float64Array,
     serverPorts: Uint8Array,
@@ -116,6 +115,21 @@ interface EngineApi {
   drain(engine: object): void;
   ring(engine: object, words: Int32Array, control: Int32Array, onFull: () => void): void;
   destroy(engine: object): void;
+  tally(
+    engine: object,
+    v: number,
+    a0: number,
+    a1: number,
+    a2: number,
+    a3: number,
+    b0: number,
+    b1: number,
+    b2: number,
+    b3: number,
+    sec: number,
+  ): void;
+  /** Tally `which` (0 senders, 1 receivers, 2 pairs, 3 seconds) into `out`; without it, its length. */
+  tallies(engine: object, which: number, out?: Float64Array): number;
 }
 
 // Bulk statistics (engine.c S_*) and table statistics (T_*).
@@ -135,9 +149,6 @@ const S_N = 13;
 const T_EVICTED = 2;
 const T_LEFT = 7;
 const T_N = 8;
-/** RST events (engine.c EV_*): version, source words, destination words, second. */
-const EV_INTS = 10;
-const EV_CAP = 4096;
 
 /**
  * Where scripts/build-native.mjs puts the addon (the same from src/ and from dist/), unless the environment
@@ -174,19 +185,11 @@ export function nativeEngineError(): string | undefined {
   return loadError;
 }
 
-/** Counts one RST by sender, receiver and second (analyze.ts): v, the two addresses as words, the second. */
-export type RstTally = (
-  v: number,
-  a0: number,
-  a1: number,
-  a2: number,
-  a3: number,
-  b0: number,
-  b1: number,
-  b2: number,
-  b3: number,
-  tsSec: number,
-) => void;
+/** How many keys the RST tallies keep (analyze.ts maxTalkers), and how many seconds. */
+export interface TallyBounds {
+  maxTalkers: number;
+  maxSeconds: number;
+}
 
 /** What the frames decoded by the engine add to analyze.ts's own counts. */
 export interface BulkCounts {
@@ -215,11 +218,20 @@ export class NativeFlows implements FlowSink, BulkReader {
   private readonly P = new Int32Array(24);
   private readonly finishSide: (left: number, evicted: number) => Promise<FlowResult>;
   private readonly abortSide: () => void;
+  /** The RST tallies, read from the engine when the analysis ends (finish). */
+  tallies: RstTallies | undefined;
+
+  /**
+   * Counts a RST that TypeScript decoded (analyze.ts) in the engine's tallies, in its place among the
+   * engine's own: the tallies are kept by the engine since it counts most RSTs itself.
+   */
+  readonly tallyRst: RstTally = (v, a0, a1, a2, a3, b0, b1, b2, b3, tsSec) =>
+    this.api.tally(this.engine, v, a0, a1, a2, a3, b0, b1, b2, b3, tsSec);
 
   constructor(
     private readonly api: EngineApi,
     opts: FlowAnalysisOptions,
-    tally: RstTally,
+    private readonly bounds: TallyBounds,
     classify?: ClassifyChannel,
   ) {
     const max = Math.max(1, Math.floor(opts.maxFlows ?? DEFAULT_MAX_FLOWS));
@@ -229,7 +241,6 @@ export class NativeFlows implements FlowSink, BulkReader {
     const words = new Int32Array(8);
     const XI = new Int32Array(2 * MAX_RESETS_PER_SIDE * R_STRIDE);
     const XD = new Float64Array(2 * MAX_RESETS_PER_SIDE * RD_STRIDE);
-    const EV = new Int32Array(EV_CAP * EV_INTS);
     this.S[S_FIRST] = Number.POSITIVE_INFINITY;
     this.S[S_LAST] = Number.NEGATIVE_INFINITY;
     let onHeld: (before: number, slot: number, why: number, n: number) => void;
@@ -287,7 +298,6 @@ export class NativeFlows implements FlowSink, BulkReader {
       store.H,
       XI,
       XD,
-      EV,
       this.S,
       this.T,
       Float64Array.of(
@@ -297,27 +307,14 @@ export class NativeFlows implements FlowSink, BulkReader {
         DEFAULT_CLOSED_TIMEOUT_SEC,
         DEFAULT_CHALLENGE_ACK_SEC,
         CLOSE_DELAY_SEC,
+        bounds.maxTalkers,
+        bounds.maxSeconds,
       ),
       onHeld,
       onAttempt,
       // History letters past HIST_CAP (a string, as FlowStore keeps them); −1: the slot is free again.
       (slot, code) => {
         store.spill[slot] = code < 0 ? undefined : (store.spill[slot] ?? '') + String.fromCharCode(code);
-      },
-      (n) => {
-        for (let i = 0, at = 0; i < n; i++, at += EV_INTS)
-          tally(
-            EV[at]!,
-            EV[at + 1]!,
-            EV[at + 2]!,
-            EV[at + 3]!,
-            EV[at + 4]!,
-            EV[at + 5]!,
-            EV[at + 6]!,
-            EV[at + 7]!,
-            EV[at + 8]!,
-            EV[at + 9]! >>> 0,
-          );
       },
       I_FRESH,
       D_FRESH,
@@ -413,9 +410,45 @@ export class NativeFlows implements FlowSink, BulkReader {
     }
     const left = this.T[T_LEFT]!;
     const evicted = this.T[T_EVICTED]!;
+    this.tallies = this.readTallies();
     // Everything has left the engine: its memory goes now, not when the collector gets to it.
     this.api.destroy(this.engine);
     return this.finishSide(left, evicted);
+  }
+
+  /** The engine's RST tallies as analyze.ts's own (aggregate.ts), addresses named as it names them. */
+  private readTallies(): RstTallies {
+    const { api, engine } = this;
+    const read = (which: number): Float64Array => {
+      const out = new Float64Array(api.tallies(engine, which));
+      api.tallies(engine, which, out);
+      return out;
+    };
+    const names = new AddressNames();
+    const counter = (which: number): BoundedCounter => {
+      const t = read(which);
+      const pair = which === 2;
+      const stride = pair ? 10 : 6;
+      const entries: [string, number][] = [];
+      for (let at = 0; at + stride < t.length; at += stride) {
+        const v = t[at]!;
+        const a = names.name(v, t[at + 1]!, t[at + 2]!, t[at + 3]!, t[at + 4]!);
+        entries.push([
+          pair ? `${a} → ${names.name(v, t[at + 5]!, t[at + 6]!, t[at + 7]!, t[at + 8]!)}` : a,
+          t[at + stride - 1]!,
+        ]);
+      }
+      return BoundedCounter.of(this.bounds.maxTalkers, entries, t[t.length - 1]!);
+    };
+    const s = read(3);
+    const buckets: [number, number][] = [];
+    for (let at = 0; at + 2 < s.length; at += 2) buckets.push([s[at]!, s[at + 1]!]);
+    return {
+      senders: counter(0),
+      receivers: counter(1),
+      pairs: counter(2),
+      perSecond: SecondsHistogram.of(this.bounds.maxSeconds, buckets, s[s.length - 1]!),
+    };
   }
 
   /** Reading failed: the engine's memory is freed and the classification worker, if any, stops. */

@@ -20,7 +20,7 @@ import { CONTROL_CLOSED } from '../../src/analyze/item-ring.js';
 import { nativeEngine, nativeEngineError } from '../../src/analyze/native.js';
 import { MAX_RESETS_PER_SIDE } from '../../src/analyze/reset-pool.js';
 import { setInLineYieldMs } from '../../src/packet/reader.js';
-import { type PcapRecord, pcap, vlan } from '../fixtures/pcap/build.js';
+import { ether, ipv4, type PcapRecord, pcap, tcp, vlan } from '../fixtures/pcap/build.js';
 import { FIXTURES, SHARED } from '../helpers/paths.js';
 import { arbPackets, frame, maxRstsPerSide, type Pkt, times } from './analyze-streams.js';
 
@@ -98,6 +98,10 @@ describe('native analysis engine', () => {
           maxFlows: fc.constantFrom(1, 2, 8, 1000),
           maxConnections: fc.constantFrom(0, 3, 1000),
           maxHeldConnections: fc.constantFrom(1, 4, 4096),
+          // The RST tallies, kept by the engine: with tiny bounds, its pruning and widening show.
+          maxTalkers: fc.constantFrom(1, 2, 50_000),
+          maxSeconds: fc.constantFrom(1, 2, 1 << 17),
+          maxBuckets: fc.constantFrom(2, 600),
           top: fc.constantFrom(1, 10),
         }),
         async (pkts, other, format, opts) => {
@@ -109,6 +113,38 @@ describe('native analysis engine', () => {
       { numRuns: 300 },
     );
   });
+
+  it('keeps the RST tallies as TypeScript does past thousands of talkers and seconds (tables grow, prune, widen)', async () => {
+    // 6,000 RSTs from 3,000 senders to 600 receivers over 1,500 seconds: more keys than the engine's first
+    // tables hold, more than the smaller bounds allow; a third as VLAN frames (decoded by TypeScript, counted
+    // by the engine in their place), the counts uneven so that pruning has a median to cut at.
+    const recs: PcapRecord[] = [];
+    for (let i = 0; i < 6000; i++) {
+      const s = (i * 7919) % 3000;
+      const from = [10, (s >> 8) & 0xff, s & 0xff, 1 + (i % 3)];
+      const to = [192, 0, 2 + ((i * 31) % 3), (i * 13) % 200];
+      const ip = ipv4(tcp({ sport: 1024 + (i % 5000), dport: 80, flags: 0x14, seq: i }), {
+        src: from,
+        dst: to,
+      });
+      const data = i % 3 === 0 ? vlan([9], 0x0800, ip) : ether(0x0800, ip);
+      recs.push({ data, sec: 1_700_000_000 + Math.floor(i / 4), frac: i % 1000 });
+    }
+    const bytes = pcap(recs);
+    for (const [maxTalkers, maxSeconds] of [
+      [50_000, 1 << 17],
+      [1000, 1 << 17],
+      [100, 50],
+      [7, 3],
+    ] as const) {
+      const { js, native } = await both(bytes, { maxTalkers, maxSeconds, top: 50, maxBuckets: 40 });
+      expect(native).toBe(js);
+      const report = JSON.parse(native) as { summary: { rsts: number; topApproximate: boolean } };
+      expect(report.summary.rsts).toBe(6000);
+      // Keys dropped only past the bound: at most 6,000 of any kind, so 50,000 drops none.
+      expect(report.summary.topApproximate).toBe(maxTalkers !== 50_000);
+    }
+  }, 60_000);
 
   it('keeps more than MAX_RESETS_PER_SIDE RSTs per side counted, as TypeScript does', async () => {
     await fc.assert(
@@ -306,8 +342,11 @@ describe('native engine with the classification worker (dist/)', () => {
         fc.record({
           maxFlows: fc.constantFrom(1, 3, 1000),
           maxConnections: fc.constantFrom(0, 1000),
-          // The worker keeps the RST tallies: tiny bounds make their order matter (lightest keys dropped).
+          // The engine keeps the RST tallies (native.ts): tiny bounds make its pruning matter (lightest keys
+          // dropped),
           maxTalkers: fc.constantFrom(2, 50_000),
+          // and few seconds make the timeline's buckets widen, merging neighbours.
+          maxSeconds: fc.constantFrom(1, 3, 1 << 17),
           maxBuckets: fc.constantFrom(3, 600),
           top: fc.constantFrom(1, 10),
         }),
