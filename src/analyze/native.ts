@@ -115,19 +115,8 @@ interface EngineApi {
   drain(engine: object): void;
   ring(engine: object, words: Int32Array, control: Int32Array, onFull: () => void): void;
   destroy(engine: object): void;
-  tally(
-    engine: object,
-    v: number,
-    a0: number,
-    a1: number,
-    a2: number,
-    a3: number,
-    b0: number,
-    b1: number,
-    b2: number,
-    b3: number,
-    sec: number,
-  ): void;
+  /** A RST TypeScript decoded (RstTally's arguments). */
+  tally(engine: object, ...rst: Parameters<RstTally>): void;
   /** Tally `which` (0 senders, 1 receivers, 2 pairs, 3 seconds) into `out`; without it, its length. */
   tallies(engine: object, which: number, out?: Float64Array): number;
 }
