@@ -28,6 +28,9 @@
 #include <math.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
 
 /* ---- layout: flow-record.ts (checked against the TypeScript values at creation) ---- */
 enum {
@@ -1016,12 +1019,38 @@ static void unlink_slot(Engine *e, int slot) {
 
 /* ---- the item ring (item-ring.ts): this engine writes the flow worker's items (flow-worker.ts) ---- */
 /* In two cache lines, the producer's and the consumer's (item-ring.ts says why). */
-enum { C_HEAD = 0, C_PRODUCER_WAITS = 1, C_TAIL = 16, C_CLOSED = 17, C_CONSUMER_WAITS = 18, C_INTS = 32 };
+enum {
+  C_HEAD = 0,
+  C_PRODUCER_WAITS = 1,
+  C_TAIL = 16,
+  C_CLOSED = 17,
+  C_CONSUMER_WAITS = 18,
+  C_CONSUMER_TID = 19,
+  C_INTS = 32
+};
 enum { ITEM_ATTEMPT = 1, ITEM_HELD = 2 };
 
 /*
- * Waits until `n` words fit; returns the head to write at, or -1 when the consumer closed the ring (an
- * exception is then pending). The consumer notifies through V8's own futex emulation, which native code
+ * Whether the consumer registered in the ring (C_CONSUMER_TID, item-ring.ts registerThread) has ended: its
+ * thread is gone from /proc/self/task. A worker killed by its heap limit or by process.exit() closes nothing,
+ * and this thread, blocked here, cannot run the event loop that would carry its 'exit' event. 0 when no
+ * thread was registered or /proc cannot say (FreeBSD without linprocfs).
+ */
+static int consumer_gone(Engine *e) {
+  int32_t tid = __atomic_load_n(&e->ring_ctl[C_CONSUMER_TID], __ATOMIC_SEQ_CST);
+  if (tid <= 0) return 0;
+  char path[48];
+  snprintf(path, sizeof path, "/proc/self/task/%d", (int)tid);
+  if (access(path, F_OK) == 0 || errno != ENOENT) return 0;
+  return access("/proc/self/task", F_OK) == 0;
+}
+
+/* Waits (of 50 µs) between two looks at the consumer's thread: ~0.1 s. */
+#define LIVENESS_SPINS 2000
+
+/*
+ * Waits until `n` words fit; returns the head to write at, or -1 when the consumer closed the ring or died
+ * (an exception is then pending). The consumer notifies through V8's own futex emulation, which native code
  * cannot wait on: this sleeps 50 µs at a time instead (the ring only fills when classification is behind).
  */
 static int64_t ring_reserve(Engine *e, uint32_t n) {
@@ -1034,12 +1063,18 @@ static int64_t ring_reserve(Engine *e, uint32_t n) {
   uint32_t head = (uint32_t)__atomic_load_n(&ctl[C_HEAD], __ATOMIC_SEQ_CST);
   /* the consumer's tail as last read: its cache line is fetched only when the ring looks full by it */
   if ((int32_t)(head - e->ring_tail) <= (int32_t)(e->ring_mask + 1 - n)) return head;
+  uint32_t spins = 0;
   for (;;) {
     uint32_t tail = (uint32_t)__atomic_load_n(&ctl[C_TAIL], __ATOMIC_SEQ_CST);
     e->ring_tail = tail;
     if ((int32_t)(head - tail) <= (int32_t)(e->ring_mask + 1 - n)) return head;
     if (__atomic_load_n(&ctl[C_CLOSED], __ATOMIC_SEQ_CST) != 0) {
       napi_throw_error(e->env, "E_NATIVE", "the classification worker stopped taking connections");
+      e->failed = 1;
+      return -1;
+    }
+    if (++spins % LIVENESS_SPINS == 0 && consumer_gone(e)) {
+      napi_throw_error(e->env, "E_NATIVE", "the classification worker ended without a word (it died)");
       e->failed = 1;
       return -1;
     }

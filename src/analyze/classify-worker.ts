@@ -33,6 +33,8 @@ function run(data: ClassifyWorkerData): ClassifyWorkerMessage {
     const claim = new Int32Array(data.claim);
     if (Atomics.compareExchange(claim, 0, 0, 1) !== 0)
       return { ok: false, error: 'the reading thread took the connections (this worker started too late)' };
+    // At once: a reading thread waiting for room in the ring looks this thread up (a worker that dies).
+    reader.registerThread();
     Atomics.notify(claim, 0);
     const items = new ItemConsumer(reader, data.opts);
     // The engine does not wake this thread (native code cannot notify V8's waiters): it polls every

@@ -10,6 +10,8 @@
  * never sleeps here: it drains what is there when it has time, and waits for the rest at the end.
  */
 
+import { existsSync, readlinkSync, statSync } from 'node:fs';
+
 /** Words in the ring (a power of two): 4 MiB. */
 export const ITEM_RING_WORDS = 1 << 20;
 
@@ -29,7 +31,48 @@ const C_CLOSED = 17;
 export const CONTROL_CLOSED = C_CLOSED;
 /** Set while a consumer sleeps for an item (ItemReader.wait): the producer then notifies C_HEAD. */
 const C_CONSUMER_WAITS = 18;
+/**
+ * The consumer's kernel thread id (ItemReader.registerThread; 0: unknown). A consumer thread that ends
+ * without closing the ring — a worker killed by its heap limit, or by `process.exit()` — leaves a producer
+ * waiting for room with nobody to tell it: the producer's own thread cannot run the event loop that would
+ * carry the worker's 'exit' event. It looks the thread up instead (consumerGone; engine.c ring_reserve).
+ */
+const C_CONSUMER_TID = 19;
+/** C_CONSUMER_TID, for tests that play a consumer by hand. */
+export const CONTROL_CONSUMER_TID = C_CONSUMER_TID;
 const CONTROL_INTS = 32;
+
+/**
+ * This thread's kernel thread id: Linux names it in /proc/thread-self. 0 where there is no such link
+ * (FreeBSD, /proc not mounted): the producer then cannot tell a dead consumer from a slow one.
+ */
+export function currentThreadId(): number {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    return Number.isSafeInteger(tid) && tid > 0 && tid < 2 ** 31 ? tid : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Whether the consumer registered in `ctl` has ended: its thread is no longer among this process's
+ * (/proc/self/task). False when no thread was registered or /proc cannot say.
+ */
+export function consumerGone(ctl: Int32Array): boolean {
+  const tid = Atomics.load(ctl, C_CONSUMER_TID);
+  if (tid <= 0) return false;
+  try {
+    statSync(`/proc/self/task/${tid}`);
+    return false;
+  } catch (err) {
+    // ENOENT for a thread that ended; anything else (no /proc at all) says nothing.
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' && existsSync('/proc/self/task');
+  }
+}
+
+/** How often (ms) a producer waiting for room looks whether the consumer's thread still exists. */
+export const LIVENESS_CHECK_MS = 100;
 
 export interface ItemRingBuffers {
   words: SharedArrayBuffer;
@@ -223,10 +266,12 @@ export class ItemWriter {
     const ctl = this.ctl;
     while (!this.room(n)) {
       if (Atomics.load(ctl, C_CLOSED) !== 0) throw new Error('the reading thread stopped taking connections');
+      if (consumerGone(ctl))
+        throw new Error('the thread taking connections ended without a word (it died: see its error above)');
       const tail = Atomics.load(ctl, C_TAIL);
       Atomics.store(ctl, C_PRODUCER_WAITS, 1);
       Atomics.notify(this.wake, this.wakeIndex);
-      Atomics.wait(ctl, C_TAIL, tail, 100);
+      Atomics.wait(ctl, C_TAIL, tail, LIVENESS_CHECK_MS);
       Atomics.store(ctl, C_PRODUCER_WAITS, 0);
     }
     const R = this.R;
@@ -374,6 +419,14 @@ export class ItemReader implements ItemSource {
     Atomics.store(ctl, C_CONSUMER_WAITS, 1);
     if (Atomics.load(ctl, C_HEAD) === this.tail) Atomics.wait(ctl, C_HEAD, this.tail, ms);
     Atomics.store(ctl, C_CONSUMER_WAITS, 0);
+  }
+
+  /**
+   * Names this thread as the consumer (C_CONSUMER_TID): a producer waiting for room then notices should it
+   * end without close(). Called by a worker thread before it takes any item.
+   */
+  registerThread(): void {
+    Atomics.store(this.ctl, C_CONSUMER_TID, currentThreadId());
   }
 
   /** No more items will be taken: a producer waiting for room gives up. */

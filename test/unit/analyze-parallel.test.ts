@@ -11,12 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { autoParallel, PARALLEL_MIN_BYTES } from '../../src/analyze/analyze.js';
 import { flowKey, KEY_INTS } from '../../src/analyze/flow-key.js';
 import { localSink, workerSink } from '../../src/analyze/flow-sink.js';
 import {
+  CONTROL_CONSUMER_TID,
+  consumerGone,
+  currentThreadId,
   ITEM_RING_WORDS,
   Item,
   ItemCursor,
@@ -397,6 +401,31 @@ describe('item ring', () => {
     w.push(1, big);
     new ItemReader(buffers).close();
     expect(() => w.push(1, big)).toThrow(/stopped taking connections/);
+  });
+
+  it('a writer that finds the ring full gives up once the reader thread ended without closing it', async () => {
+    // /proc/thread-self names this thread (Linux, where the tests run): fails loudly without it.
+    expect(currentThreadId()).toBeGreaterThan(0);
+    const buffers = newItemRingBuffers();
+    const w = new ItemWriter(buffers, new Int32Array(new SharedArrayBuffer(8)), 0);
+    const big = new Item();
+    for (let i = 0; i < ITEM_RING_WORDS / 2; i++) big.int(i);
+    w.push(1, big);
+    // A thread that names itself the reader, then ends (as a worker killed by its heap limit would).
+    const worker = new Worker(
+      `const { workerData } = require('node:worker_threads');
+const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
+Atomics.store(new Int32Array(workerData), ${CONTROL_CONSUMER_TID}, tid);`,
+      { eval: true, workerData: buffers.control },
+    );
+    await new Promise((resolve) => worker.once('exit', resolve));
+    const ctl = new Int32Array(buffers.control);
+    expect(Atomics.load(ctl, CONTROL_CONSUMER_TID)).toBeGreaterThan(0);
+    expect(consumerGone(ctl)).toBe(true);
+    expect(() => w.push(1, big)).toThrow(/ended without a word/);
+    // This thread, alive, is never taken for dead.
+    new ItemReader(buffers).registerThread();
+    expect(consumerGone(ctl)).toBe(false);
   });
 });
 

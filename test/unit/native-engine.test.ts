@@ -392,4 +392,29 @@ parentPort.postMessage({ ok: false, error: 'a test worker that gives up' });
       ).rejects.toThrow(/classification worker/);
     }
   }, 60_000);
+
+  it('fails with an error, not a hang, when the worker dies without closing the ring', async () => {
+    // As a worker killed by its heap limit: it claimed the items and named its thread (as the real one
+    // does, through the compiled ItemReader), then it ends without a word. The reading thread, blocked in
+    // the engine with a full ring, must notice the thread is gone.
+    const dead = join(dir, 'dying-worker.mjs');
+    const ring = pathToFileURL(join(ROOT, 'dist/analyze/item-ring.js')).href;
+    writeFileSync(
+      dead,
+      `import { workerData } from 'node:worker_threads';
+import { ItemReader } from '${ring}';
+Atomics.compareExchange(new Int32Array(workerData.claim), 0, 0, 1);
+new ItemReader(workerData.classifyItems).registerThread();
+process.exit(7);
+`,
+    );
+    const pkts = fc.sample(arbPackets(300), { numRuns: 6, seed: 5 }).flat();
+    const bytes = mixedCapture([...pkts, ...pkts, ...pkts], [0]);
+    const started = Date.now();
+    await expect(
+      viaWorker(bytes, { maxFlows: 1, classifyWorker: { workerUrl: pathToFileURL(dead), ringWords: 4096 } }),
+    ).rejects.toThrow(/classification worker (ended without a word|exited)/);
+    // Noticed within a few of the engine's looks at the thread (every ~0.1 s), not at some long timeout.
+    expect(Date.now() - started).toBeLessThan(10_000);
+  }, 60_000);
 });
