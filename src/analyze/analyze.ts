@@ -27,6 +27,7 @@ import { DEFAULT_MAX_SECONDS, RstTalkers, type RstTallies, type RstTally } from 
 import { DEFAULT_MAX_HELD_CONNECTIONS } from './flow-analysis.js';
 import { type FlowSink, localSink, workerSink } from './flow-sink.js';
 import { NativeFlows, nativeEngine, nativeEngineError, startClassifyWorker } from './native.js';
+import { autoParallel, discardPrestarted, PARALLEL_MIN_BYTES } from './prestart.js';
 import type { AnalysisReport } from './report-types.js';
 
 export type { CauseSummary, Counted } from './aggregate.js';
@@ -35,11 +36,8 @@ export type { AnalysisReport, Finding, ReportedConnection, ReportedReset } from 
 
 /** Distinct keys kept per top-talker list (senders, receivers, pairs) before the smallest are dropped. */
 export const DEFAULT_MAX_TALKERS = 50_000;
-/**
- * Inputs from this size on are analysed with the worker (when `parallel` is 'auto'): starting it costs
- * ~40 ms, which a small capture does not win back.
- */
-export const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
+// When the second thread is worth starting: prestart.ts, where the CLI decides it early too.
+export { autoParallel, PARALLEL_MIN_BYTES };
 
 export interface AnalyzeOptions {
   maxFlows?: number;
@@ -121,17 +119,6 @@ function limitHeapGrowth(): void {
 /** The worker's file next to this one — only when this is the compiled build (a .js file). */
 const WORKER_URL = import.meta.url.endsWith('.js') ? new URL('./flow-worker.js', import.meta.url) : undefined;
 
-/**
- * 'auto': is the worker worth starting for an input of `bytes` (undefined: a stream, size unknown) with
- * `cpus` CPUs available to the process? Not below PARALLEL_MIN_BYTES (starting it costs more than it
- * wins), and not on one CPU: the two threads would take turns on it, and splitting the work costs ~15–25 %
- * more CPU (the ring, the connections handed back, a second V8 heap: docs/benchmarks.md, part 7).
- */
-export function autoParallel(bytes: number | undefined, cpus: number): boolean {
-  if (cpus < 2) return false;
-  return bytes === undefined || bytes >= PARALLEL_MIN_BYTES;
-}
-
 async function useWorker(
   source: string | number | NodeJS.ReadableStream,
   parallel: AnalyzeOptions['parallel'],
@@ -179,6 +166,8 @@ export async function analyzeCapture(
           second ? startClassifyWorker(flowOpts, opts.classifyWorker) : undefined,
         )
       : undefined;
+  // A worker the CLI started ahead (prestart.ts) that this analysis did not take: stopped.
+  discardPrestarted();
   // The top talkers and the timeline: kept by the native engine (it sees most RSTs itself, and is told of
   // those TypeScript decodes), else here.
   const talkers = native === undefined ? new RstTalkers(maxTalkers, maxSeconds) : undefined;

@@ -5,7 +5,8 @@
  * and classifies the resets (flow-analysis.ts ConnectionSide) — the other half of the work, on the other
  * core. The result is the same as in one thread (test/unit/native-engine.test.ts).
  *
- * Started by native.ts with workerData { classifyItems, opts, claim }; claims the items before it takes any, then,
+ * Started by native.ts with workerData { classifyItems, opts, claim } — or ahead of the analysis by prestart.ts,
+ * without `opts`, which then come in a message — claims the items before it takes any, then,
  * after the END item, posts { ok: true, result } (the connection side's plain-data result), or
  * { ok: false, error } after closing the ring (a producer waiting for room gives up instead of hanging).
  */
@@ -26,6 +27,11 @@ export interface ClassifyWorkerData {
 }
 
 export type ClassifyWorkerMessage = { ok: true; result: FlowResult } | { ok: false; error: string };
+
+/** What a worker started ahead without options (prestart.ts) waits for before it claims the ring. */
+export interface ClassifyWorkerOptions {
+  opts: FlowAnalysisOptions;
+}
 
 function run(data: ClassifyWorkerData): ClassifyWorkerMessage {
   const reader = new ItemReader(data.classifyItems);
@@ -51,5 +57,13 @@ function run(data: ClassifyWorkerData): ClassifyWorkerMessage {
 // Only as the classification worker itself (this module may be imported elsewhere for its types).
 const started = workerData as Partial<ClassifyWorkerData> | null | undefined;
 if (parentPort !== null && started?.classifyItems !== undefined && started.claim !== undefined) {
-  parentPort.postMessage(run(workerData as ClassifyWorkerData));
+  const port = parentPort;
+  if (started.opts !== undefined) {
+    port.postMessage(run(workerData as ClassifyWorkerData));
+  } else {
+    // Started ahead (prestart.ts): its modules are loaded by now; the options come when the analysis starts.
+    port.once('message', (m: ClassifyWorkerOptions) => {
+      port.postMessage(run({ ...(workerData as ClassifyWorkerData), opts: m.opts }));
+    });
+  }
 }

@@ -44,6 +44,7 @@ import {
   I_STRIDE,
 } from './flow-record.js';
 import { HeldConnections } from './held.js';
+import { DEFAULT_MAX_FLOWS } from './limits.js';
 import { buildConnection, type QuietConnection, QuietView, readResets } from './records.js';
 import { ResetPool } from './reset-pool.js';
 import { plainSegment, type SegmentContext, segment } from './segment.js';
@@ -51,16 +52,7 @@ import type { Connection } from './types.js';
 
 export type { QuietConnection } from './records.js';
 
-/**
- * Default table size. A tracked flow is a ~610-byte record (flow-record.ts: 416 bytes of int32 fields, 128 of
- * doubles, 24 history letters, ~40 of index and LRU links) plus 144 bytes per RST it has seen (reset-pool.ts),
- * so 20,000 flows are ~12 MB whatever the capture (with one object per flow, round 1 of docs/benchmarks.md
- * part 7, they were ~2 KB each and this size was what kept the peak RSS under 256 MB). Finished flows leave
- * after Zeek's 5 s close delay when the table is full (not counted as evicted): on the 1 GB loopback capture
- * no flow is evicted; a synthetic SYN scan of 2 M probes evicts 1.98 M (counted and reported). Raise
- * --max-flows for captures with more live connections at once.
- */
-export const DEFAULT_MAX_FLOWS = 20_000;
+export { DEFAULT_MAX_FLOWS };
 /** Zeek's tcp_inactivity_timeout (5 min): how long a connection without a completed handshake stays idle. */
 export const DEFAULT_IDLE_TIMEOUT_SEC = 300;
 /**

@@ -23,7 +23,7 @@ import type { BulkReader } from '../packet/parser.js';
 import type { DecodedTcp } from '../packet/types.js';
 import { AddressNames } from './addr-cache.js';
 import { BoundedCounter, type RstTallies, type RstTally, SecondsHistogram } from './aggregate.js';
-import type { ClassifyWorkerData, ClassifyWorkerMessage } from './classify-worker.js';
+import type { ClassifyWorkerData, ClassifyWorkerMessage, ClassifyWorkerOptions } from './classify-worker.js';
 import { ConnectionSide, type FlowAnalysisOptions, type FlowResult } from './flow-analysis.js';
 import { word32 } from './flow-key.js';
 import {
@@ -51,6 +51,7 @@ import {
 } from './flows.js';
 import { CLOSED_BY, HeldConnections, serializeFlowFrom } from './held.js';
 import { Item, ItemReader, type ItemRingBuffers, ItemWriter, newItemRingBuffers } from './item-ring.js';
+import { CLASSIFY_RING_WORDS, CLASSIFY_URL, takePrestarted } from './prestart.js';
 import { QuietView } from './records.js';
 import {
   MAX_POOL_ENTRIES,
@@ -463,20 +464,6 @@ export interface ClassifyChannel {
   abort(): void;
 }
 
-/** The worker's file next to this one — only when this is the compiled build (a .js file). */
-const CLASSIFY_URL = import.meta.url.endsWith('.js')
-  ? new URL('./classify-worker.js', import.meta.url)
-  : undefined;
-
-/**
- * The classification ring: 16 MiB (4 Mi words, ~20,000 connections with resets). The worker is ready
- * ~0.25 s after the reading thread started, and its code is still being optimized for a while after that:
- * with the flow worker's 4 MiB ring the reading thread waited for room ~0.07–0.1 s of the 1 GB benchmark
- * capture (counted in the engine); with this one it did not wait at all. Its pages are all touched once
- * it has wrapped: ~12 MB more resident than the 4 MiB ring.
- */
-const CLASSIFY_RING_WORDS = 1 << 22;
-
 /** How long a full ring waits for the worker to start before this thread takes the items itself. */
 const WORKER_START_MS = 3_000;
 /** Who takes the items (the `claim` word): nobody yet, the worker, this thread. */
@@ -491,17 +478,25 @@ export function startClassifyWorker(
 ): ClassifyChannel | undefined {
   const url = test.workerUrl ?? CLASSIFY_URL;
   if (url === undefined) return undefined;
-  const classifyItems = newItemRingBuffers(test.ringWords ?? CLASSIFY_RING_WORDS);
+  // The one the CLI started ahead (prestart.ts), unless a test asks for its own ring or worker.
+  const pre = test.workerUrl === undefined && test.ringWords === undefined ? takePrestarted() : undefined;
+  const classifyItems = pre?.buffers ?? newItemRingBuffers(test.ringWords ?? CLASSIFY_RING_WORDS);
   // Claimed once, by compare-and-exchange: by the worker when it is ready, or by this thread when it gave
   // up waiting — never both, so no item is taken twice.
-  const claim = new Int32Array(new SharedArrayBuffer(4));
+  const claim = new Int32Array(pre?.claim ?? new SharedArrayBuffer(4));
   const data: ClassifyWorkerData = { classifyItems, opts, claim: claim.buffer as SharedArrayBuffer };
   let worker: Worker | undefined;
   const done = new Promise<FlowResult>((resolve, reject) => {
+    if (pre?.ended !== undefined) {
+      reject(pre.ended);
+      return;
+    }
     try {
       // A larger young generation: the classification allocates short-lived objects per connection, and
       // fewer scavenges took ~0.1 s off the 1 GB benchmark capture (docs/benchmarks.md, part 7, round 4).
-      worker = new Worker(url, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 48 } });
+      worker =
+        pre?.worker ??
+        new Worker(url, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 48 } });
     } catch (err) {
       reject(err);
       return;
@@ -512,6 +507,8 @@ export function startClassifyWorker(
     });
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`the classification worker exited (code ${code}) early`)));
+    // Started ahead without its options: they go now (it claims the ring once it has them).
+    if (pre !== undefined) worker.postMessage({ opts } satisfies ClassifyWorkerOptions);
   });
   let settled = false;
   done

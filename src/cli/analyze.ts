@@ -11,8 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { fstatSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { isatty } from 'node:tty';
-import { analyzeCapture } from '../analyze/analyze.js';
-import { DEFAULT_MAX_FLOWS } from '../analyze/flows.js';
+import type { analyzeCapture as AnalyzeCapture } from '../analyze/analyze.js';
+import { DEFAULT_MAX_FLOWS } from '../analyze/limits.js';
+import { prestartClassifyWorker } from '../analyze/prestart.js';
 import { errorMessage, RstwatchError } from '../internal/errors.js';
 import { DEFAULT_HTML_MAX_ROWS } from '../report/html-limits.js';
 import { writeJson } from '../report/json.js';
@@ -189,6 +190,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
       hint: 'pipe one in: tcpdump -w - | rstwatch analyze -',
     });
 
+  // The classification worker boots while this thread loads the analyzer (prestart.ts); then the analyzer.
+  if (engine !== 'js') prestartClassifyWorker(file, parallel);
+  const { analyzeCapture } = await import('../analyze/analyze.js');
+
   const progress = createProgress({
     totalBytes: values.quiet ? 0 : inputSize(file),
     write: (s) => process.stderr.write(s),
@@ -196,7 +201,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     columns: process.stderr.columns,
   });
   const interrupt = watchInterrupts(file, io);
-  let report: Awaited<ReturnType<typeof analyzeCapture>>;
+  let report: Awaited<ReturnType<typeof AnalyzeCapture>>;
   try {
     report = await analyzeCapture(file === '-' ? 0 : file, {
       top,

@@ -259,19 +259,22 @@ describe('rstwatch analyze on bad input', () => {
       });
   });
 
-  it('--threads 1, 2 and auto give the same report, from a file and from standard input', () => {
+  it('--threads 1, 2 and auto give the same report, from a file and from standard input, with either engine', () => {
     const data = toPcap(richPackets());
     const p = file('threads.pcap', data);
-    const js = ['--engine', 'js'];
-    const base = run([p, '--json', '--max-connections', 'all', '--threads', '1', ...js]);
+    const base = run([p, '--json', '--max-connections', 'all', '--threads', '1', '--engine', 'js']);
     expect(base.code).toBe(0);
     const j = json(base.stdout);
     expect(j.summary.rsts).toBeGreaterThan(1000);
-    for (const t of ['2', 'auto']) {
-      expect(json(run([p, '--json', '--max-connections', 'all', '--threads', t, ...js]).stdout)).toEqual(j);
-      const piped = run(['-', '--json', '--max-connections', 'all', '--threads', t, ...js], { input: data });
-      expect({ ...json(piped.stdout), source: p }).toEqual(j);
-    }
+    // With the native engine, `--threads 2` and a pipe (a stream) have the CLI start the classification
+    // worker before the analyzer loads (prestart.ts), and the analysis take it.
+    for (const engine of ['js', 'native'])
+      for (const t of ['1', '2', 'auto']) {
+        const args = ['--json', '--max-connections', 'all', '--threads', t, '--engine', engine];
+        expect(json(run([p, ...args]).stdout)).toEqual(j);
+        const piped = run(['-', ...args], { input: data });
+        expect({ ...json(piped.stdout), source: p }).toEqual(j);
+      }
   });
 
   it('without the native engine: --engine native is an error (exit 3), auto uses TypeScript', () => {
@@ -285,6 +288,11 @@ describe('rstwatch analyze on bad input', () => {
     const auto = run([p, '--json', '--engine', 'auto'], { env });
     expect(auto.code).toBe(0);
     expect(auto.stdout).toBe(run([p, '--json', '--engine', 'js']).stdout);
+    // The CLI starts the classification worker ahead (prestart.ts); without the engine the analysis runs
+    // TypeScript's flow worker instead, stops the one started ahead, and ends (no hang, same report).
+    const two = run([p, '--json', '--engine', 'auto', '--threads', '2'], { env });
+    expect(two.code).toBe(0);
+    expect(two.stdout).toBe(auto.stdout);
   });
 
   it('--engine native, js and auto give the same report, from a file and from standard input', () => {

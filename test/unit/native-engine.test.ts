@@ -393,6 +393,38 @@ parentPort.postMessage({ ok: false, error: 'a test worker that gives up' });
     }
   }, 60_000);
 
+  it('takes the worker the CLI started ahead, or does without one that died before it was taken', async () => {
+    const prestart = (await import(pathToFileURL(join(ROOT, 'dist/analyze/prestart.js')).href)) as {
+      prestartClassifyWorker: (input: string, parallel: boolean | 'auto', test?: { workerUrl?: URL }) => void;
+      prestartState: () => 'none' | 'waiting' | 'ended' | 'taken' | 'discarded';
+    };
+    const native = (opts: AnalyzeOptions) =>
+      dist(source(bytes), { maxFlows: 2, engine: 'native', name: 'x', ...opts }).then((r) =>
+        JSON.stringify(r),
+      );
+    const pkts = fc.sample(arbPackets(300), { numRuns: 6, seed: 5 }).flat();
+    const bytes = mixedCapture([...pkts, ...pkts], [0, 1]);
+    const js = JSON.stringify(await analyzeCapture(source(bytes), { maxFlows: 2, engine: 'js', name: 'x' }));
+    // Taken: the analysis sends it its options, and it classifies (same report).
+    prestart.prestartClassifyWorker('-', true);
+    expect(prestart.prestartState()).toBe('waiting');
+    expect(await native({ parallel: true })).toBe(js);
+    expect(prestart.prestartState()).toBe('taken');
+    // Not wanted (one thread): stopped, and the analysis ends.
+    prestart.prestartClassifyWorker('-', true);
+    expect(await native({ parallel: false })).toBe(js);
+    expect(prestart.prestartState()).toBe('discarded');
+    // Ended before it was taken: the reading thread classifies itself (same report).
+    const dying = join(dir, 'dies-at-once.mjs');
+    writeFileSync(dying, 'process.exit(5);\n');
+    prestart.prestartClassifyWorker('-', true, { workerUrl: pathToFileURL(dying) });
+    for (let i = 0; i < 500 && prestart.prestartState() === 'waiting'; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(prestart.prestartState()).toBe('ended');
+    expect(await native({ parallel: true })).toBe(js);
+    expect(prestart.prestartState()).toBe('taken');
+  }, 60_000);
+
   it('fails with an error, not a hang, when the worker dies without closing the ring', async () => {
     // As a worker killed by its heap limit: it claimed the items and named its thread (as the real one
     // does, through the compiled ItemReader), then it ends without a word. The reading thread, blocked in
