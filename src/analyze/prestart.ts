@@ -37,7 +37,8 @@ export function autoParallel(bytes: number | undefined, cpus: number): boolean {
 
 /**
  * The classification ring: 16 MiB (4 Mi words, ~20,000 connections with resets). The worker is ready
- * ~0.25 s after the reading thread started, and its code is still being optimized for a while after that:
+ * ~0.23 s after the process started (~0.28 s before it was started ahead), and its code is still being
+ * optimized for a while after that:
  * with the flow worker's 4 MiB ring the reading thread waited for room ~0.07–0.1 s of the 1 GB benchmark
  * capture (counted in the engine); with this one it did not wait at all. Its pages are all touched once
  * it has wrapped: ~12 MB more resident than the 4 MiB ring.
