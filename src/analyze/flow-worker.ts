@@ -39,6 +39,7 @@ export const ITEM_END = 3;
 
 function run(data: FlowWorkerData): FlowWorkerMessage {
   const reader = new RingReader(data.ring);
+  reader.registerThread();
   try {
     const [wake, wakeIndex] = wakeWord(data.ring);
     const items = new ItemWriter(data.items, wake, wakeIndex);

@@ -60,7 +60,14 @@ export function currentThreadId(): number {
  * (/proc/self/task). False when no thread was registered or /proc cannot say.
  */
 export function consumerGone(ctl: Int32Array): boolean {
-  const tid = Atomics.load(ctl, C_CONSUMER_TID);
+  return threadGone(Atomics.load(ctl, C_CONSUMER_TID));
+}
+
+/**
+ * Whether thread `tid` of this process (currentThreadId) has ended: it is gone from /proc/self/task. False
+ * for 0 (unknown) or when /proc cannot say.
+ */
+export function threadGone(tid: number): boolean {
   if (tid <= 0) return false;
   try {
     statSync(`/proc/self/task/${tid}`);

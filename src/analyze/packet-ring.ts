@@ -9,12 +9,14 @@
  * half the ring is free, an idle consumer until an eighth of it waits (or the ring is closed), so that
  * the two threads do not wake each other every batch (a futex round trip per 256 records was a quarter of
  * the worker's time). Counters are int32 and wrap; fill levels are computed with `| 0`. A side that waits
- * re-checks every second, and the producer gives up with an error when the consumer has stopped moving for
- * STALL_SEC (a worker that died without a word).
+ * re-checks every second, and the producer gives up with an error when the consumer's thread has ended
+ * without a word (it names its thread: RingReader.registerThread; Linux), or has stopped moving for
+ * STALL_SEC.
  */
 
 import type { DecodedTcp } from '../packet/types.js';
 import { flowKey, K_V, KEY_INTS } from './flow-key.js';
+import { currentThreadId, threadGone } from './item-ring.js';
 
 /**
  * Records in the ring by default (a power of two): 8 MiB of 128-byte records. A ring of 16,384 (2 MiB) left
@@ -58,6 +60,10 @@ const C_DONE = 2;
 const C_FAILED = 3;
 const C_PRODUCER_WAITS = 4;
 const C_CONSUMER_WAITS = 5;
+/** The consumer's kernel thread id (0: unknown): a producer waiting for room looks it up (threadGone). */
+const C_CONSUMER_TID = 6;
+/** C_CONSUMER_TID, for tests that play a consumer by hand. */
+export const RING_CONSUMER_TID = C_CONSUMER_TID;
 const CONTROL_INTS = 8;
 
 /** The shared memory of one ring (structured-clonable: passed to the worker as workerData). */
@@ -175,6 +181,10 @@ export class RingWriter {
     let lastProgress = Date.now();
     while (((this.head - lastTail) | 0) > this.size - this.room) {
       if (Atomics.load(ctl, C_FAILED) !== 0) throw new Error('the flow worker failed');
+      // A worker killed by its heap limit says nothing, and this thread, blocked here, cannot run the event
+      // loop that would deliver its 'exit': its thread is looked up instead.
+      if (threadGone(Atomics.load(ctl, C_CONSUMER_TID)))
+        throw new Error('the flow worker ended without a word (it died: see its error above)');
       if (this.whileWaiting?.() === true) lastProgress = Date.now();
       Atomics.store(ctl, C_PRODUCER_WAITS, 1);
       Atomics.wait(ctl, C_TAIL, lastTail, 1000);
@@ -270,6 +280,11 @@ export class RingReader {
       ((Atomics.load(ctl, C_HEAD) - tail) | 0) <= this.size - this.room
     )
       Atomics.notify(ctl, C_TAIL);
+  }
+
+  /** Names this thread as the consumer: a producer waiting for room notices should it end without fail(). */
+  registerThread(): void {
+    Atomics.store(this.ctl, C_CONSUMER_TID, currentThreadId());
   }
 
   /** Tells the producer that no record will be read any more. */

@@ -29,7 +29,13 @@ import {
   ItemWriter,
   newItemRingBuffers,
 } from '../../src/analyze/item-ring.js';
-import { newRingBuffers, RING_RECORDS, RingReader, RingWriter } from '../../src/analyze/packet-ring.js';
+import {
+  newRingBuffers,
+  RING_CONSUMER_TID,
+  RING_RECORDS,
+  RingReader,
+  RingWriter,
+} from '../../src/analyze/packet-ring.js';
 import { decodeFrameAt } from '../../src/packet/decode.js';
 import { newDecodedTcp, TCP } from '../../src/packet/types.js';
 import { ether, ipv4, type PcapRecord, pcap, tcp } from '../fixtures/pcap/build.js';
@@ -233,6 +239,25 @@ describe("parallel: 'auto'", () => {
 });
 
 describe('packet ring', () => {
+  it('a writer that finds the ring full gives up at once when the reader thread ended without a word', async () => {
+    expect(currentThreadId()).toBeGreaterThan(0); // /proc/thread-self (Linux, where the tests run)
+    const buffers = newRingBuffers(512);
+    const w = new RingWriter(buffers);
+    const pkt = newDecodedTcp();
+    for (let i = 0; i < 512; i++) w.write(pkt, 1, 0, i); // full
+    // A thread that names itself the reader (as flow-worker.ts does), then ends without fail().
+    const worker = new Worker(
+      `const { workerData } = require('node:worker_threads');
+const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
+Atomics.store(new Int32Array(workerData), ${RING_CONSUMER_TID}, tid);`,
+      { eval: true, workerData: buffers.control },
+    );
+    await new Promise((resolve) => worker.once('exit', resolve));
+    const started = Date.now();
+    expect(() => w.write(pkt, 1, 0, 512)).toThrow(/flow worker ended without a word/);
+    expect(Date.now() - started).toBeLessThan(5_000); // not the 120 s stall timeout
+  });
+
   it('hands every field of every record over, in order (addresses and ports as the flow key)', () => {
     const buffers = newRingBuffers();
     const w = new RingWriter(buffers);
