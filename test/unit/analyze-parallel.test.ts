@@ -238,6 +238,20 @@ describe("parallel: 'auto'", () => {
   });
 });
 
+/**
+ * A thread that writes its kernel thread id into word `index` of a ring's control words — as a ring's
+ * reader names itself (registerThread) — then ends without a word; resolves once it has ended.
+ */
+async function readerThatEnds(control: SharedArrayBuffer, index: number): Promise<void> {
+  const worker = new Worker(
+    `const { workerData } = require('node:worker_threads');
+const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
+Atomics.store(new Int32Array(workerData), ${index}, tid);`,
+    { eval: true, workerData: control },
+  );
+  await new Promise((resolve) => worker.once('exit', resolve));
+}
+
 describe('packet ring', () => {
   it('a writer that finds the ring full gives up at once when the reader thread ended without a word', async () => {
     expect(currentThreadId()).toBeGreaterThan(0); // /proc/thread-self (Linux, where the tests run)
@@ -246,13 +260,7 @@ describe('packet ring', () => {
     const pkt = newDecodedTcp();
     for (let i = 0; i < 512; i++) w.write(pkt, 1, 0, i); // full
     // A thread that names itself the reader (as flow-worker.ts does), then ends without fail().
-    const worker = new Worker(
-      `const { workerData } = require('node:worker_threads');
-const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
-Atomics.store(new Int32Array(workerData), ${RING_CONSUMER_TID}, tid);`,
-      { eval: true, workerData: buffers.control },
-    );
-    await new Promise((resolve) => worker.once('exit', resolve));
+    await readerThatEnds(buffers.control, RING_CONSUMER_TID);
     const started = Date.now();
     expect(() => w.write(pkt, 1, 0, 512)).toThrow(/flow worker ended without a word/);
     expect(Date.now() - started).toBeLessThan(5_000); // not the 120 s stall timeout
@@ -437,13 +445,7 @@ describe('item ring', () => {
     for (let i = 0; i < ITEM_RING_WORDS / 2; i++) big.int(i);
     w.push(1, big);
     // A thread that names itself the reader, then ends (as a worker killed by its heap limit would).
-    const worker = new Worker(
-      `const { workerData } = require('node:worker_threads');
-const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
-Atomics.store(new Int32Array(workerData), ${CONTROL_CONSUMER_TID}, tid);`,
-      { eval: true, workerData: buffers.control },
-    );
-    await new Promise((resolve) => worker.once('exit', resolve));
+    await readerThatEnds(buffers.control, CONTROL_CONSUMER_TID);
     const ctl = new Int32Array(buffers.control);
     expect(Atomics.load(ctl, CONTROL_CONSUMER_TID)).toBeGreaterThan(0);
     expect(consumerGone(ctl)).toBe(true);
