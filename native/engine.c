@@ -1537,6 +1537,14 @@ static int decode_ethernet(const uint8_t *d, size_t off, size_t end, Pkt *p) {
     }                                                                                                        \
   } while (0)
 
+/* Throws "<what>: bad arguments" (a TypeError, E_NATIVE); NULL, for `return bad_args(...)`. */
+static napi_value bad_args(napi_env env, const char *what) {
+  char msg[64];
+  snprintf(msg, sizeof msg, "%s: bad arguments", what);
+  napi_throw_type_error(env, "E_NATIVE", msg);
+  return NULL;
+}
+
 /*
  * Frees what the engine holds (references to the TypeScript arrays and callbacks, native memory): at once
  * by destroy() when an analysis ends, or by the finalizer when the engine is collected without it. Node-API
@@ -1601,10 +1609,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   size_t argc = 15;
   napi_value argv[15];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 15) {
-    napi_throw_error(env, "E_NATIVE", "create: 15 arguments expected");
-    return NULL;
-  }
+  if (argc != 15) return bad_args(env, "create");
   void *lay;
   size_t layn;
   if (!typed(env, NULL, argv[0], napi_int32_array, &lay, &layn) || layn != LAYOUT_N ||
@@ -1629,8 +1634,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
       xin < (size_t)2 * MAX_RESETS_PER_SIDE * R_STRIDE || xdn < (size_t)2 * MAX_RESETS_PER_SIDE * RD_STRIDE) {
     for (int i = 0; i < e->nrefs; i++) napi_delete_reference(env, e->refs[i]);
     free(e);
-    napi_throw_type_error(env, "E_NATIVE", "create: bad arguments");
-    return NULL;
+    return bad_args(env, "create");
   }
   const double *o = op;
   int32_t max = (int32_t)o[0];
@@ -1700,6 +1704,21 @@ static Engine *engine_of(napi_env env, napi_value v) {
   return p;
 }
 
+/*
+ * The arguments of a call made with exactly `n` of them, the first being an engine: that engine, or NULL
+ * with an exception pending.
+ */
+static Engine *engine_args(napi_env env, napi_callback_info info, napi_value *argv, size_t n, const char *what) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, "E_NATIVE", "rstwatch native engine: napi_get_cb_info failed");
+    return NULL;
+  }
+  Engine *e = argc == n ? engine_of(env, argv[0]) : NULL;
+  if (e == NULL) bad_args(env, what);
+  return e;
+}
+
 /* Stats of one frame decoded here: analyze.ts onPacket. */
 static void count_frame(Engine *e, const Pkt *p, double t, double ts_sec) {
   double *S = e->S;
@@ -1722,16 +1741,12 @@ static void count_frame(Engine *e, const Pkt *p, double t, double ts_sec) {
  * takes it). S[S_PACKETS] and S[S_BYTES] say how many records and captured bytes were read.
  */
 static napi_value js_pcap(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
   napi_value argv[10];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  Engine *e = argc == 10 ? engine_of(env, argv[0]) : NULL;
+  Engine *e = engine_args(env, info, argv, 10, "pcap");
+  if (e == NULL) return NULL;
   void *bp;
   size_t blen;
-  if (e == NULL || !typed(env, NULL, argv[1], napi_uint8_array, &bp, &blen)) {
-    napi_throw_type_error(env, "E_NATIVE", "pcap: bad arguments");
-    return NULL;
-  }
+  if (!typed(env, NULL, argv[1], napi_uint8_array, &bp, &blen)) return bad_args(env, "pcap");
   const uint8_t *buf = bp;
   size_t off = (size_t)num(env, argv[2]);
   size_t end = (size_t)num(env, argv[3]);
@@ -1795,16 +1810,12 @@ static napi_value js_pcap(napi_env env, napi_callback_info info) {
  * wscale, sack, hasTs, tsval], tsSec, tsNsec, frame): a segment TypeScript decoded.
  */
 static napi_value js_observe(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  Engine *e = argc == 5 ? engine_of(env, argv[0]) : NULL;
+  Engine *e = engine_args(env, info, argv, 5, "observe");
+  if (e == NULL) return NULL;
   void *pp;
   size_t pn;
-  if (e == NULL || !typed(env, NULL, argv[1], napi_int32_array, &pp, &pn) || pn < 24) {
-    napi_throw_type_error(env, "E_NATIVE", "observe: bad arguments");
-    return NULL;
-  }
+  if (!typed(env, NULL, argv[1], napi_int32_array, &pp, &pn) || pn < 24) return bad_args(env, "observe");
   const int32_t *P = pp;
   Pkt p;
   p.v = P[0];
@@ -1835,14 +1846,9 @@ static napi_value js_observe(napi_env env, napi_callback_info info) {
 
 /* drain(engine): the connections still tracked leave (flows.ts drain). */
 static napi_value js_drain(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  Engine *e = argc == 1 ? engine_of(env, argv[0]) : NULL;
-  if (e == NULL) {
-    napi_throw_type_error(env, "E_NATIVE", "drain: bad arguments");
-    return NULL;
-  }
+  Engine *e = engine_args(env, info, argv, 1, "drain");
+  if (e == NULL) return NULL;
   e->env = env;
   e->failed = 0;
   drain(e);
@@ -1855,17 +1861,14 @@ static napi_value js_drain(napi_env env, napi_callback_info info) {
  * each time an item does not fit, before waiting for room.
  */
 static napi_value js_ring(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  Engine *e = argc == 4 ? engine_of(env, argv[0]) : NULL;
+  Engine *e = engine_args(env, info, argv, 4, "ring");
+  if (e == NULL) return NULL;
   void *wp, *cp;
   size_t wn, cn;
-  if (e == NULL || e->ring != NULL || e->nrefs > 14 || !typed(env, e, argv[1], napi_int32_array, &wp, &wn) ||
-      !typed(env, e, argv[2], napi_int32_array, &cp, &cn) || cn < C_INTS || wn < 4096 || (wn & (wn - 1)) != 0) {
-    napi_throw_type_error(env, "E_NATIVE", "ring: bad arguments");
-    return NULL;
-  }
+  if (e->ring != NULL || e->nrefs > 14 || !typed(env, e, argv[1], napi_int32_array, &wp, &wn) ||
+      !typed(env, e, argv[2], napi_int32_array, &cp, &cn) || cn < C_INTS || wn < 4096 || (wn & (wn - 1)) != 0)
+    return bad_args(env, "ring");
   e->ring = wp;
   e->ring_ctl = cp;
   e->ring_mask = (uint32_t)wn - 1;
@@ -1879,14 +1882,9 @@ static napi_value js_ring(napi_env env, napi_callback_info info) {
  * tallyRst), counted in its place among the engine's own.
  */
 static napi_value js_tally(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
   napi_value argv[11];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  Engine *e = argc == 11 ? engine_of(env, argv[0]) : NULL;
-  if (e == NULL) {
-    napi_throw_type_error(env, "E_NATIVE", "tally: bad arguments");
-    return NULL;
-  }
+  Engine *e = engine_args(env, info, argv, 11, "tally");
+  if (e == NULL) return NULL;
   uint32_t a[4], b[4];
   for (int i = 0; i < 4; i++) {
     a[i] = (uint32_t)(int64_t)num(env, argv[2 + i]);
@@ -1909,8 +1907,7 @@ static napi_value js_tallies(napi_env env, napi_callback_info info) {
   Engine *e = argc >= 2 ? engine_of(env, argv[0]) : NULL;
   int which = e != NULL ? (int)num(env, argv[1]) : -1;
   if (which < 0 || which > 3) {
-    napi_throw_type_error(env, "E_NATIVE", "tallies: bad arguments");
-    return NULL;
+    return bad_args(env, "tallies");
   }
   size_t need = which < 3 ? (size_t)e->talk[which].size * (size_t)(e->talk[which].nk + 1) + 1
                           : (size_t)e->seconds.size * 2 + 1;
@@ -1922,8 +1919,7 @@ static napi_value js_tallies(napi_env env, napi_callback_info info) {
   void *op;
   size_t on;
   if (!typed(env, NULL, argv[2], napi_float64_array, &op, &on) || on < need) {
-    napi_throw_type_error(env, "E_NATIVE", "tallies: bad arguments");
-    return NULL;
+    return bad_args(env, "tallies");
   }
   double *o = op;
   size_t at = 0;
@@ -1955,8 +1951,7 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   void *p = NULL;
   if (argc != 1 || napi_get_value_external(env, argv[0], &p) != napi_ok || p == NULL) {
-    napi_throw_type_error(env, "E_NATIVE", "destroy: bad arguments");
-    return NULL;
+    return bad_args(env, "destroy");
   }
   release_engine(env, p);
   return NULL;

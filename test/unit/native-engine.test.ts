@@ -84,6 +84,37 @@ describe('native analysis engine', () => {
     expect(nativeEngine(), `native engine unavailable: ${nativeEngineError()}`).toBeDefined();
   });
 
+  it('refuses bad arguments to each entry point with its name (a TypeError, E_NATIVE), never a crash', () => {
+    const api = nativeEngine();
+    expect(api, `native engine unavailable: ${nativeEngineError()}`).toBeDefined();
+    // Untyped on purpose: wrong counts and kinds of arguments, as a caller's bug would pass them.
+    const raw = api as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const notAnEngine = {};
+    const calls: [string, unknown[]][] = [
+      ['create', []],
+      ['pcap', [notAnEngine, new Uint8Array(8), 0, 8, 0, 0, 0, 0, 0, 0]],
+      ['pcap', []],
+      ['observe', [notAnEngine, new Int32Array(24), 0, 0, 0]],
+      ['drain', [notAnEngine]],
+      ['drain', []],
+      ['ring', [notAnEngine, new Int32Array(4096), new Int32Array(32), () => {}]],
+      ['tally', [notAnEngine, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]],
+      ['tallies', [notAnEngine, 0]],
+      ['destroy', [notAnEngine]],
+    ];
+    for (const [name, args] of calls) {
+      let thrown: unknown;
+      try {
+        raw[name]!(...args);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown, name).toBeInstanceOf(TypeError);
+      expect((thrown as Error).message, name).toBe(`${name}: bad arguments`);
+      expect((thrown as { code?: string }).code, name).toBe('E_NATIVE');
+    }
+  });
+
   it('reports what the TypeScript tracker reports on random captures (tiny tables, mixed frames, both byte orders)', async () => {
     await fc.assert(
       fc.asyncProperty(
