@@ -80,7 +80,7 @@ enum { WHY_FINISHED = 0, WHY_IDLE = 1, WHY_EVICTED = 2, WHY_REUSED = 3, WHY_END 
 /* The layout values the TypeScript passes, in this order (native.ts LAYOUT). */
 static const int32_t LAYOUT[] = { I_STRIDE, D_STRIDE, HIST_CAP, R_STRIDE, RD_STRIDE, F_NRESETS, E_LAST_HAS_TS,
                                   DE_PAYLOAD, R_KEEPALIVE, RD_PREV_PACKETS, MAX_RESETS_PER_SIDE,
-                                  MAX_POOL_ENTRIES, 10 /* layout and interface version */ };
+                                  MAX_POOL_ENTRIES, 11 /* layout and interface version */ };
 #define LAYOUT_N ((int)(sizeof(LAYOUT) / sizeof(LAYOUT[0])))
 
 /* Bulk statistics (analyze.ts onPacket, for the frames decoded here), in the order native.ts reads them. */
@@ -1981,6 +1981,9 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* the classification worker's half (classify-worker.ts): one translation unit with the layouts above */
+#include "classify.c"
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL },
@@ -1991,6 +1994,10 @@ static napi_value init(napi_env env, napi_value exports) {
     { "destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL },
     { "tally", NULL, js_tally, NULL, NULL, NULL, napi_default, NULL },
     { "tallies", NULL, js_tallies, NULL, NULL, NULL, napi_default, NULL },
+    { "classifier", NULL, js_classifier, NULL, NULL, NULL, napi_default, NULL },
+    { "classifierRun", NULL, js_classifier_run, NULL, NULL, NULL, napi_default, NULL },
+    { "classifierExport", NULL, js_classifier_export, NULL, NULL, NULL, napi_default, NULL },
+    { "classifierDestroy", NULL, js_classifier_destroy, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_value version;

@@ -244,10 +244,21 @@ export interface CauseSummary {
   examples: string[];
 }
 
+/** What a finding reads of its group's first reset (findings.ts), and what orders the groups (topGroups). */
+export interface GroupFirst {
+  cause: CauseId;
+  topic: string;
+  /** Index of the reset within its connection's resets. */
+  index: number;
+  sender: string;
+  receiver: string;
+  conn: Pick<Connection, 'id' | 'origAddr' | 'respAddr' | 'respPort'>;
+}
+
 /** A group of resets with the same cause and the same actors (one finding sentence). */
 export interface FindingGroup {
   /** The group's reset of the lowest connection id: its connection names the actors. */
-  first: ClassifiedReset;
+  first: GroupFirst;
   count: number;
   /** Distinct connections. */
   conns: number;
@@ -325,7 +336,32 @@ interface CauseTally {
 }
 
 interface GroupTally extends FindingGroup {
+  first: ClassifiedReset;
   lastConnId: number;
+}
+
+/** Causes by count, then in CAUSES order (the report's order). */
+export function byCauseOrder(a: CauseSummary, b: CauseSummary): number {
+  return b.count - a.count || CAUSES.indexOf(a.cause) - CAUSES.indexOf(b.cause);
+}
+
+/**
+ * The `n` largest finding groups; equal counts in the order of their first reset (connection id, then the
+ * reset's index): the order a single pass in connection order meets them, however the batches came.
+ */
+export function topGroupsOf(groups: Iterable<FindingGroup>, n: number): FindingGroup[] {
+  return [...groups]
+    .sort((a, b) => b.count - a.count || a.first.conn.id - b.first.conn.id || a.first.index - b.first.index)
+    .slice(0, Math.max(1, n));
+}
+
+/** The `n` responder ports with the most resets (as text), ties by their text. */
+export function topPortsOf(ports: Iterable<[number, number]>, n: number): Counted[] {
+  return [...ports]
+    .map(([port, count]): [string, number] => [String(port), count])
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .slice(0, n)
+    .map(([key, count]) => ({ key, count }));
 }
 
 /**
@@ -515,26 +551,15 @@ export class ResetTally {
 
   /** Causes by count (then in CAUSES order). */
   causeSummaries(): CauseSummary[] {
-    return [...this.causes.values()]
-      .map((t) => t.summary)
-      .sort((a, b) => b.count - a.count || CAUSES.indexOf(a.cause) - CAUSES.indexOf(b.cause));
+    return [...this.causes.values()].map((t) => t.summary).sort(byCauseOrder);
   }
 
-  /**
-   * The `n` largest finding groups; equal counts in the order of their first reset (connection id, then the
-   * reset's index): the order a single pass in connection order meets them, however the batches came.
-   */
+  /** The `n` largest finding groups (topGroupsOf). */
   topGroups(n: number): FindingGroup[] {
-    return [...this.groups.values()]
-      .sort((a, b) => b.count - a.count || a.first.conn.id - b.first.conn.id || a.first.index - b.first.index)
-      .slice(0, Math.max(1, n));
+    return topGroupsOf(this.groups.values(), n);
   }
 
   topPorts(n: number): Counted[] {
-    return [...this.ports]
-      .map(([port, count]): [string, number] => [String(port), count])
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-      .slice(0, n)
-      .map(([key, count]) => ({ key, count }));
+    return topPortsOf(this.ports, n);
   }
 }

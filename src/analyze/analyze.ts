@@ -49,6 +49,12 @@ export interface AnalyzeOptions {
   maxHeldConnections?: number;
   /** Distinct keys per top-talker list (default DEFAULT_MAX_TALKERS). */
   maxTalkers?: number;
+  /**
+   * Sources, receivers and pairs the capture-wide context keeps (scans, floods, backscatter; default 50,000),
+   * and finding groups (default 4096), before the lightest are dropped: bounds for memory, small in tests.
+   */
+  maxContextKeys?: number;
+  maxFindingGroups?: number;
   /** Distinct seconds the timeline counts before its buckets widen (default DEFAULT_MAX_SECONDS). */
   maxSeconds?: number;
   /** Most timeline buckets (default 600); the bucket width grows to fit. */
@@ -150,6 +156,8 @@ export async function analyzeCapture(
     top,
     maxConnections: opts.maxConnections ?? 1000,
     maxHeldConnections: opts.maxHeldConnections ?? DEFAULT_MAX_HELD_CONNECTIONS,
+    ...(opts.maxContextKeys !== undefined ? { maxContextKeys: opts.maxContextKeys } : {}),
+    ...(opts.maxFindingGroups !== undefined ? { maxFindingGroups: opts.maxFindingGroups } : {}),
   };
   const maxTalkers = Math.max(1, Math.floor(opts.maxTalkers ?? DEFAULT_MAX_TALKERS));
   const maxSeconds = Math.max(1, Math.floor(opts.maxSeconds ?? DEFAULT_MAX_SECONDS));

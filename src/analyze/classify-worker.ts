@@ -14,7 +14,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FlowAnalysisOptions, FlowResult } from './flow-analysis.js';
 import { ItemConsumer } from './flow-sink.js';
+import { SERVER_PORTS } from './flows.js';
 import { ItemReader, type ItemRingBuffers } from './item-ring.js';
+import { nativeEngine } from './native.js';
+import { classifyNatively, nativeClassifierFits } from './native-classify.js';
 
 export interface ClassifyWorkerData {
   classifyItems: ItemRingBuffers;
@@ -42,6 +45,11 @@ function run(data: ClassifyWorkerData): ClassifyWorkerMessage {
     // At once: a reading thread waiting for room in the ring looks this thread up (a worker that dies).
     reader.registerThread();
     Atomics.notify(claim, 0);
+    // In native code when the engine loads here too (native-classify.ts): the same result, a fraction of the
+    // time; else in TypeScript.
+    const api = nativeEngine();
+    if (api !== undefined && nativeClassifierFits(data.opts))
+      return { ok: true, result: classifyNatively(api, data.classifyItems, data.opts, SERVER_PORTS) };
     const items = new ItemConsumer(reader, data.opts);
     // The engine does not wake this thread (native code cannot notify V8's waiters): it polls every
     // millisecond while the ring is empty — the table fills before connections leave it.

@@ -3,7 +3,7 @@
  * same cause and actors (with what to do next), and the listed connections with their resets and evidence.
  */
 
-import type { FindingGroup } from './aggregate.js';
+import type { FindingGroup, GroupFirst } from './aggregate.js';
 import { type ClassifiedReset, type ClassifyContext, fmtEp } from './causes.js';
 import type { Finding, ReportedConnection } from './report-types.js';
 import type { Connection } from './types.js';
@@ -19,7 +19,7 @@ const n = (x: number) =>
 const plural = (x: number, one: string, many = `${one}s`) => `${n(x)} ${x === 1 ? one : many}`;
 
 /** One plain-language sentence per finding group, with what to do next. */
-function sentence(r: ClassifiedReset, count: number, conns: number, ctx: ClassifyContext): string {
+function sentence(r: GroupFirst, count: number, conns: number, ctx: ClassifyContext): string {
   const c = r.conn;
   const svc = fmtEp(c.respAddr, c.respPort);
   const see = `(rstwatch explain ${r.topic})`;

@@ -36,6 +36,10 @@ export interface FlowAnalysisOptions {
   maxConnections?: number;
   /** Connections with resets held for classification at the end (default DEFAULT_MAX_HELD_CONNECTIONS). */
   maxHeldConnections?: number;
+  /** Sources, receivers and pairs the capture-wide context keeps (default ContextBuilder.MAX_KEYS). */
+  maxContextKeys?: number;
+  /** Finding groups kept before the smallest are dropped (default ResetTally's 4096). */
+  maxFindingGroups?: number;
 }
 
 /** What the connection side contributes to the report (plain data: it may come from a worker). */
@@ -67,8 +71,8 @@ export class ConnectionSide {
   private readonly top: number;
   private readonly maxListed: number;
   private readonly maxHeld: number;
-  private readonly ctxb = new ContextBuilder();
-  private readonly tally = new ResetTally();
+  private readonly ctxb: ContextBuilder;
+  private readonly tally: ResetTally;
   /**
    * Connections with resets: the `maxListed` of lowest id (listed in full, sorted), and the others held
    * until the end or until `maxHeld` of them make the older half be classified early (bounded memory). Both
@@ -106,6 +110,8 @@ export class ConnectionSide {
     this.top = opts.top ?? 10;
     this.maxListed = Math.max(0, opts.maxConnections ?? 1000);
     this.maxHeld = Math.max(1, opts.maxHeldConnections ?? DEFAULT_MAX_HELD_CONNECTIONS);
+    this.ctxb = new ContextBuilder(opts.maxContextKeys);
+    this.tally = new ResetTally(opts.maxFindingGroups);
   }
 
   /**
@@ -223,28 +229,8 @@ export class ConnectionSide {
     const dropR = store.dropped(h, false);
     store.release(h);
     listedConns.push(c);
-    const from = classified.length;
-    classifyConnection(c, ctx, true, this.scratch, (r) => {
-      const kept = copyOf(r);
-      classified.push(kept);
-      this.tally.addOne(kept);
-    });
-    if (dropO + dropR === 0) return;
     this.dropped += dropO + dropR;
-    for (const [side, n] of [
-      ['orig', dropO],
-      ['resp', dropR],
-    ] as const) {
-      if (n === 0) continue;
-      let last: ClassifiedReset | undefined;
-      for (let i = from; i < classified.length; i++)
-        if (classified[i]!.reset.side === side) last = classified[i];
-      if (last === undefined) continue;
-      this.tally.addCount(last, n);
-      last.evidence.push(
-        `${n} more RST(s) from the same side were counted with this one, not recorded (a connection records at most ${MAX_RESETS_PER_SIDE} per side)`,
-      );
-    }
+    explainListed(c, dropO, dropR, ctx, this.scratch, classified, this.tally);
   }
 
   /**
@@ -285,6 +271,43 @@ export class ConnectionSide {
       listed: reportConnections(listedConns, classified),
       connectionsOmitted: this.withResets - listedConns.length,
     };
+  }
+}
+
+/**
+ * Classifies a listed connection's resets with their evidence into `classified` (and counts them in `tally`,
+ * when given); the RSTs a side counted but did not record (`dropO`, `dropR`) are counted with that side's
+ * last recorded one, whose evidence says so.
+ */
+export function explainListed(
+  c: Connection,
+  dropO: number,
+  dropR: number,
+  ctx: ClassifyContext,
+  scratch: ClassifiedReset,
+  classified: ClassifiedReset[],
+  tally?: ResetTally,
+): void {
+  const from = classified.length;
+  classifyConnection(c, ctx, true, scratch, (r) => {
+    const kept = copyOf(r);
+    classified.push(kept);
+    tally?.addOne(kept);
+  });
+  if (dropO + dropR === 0) return;
+  for (const [side, n] of [
+    ['orig', dropO],
+    ['resp', dropR],
+  ] as const) {
+    if (n === 0) continue;
+    let last: ClassifiedReset | undefined;
+    for (let i = from; i < classified.length; i++)
+      if (classified[i]!.reset.side === side) last = classified[i];
+    if (last === undefined) continue;
+    tally?.addCount(last, n);
+    last.evidence.push(
+      `${n} more RST(s) from the same side were counted with this one, not recorded (a connection records at most ${MAX_RESETS_PER_SIDE} per side)`,
+    );
   }
 }
 

@@ -51,6 +51,7 @@ import {
 } from './flows.js';
 import { CLOSED_BY, HeldConnections, serializeFlowFrom } from './held.js';
 import { Item, ItemReader, type ItemRingBuffers, ItemWriter, newItemRingBuffers } from './item-ring.js';
+import type { ClassifierApi } from './native-classify.js';
 import { CLASSIFY_RING_WORDS, CLASSIFY_URL, takePrestarted } from './prestart.js';
 import { QuietView } from './records.js';
 import {
@@ -77,11 +78,11 @@ const LAYOUT = Int32Array.of(
   RD_PREV_PACKETS,
   MAX_RESETS_PER_SIDE,
   MAX_POOL_ENTRIES,
-  10,
+  11,
 );
 
-/** What native/engine.c exports. */
-interface EngineApi {
+/** What native/engine.c exports (with native/classify.c's classifier). */
+interface EngineApi extends ClassifierApi {
   layoutVersion: number;
   create(
     layout: Int32Array,
@@ -564,6 +565,9 @@ export function startClassifyWorker(
       }
     },
     abort: () => {
+      // A worker classifying in native code (native-classify.ts) sees no terminate(): the closed ring stops
+      // it (one that claims the ring later finds it closed).
+      new ItemReader(classifyItems).close();
       void worker?.terminate();
     },
   };

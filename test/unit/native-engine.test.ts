@@ -101,7 +101,20 @@ describe('native analysis engine', () => {
       ['tally', [notAnEngine, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]],
       ['tallies', [notAnEngine, 0]],
       ['destroy', [notAnEngine]],
+      ['classifier', []],
+      ['classifier', [Float64Array.of(1000, 4096, 1.5, 4096), new Uint8Array(65536)]],
+      ['classifier', [Float64Array.of(1000, 4096, 50_000, 4096), new Uint8Array(10)]],
+      ['classifierRun', [notAnEngine, new Int32Array(4096), new Int32Array(32)]],
+      ['classifierExport', [notAnEngine, 0]],
+      ['classifierDestroy', [notAnEngine]],
     ];
+    // A classifier that has not seen its END item exports nothing; its ring must be a power of two.
+    const k = raw.classifier!(Float64Array.of(1000, 4096, 50_000, 4096), new Uint8Array(65536));
+    calls.push(
+      ['classifierExport', [k, 0]],
+      ['classifierExport', [k, 8]],
+      ['classifierRun', [k, new Int32Array(5000), new Int32Array(32)]],
+    );
     for (const [name, args] of calls) {
       let thrown: unknown;
       try {
@@ -113,6 +126,7 @@ describe('native analysis engine', () => {
       expect((thrown as Error).message, name).toBe(`${name}: bad arguments`);
       expect((thrown as { code?: string }).code, name).toBe('E_NATIVE');
     }
+    raw.classifierDestroy!(k);
   });
 
   it('reports what the TypeScript tracker reports on random captures (tiny tables, mixed frames, both byte orders)', async () => {
@@ -393,6 +407,89 @@ describe('native engine with the classification worker (dist/)', () => {
     );
   }, 120_000);
 
+  // The worker classifies in C (native/classify.c) when the engine loads there: its context (scans, floods,
+  // backscatter), early classification, listing, tallies and every pruning must give TypeScript's report.
+  it('classifies in C as TypeScript does: early, listed, tiny context and finding-group bounds', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        arbPackets(400),
+        fc.record({
+          maxFlows: fc.constantFrom(2, 1000),
+          maxConnections: fc.constantFrom(0, 1, 3, 1000),
+          maxHeldConnections: fc.constantFrom(1, 2, 5, 4096),
+          maxContextKeys: fc.constantFrom(1, 2, 3, 50_000),
+          maxFindingGroups: fc.constantFrom(1, 2, 4096),
+          top: fc.constantFrom(1, 10),
+        }),
+        async (pkts, opts) => {
+          const bytes = mixedCapture(pkts, [0]);
+          const js = JSON.stringify(
+            await analyzeCapture(source(bytes), { ...opts, engine: 'js', parallel: false, name: 'x' }),
+          );
+          expect(await viaWorker(bytes, { ...opts, classifyWorker: { ringWords: 4096 } })).toBe(js);
+        },
+      ),
+      { numRuns: 80 },
+    );
+  }, 180_000);
+
+  it('classifies in C as TypeScript does: RSTs past what a side records, scans and floods that win', async () => {
+    // One connection with more RSTs per side than it records, then storms big enough to be a scan (10+
+    // targets in 60 s), a flood (50+ RST-only flows to one receiver) and backscatter (5+ unsolicited).
+    const pkts = fc.sample(arbPackets(200), { numRuns: 4, seed: 11 }).flat();
+    const many: Pkt[] = [];
+    for (let i = 0; i < 2 * (MAX_RESETS_PER_SIDE + 5); i++)
+      many.push({
+        ...pkts[0]!,
+        v6: false,
+        src: i % 2,
+        dst: 1 - (i % 2),
+        sport: i % 2 === 0 ? 40000 : 80,
+        dport: i % 2 === 0 ? 80 : 40000,
+        seq: 1000 + i,
+        ack: 0,
+        flags: 0x04,
+        len: 0,
+        stepMicros: 1000,
+      });
+    // Each storm once over IPv4 at its threshold and once over IPv6 one below it (THRESHOLDS in causes.ts):
+    // lone RSTs to 10 / 9 targets (an RST scan), RST+ACKs to one receiver from 50 / 49 ports (a flood),
+    // RST+ACKs from one sender to another's 5 / 4 ports (backscatter).
+    const storms: Pkt[] = [];
+    const base = { ...pkts[0]!, ack: 0, len: 0, stepMicros: 10_000 };
+    for (const v6 of [false, true]) {
+      const below = v6 ? 1 : 0;
+      for (let i = 0; i < 10 - below; i++)
+        storms.push({
+          ...base,
+          v6,
+          src: 0,
+          dst: 1 + (i % 2),
+          sport: 50000,
+          dport: 1000 + i,
+          seq: 9 * i,
+          flags: 0x04,
+        });
+      for (let i = 0; i < 50 - below; i++)
+        storms.push({ ...base, v6, src: 2, dst: 0, sport: 3000 + i, dport: 80, seq: 7 * i, flags: 0x14 });
+      for (let i = 0; i < 5 - below; i++)
+        storms.push({ ...base, v6, src: 1, dst: 2, sport: 443, dport: 20000 + i, seq: 5 * i, flags: 0x14 });
+    }
+    expect(maxRstsPerSide(many)).toBeGreaterThan(MAX_RESETS_PER_SIDE);
+    const bytes = mixedCapture([...many, ...storms], [0]);
+    for (const opts of [{}, { maxConnections: 2, maxHeldConnections: 3 }, { maxContextKeys: 2 }]) {
+      const js = JSON.stringify(
+        await analyzeCapture(source(bytes), { ...opts, engine: 'js', parallel: false, name: 'x' }),
+      );
+      const report = JSON.parse(js) as { causes: { cause: string }[]; findings: unknown[] };
+      // The storms made their causes (else this test would prove little).
+      if (Object.keys(opts).length === 0)
+        for (const c of ['scan', 'rst-flood', 'backscatter'])
+          expect(report.causes.map((x) => x.cause)).toContain(c);
+      expect(await viaWorker(bytes, { ...opts, classifyWorker: { ringWords: 4096 } })).toBe(js);
+    }
+  }, 60_000);
+
   it('classifies in the reading thread when the worker cannot start (same report)', async () => {
     const pkts = fc.sample(arbPackets(300), { numRuns: 6, seed: 5 }).flat();
     const bytes = mixedCapture(pkts, [0, 1]);
@@ -422,6 +519,26 @@ parentPort.postMessage({ ok: false, error: 'a test worker that gives up' });
         viaWorker(bytes, { maxFlows: 1, classifyWorker: { workerUrl: pathToFileURL(bad), ringWords: 4096 } }),
       ).rejects.toThrow(/classification worker/);
     }
+  }, 60_000);
+
+  it('stops a worker classifying in C when the analysis is abandoned (a closed ring, not terminate())', async () => {
+    const native = (await import(pathToFileURL(join(ROOT, 'dist/analyze/native.js')).href)) as {
+      startClassifyWorker: (
+        opts: object,
+        test: { ringWords?: number },
+      ) => { buffers: { control: SharedArrayBuffer }; result(): Promise<unknown>; abort(): void };
+    };
+    const ch = native.startClassifyWorker({}, { ringWords: 4096 });
+    // The worker names its thread in the control words (C_CONSUMER_TID, 19) before it waits in C for items.
+    const ctl = new Int32Array(ch.buffers.control);
+    const until = Date.now() + 20_000;
+    while (Atomics.load(ctl, 19) === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    expect(Atomics.load(ctl, 19)).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    ch.abort();
+    await expect(ch.result()).rejects.toThrow(/classification worker/);
+    expect(Date.now() - t0).toBeLessThan(5_000);
   }, 60_000);
 
   it('takes the worker the CLI started ahead, or does without one that died before it was taken', async () => {
