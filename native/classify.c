@@ -1358,7 +1358,9 @@ static napi_value js_classifier_export(napi_env env, napi_callback_info info) {
   switch (which) {
   case 0: need = 10; break;
   case 1: need = (size_t)CA_N * (6 + 3 * (1 + LABEL_WORDS)); break;
-  case 2: need = 2 * 65536; break;
+  case 2:
+    for (uint32_t p = 0; p < 65536; p++) need += k->tally.ports[p] != 0 ? 2 : 0;
+    break;
   case 3: need = (size_t)k->tally.ng * (4 + 2 + 5 * 4 + 1); break;
   case 4: need = (size_t)ctx->nscan * (5 + 7); break;
   case 5: need = (size_t)ctx->nflood * (5 + 4); break;
