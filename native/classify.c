@@ -974,7 +974,7 @@ static void tally_add(Tally *t, const Held *c, int index, int cause, int conf, d
 /* ---------------------------------------------------------------------------------------------------- */
 /* flow-analysis.ts ConnectionSide */
 
-typedef struct {
+typedef struct Cls {
   uint32_t max_listed, max_held;
   uint8_t server_ports[65536];
   CtxBuilder cb;
@@ -1169,12 +1169,68 @@ static void ring_copy(const int32_t *ring, uint32_t mask, uint32_t from, int32_t
 }
 
 /*
+ * One item (flow-worker.ts ITEM_*): its kind and its `len` words from `at` in `ring` (mask + 1 words, a power of
+ * two). Returns 1, or 2 for the END item (the classification is then finished), or 0 when malformed (*why).
+ */
+static int cls_item(Cls *k, int32_t kind, const int32_t *ring, uint32_t mask, uint32_t at, uint32_t len,
+                    const char **why) {
+  int32_t small[16];
+  if (kind == K_ITEM_HELD) {
+    if (len < 2) {
+      *why = "a malformed connection item";
+      return 0;
+    }
+    int32_t h = held_alloc(k);
+    Held *c = &k->held[h];
+    /* the words without the last one (the count of connections that left before) */
+    c->nw = len - 1;
+    c->w = grow_array(c->w, &c->wcap, c->nw, sizeof(int32_t));
+    ring_copy(ring, mask, at, c->w, c->nw);
+    double before = (double)ring[(at + len - 1) & mask];
+    uint32_t room = (uint32_t)HIST_CAP + (c->nw > (uint32_t)HIST_CAP ? c->nw : 0);
+    k->hist = grow_array(k->hist, &k->hist_cap, room, 1);
+    if (!held_load(c, k->hist, k->hist_cap)) {
+      held_release(k, h);
+      *why = "a malformed connection item";
+      return 0;
+    }
+    k->connections = before;
+    cls_held(k, h);
+  } else if (kind == K_ITEM_ATTEMPT) {
+    if (len != 13) {
+      *why = "a malformed attempt item";
+      return 0;
+    }
+    ring_copy(ring, mask, at, small, len);
+    k->connections = (double)small[0] + 1;
+    Addr o = addr_of(small[1], small + 2), r = addr_of(small[1], small + 6);
+    cb_attempt(&k->cb, &o, &r, small[10], word_double(small + 11), 0);
+  } else if (kind == K_ITEM_END) {
+    if (len != 3) {
+      *why = "a malformed end item";
+      return 0;
+    }
+    ring_copy(ring, mask, at, small, len);
+    cls_finish(k, (double)small[0], word_double(small + 1));
+    return 2;
+  }
+  /* other kinds: skipped, as flow-sink.ts ItemConsumer does */
+  return 1;
+}
+
+/* An item from a flat buffer of `len` words (the engine's own, or TypeScript's: classifierTake). */
+static int cls_item_flat(Cls *k, int32_t kind, const int32_t *words, uint32_t len, const char **why) {
+  uint32_t mask = 1;
+  while (mask < len) mask <<= 1;
+  return cls_item(k, kind, words, mask - 1, 0, len, why);
+}
+
+/*
  * Takes items until the END item (returns 1), or until the ring is closed (0; *why says by whom). The
  * producer is not woken: it polls while the ring is full, as it does for the TypeScript consumer.
  */
 static int cls_run(Cls *k, int32_t *ring, uint32_t mask, int32_t *ctl, const char **why) {
   uint32_t publish_every = (mask + 1) >> 4;
-  int32_t small[16];
   for (;;) {
     uint32_t head = (uint32_t)__atomic_load_n(&ctl[C_HEAD], __ATOMIC_ACQUIRE);
     if (head == k->tail) {
@@ -1195,53 +1251,65 @@ static int cls_run(Cls *k, int32_t *ring, uint32_t mask, int32_t *ctl, const cha
         *why = "a malformed item in the ring";
         return 0;
       }
-      uint32_t len = n - 2;
-      if (kind == K_ITEM_HELD) {
-        if (len < 2) {
-          *why = "a malformed connection item";
-          return 0;
-        }
-        int32_t h = held_alloc(k);
-        Held *c = &k->held[h];
-        /* the words without the last one (the count of connections that left before) */
-        c->nw = len - 1;
-        c->w = grow_array(c->w, &c->wcap, c->nw, sizeof(int32_t));
-        ring_copy(ring, mask, t + 2, c->w, c->nw);
-        double before = (double)ring[(t + 2 + len - 1) & mask];
-        uint32_t room = (uint32_t)HIST_CAP + (c->nw > (uint32_t)HIST_CAP ? c->nw : 0);
-        k->hist = grow_array(k->hist, &k->hist_cap, room, 1);
-        if (!held_load(c, k->hist, k->hist_cap)) {
-          *why = "a malformed connection item";
-          return 0;
-        }
-        k->connections = before;
-        cls_held(k, h);
-      } else if (kind == K_ITEM_ATTEMPT) {
-        if (len != 13) {
-          *why = "a malformed attempt item";
-          return 0;
-        }
-        ring_copy(ring, mask, t + 2, small, len);
-        k->connections = (double)small[0];
-        k->connections += 1;
-        Addr o = addr_of(small[1], small + 2), r = addr_of(small[1], small + 6);
-        cb_attempt(&k->cb, &o, &r, small[10], word_double(small + 11), 0);
-      } else if (kind == K_ITEM_END) {
-        if (len != 3) {
-          *why = "a malformed end item";
-          return 0;
-        }
-        ring_copy(ring, mask, t + 2, small, len);
-        k->tail = t + n;
+      int r = cls_item(k, kind, ring, mask, t + 2, n - 2, why);
+      if (r == 0) return 0;
+      k->tail = t + n;
+      if (r == 2) {
         cls_publish(k, ctl);
-        cls_finish(k, (double)small[0], word_double(small + 1));
         return 1;
       }
-      /* other kinds: skipped, as flow-sink.ts ItemConsumer does */
-      k->tail = t + n;
       if ((uint32_t)(k->tail - k->published) >= publish_every) cls_publish(k, ctl);
     }
   }
+}
+
+/*
+ * The engine's side when it classifies in its own thread (classifierAttach): a connection leaving its table
+ * as the item the ring would carry (ring_held's layout, in the engine's scratch words), and a failed attempt.
+ */
+static void cls_engine_held(Engine *e, int slot, int why, double before) {
+  const int32_t *f = e->I + (size_t)slot * I_STRIDE;
+  int nres = f[F_NRESETS];
+  uint32_t n = 1 + I_STRIDE + 2 * D_STRIDE + HIST_CAP + 1 + 1 + (uint32_t)nres * RES_WORDS + 1;
+  e->scratch = grow_array(e->scratch, &e->scratch_cap, n, sizeof(int32_t));
+  int32_t *w = e->scratch;
+  uint32_t h = 0;
+  w[h++] = why;
+  memcpy(w + h, f, sizeof(int32_t) * I_STRIDE);
+  h += I_STRIDE;
+  memcpy(w + h, e->D + (size_t)slot * D_STRIDE, sizeof(double) * D_STRIDE);
+  h += 2 * D_STRIDE;
+  const uint8_t *hist = e->H + (size_t)slot * HIST_CAP;
+  for (int i = 0; i < HIST_CAP; i++) w[h++] = hist[i];
+  w[h++] = 0; /* no spill: a flow with one goes through TypeScript (leave) */
+  w[h++] = nres;
+  for (int32_t x = f[F_RESET_HEAD]; x >= 0; x = e->R[(size_t)x * R_STRIDE + R_NEXT]) {
+    memcpy(w + h, e->R + (size_t)x * R_STRIDE, sizeof(int32_t) * R_STRIDE);
+    h += R_STRIDE;
+    memcpy(w + h, e->RD + (size_t)x * RD_STRIDE, sizeof(double) * RD_STRIDE);
+    h += 2 * RD_STRIDE;
+  }
+  w[h++] = (int32_t)before;
+  const char *err = "";
+  if (!cls_item_flat(e->cls, K_ITEM_HELD, w, h, &err)) {
+    napi_throw_error(e->env, "E_NATIVE", err);
+    e->failed = 1;
+  }
+}
+
+static void cls_engine_attempt(Engine *e, int slot, double before) {
+  const int32_t *f = e->I + (size_t)slot * I_STRIDE;
+  int orig_is_a = f[F_ORIG_IS_A] != 0;
+  int32_t w[13];
+  w[0] = (int32_t)before;
+  w[1] = f[F_V] == 6 ? 6 : 4;
+  const int32_t *o = f + (orig_is_a ? F_A0 : F_B0), *r = f + (orig_is_a ? F_B0 : F_A0);
+  memcpy(w + 2, o, sizeof(int32_t) * 4);
+  memcpy(w + 6, r, sizeof(int32_t) * 4);
+  w[10] = f[orig_is_a ? F_PB : F_PA];
+  memcpy(w + 11, e->D + (size_t)slot * D_STRIDE + D_START, sizeof(double));
+  const char *err = "";
+  cls_item_flat(e->cls, K_ITEM_ATTEMPT, w, 13, &err);
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -1457,6 +1525,44 @@ static napi_value js_classifier_export(napi_env env, napi_callback_info info) {
   }
   CHECK(napi_create_typedarray(env, napi_float64_array, at, ab, 0, &out));
   return out;
+}
+
+/*
+ * classifierAttach(engine, classifier): the engine classifies the connections leaving its table itself, in
+ * this thread (no classification worker), instead of handing them to TypeScript. The classifier must outlive
+ * the engine's use of it (TypeScript keeps both until the end).
+ */
+static napi_value js_classifier_attach(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  Engine *e = engine_args(env, info, argv, 2, "classifierAttach");
+  if (e == NULL) return NULL;
+  Cls *k = cls_of(env, argv[1]);
+  if (k == NULL || k->ended || e->ring != NULL) return bad_args(env, "classifierAttach");
+  e->cls = k;
+  return NULL;
+}
+
+/*
+ * classifierTake(classifier, kind, words: Int32Array, length): one item written by TypeScript (a connection
+ * whose history spilled, the END item); throws (E_NATIVE) when malformed.
+ */
+static napi_value js_classifier_take(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Cls *k = argc == 4 ? cls_of(env, argv[0]) : NULL;
+  void *wp;
+  size_t wn;
+  double len = k != NULL ? num(env, argv[3]) : -1;
+  if (k == NULL || k->ended || !typed(env, NULL, argv[2], napi_int32_array, &wp, &wn) || !(len >= 0) ||
+      len > (double)wn || len != floor(len))
+    return bad_args(env, "classifierTake");
+  const char *why = "";
+  if (!cls_item_flat(k, (int32_t)num(env, argv[1]), wp, (uint32_t)len, &why)) {
+    napi_throw_error(env, "E_NATIVE", why);
+    return NULL;
+  }
+  return NULL;
 }
 
 /* classifierDestroy(classifier): frees its memory now (the finalizer would, later) */

@@ -164,6 +164,10 @@ typedef struct {
   uint32_t ring_mask;
   uint32_t ring_tail;
   napi_ref cb_full;
+  /* the native classifier, when the connections are classified in this thread (classify.c) */
+  struct Cls *cls;
+  int32_t *scratch;
+  uint32_t scratch_cap;
   int failed; /* a callback threw: stop, the exception goes up */
   int released; /* destroy() ran: every call is refused */
 } Engine;
@@ -1163,6 +1167,10 @@ static void ring_attempt(Engine *e, int slot, double before) {
   ring_publish(e, h);
 }
 
+struct Cls;
+static void cls_engine_held(Engine *e, int slot, int why, double before);
+static void cls_engine_attempt(Engine *e, int slot, double before);
+
 /*
  * flows.ts leave(), as the flow worker's callbacks (flow-worker.ts) do it: a connection with resets goes to
  * TypeScript with its RSTs copied to the exchange area (held.ts takes them into its own pool); a failed
@@ -1178,13 +1186,16 @@ static void leave(Engine *e, int slot, int why) {
     if (o[E_SYNS] > 0 && o[E_STATE] == EP_SYN_SENT && r[E_STATE] == EP_INACTIVE) {
       if (e->ring != NULL) {
         ring_attempt(e, slot, before);
+      } else if (e->cls != NULL) {
+        cls_engine_attempt(e, slot, before);
       } else {
         double args[2] = { before, slot };
         call_js(e, e->cb_attempt, 2, args);
       }
     }
-  } else if (e->ring != NULL && !e->spilled[slot]) {
-    ring_held(e, slot, why, before);
+  } else if ((e->ring != NULL || e->cls != NULL) && !e->spilled[slot]) {
+    if (e->ring != NULL) ring_held(e, slot, why, before);
+    else cls_engine_held(e, slot, why, before);
     for (int32_t x = f[F_RESET_HEAD]; x >= 0;) {
       int32_t nx = e->R[(size_t)x * R_STRIDE + R_NEXT];
       pool_release(e, x);
@@ -1576,6 +1587,9 @@ static void release_engine(napi_env env, Engine *e) {
   e->buckets = e->prev = e->next = e->free_slots = NULL;
   e->used = e->spilled = NULL;
   e->ring = NULL;
+  free(e->scratch);
+  e->scratch = NULL;
+  e->cls = NULL;
 }
 
 static void finalize_engine(napi_env env, void *data, void *hint) {
@@ -1998,6 +2012,8 @@ static napi_value init(napi_env env, napi_value exports) {
     { "classifierRun", NULL, js_classifier_run, NULL, NULL, NULL, napi_default, NULL },
     { "classifierExport", NULL, js_classifier_export, NULL, NULL, NULL, napi_default, NULL },
     { "classifierDestroy", NULL, js_classifier_destroy, NULL, NULL, NULL, napi_default, NULL },
+    { "classifierAttach", NULL, js_classifier_attach, NULL, NULL, NULL, napi_default, NULL },
+    { "classifierTake", NULL, js_classifier_take, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_value version;

@@ -162,9 +162,13 @@ export async function analyzeCapture(
   const maxTalkers = Math.max(1, Math.floor(opts.maxTalkers ?? DEFAULT_MAX_TALKERS));
   const maxSeconds = Math.max(1, Math.floor(opts.maxSeconds ?? DEFAULT_MAX_SECONDS));
   const engine = chooseEngine(opts.engine);
-  // With the native engine, the second thread (when worth it: useWorker) classifies; with TypeScript's
-  // flow table, it runs the table (flow-worker.ts).
-  const second = WORKER_URL !== undefined && (await useWorker(source, opts.parallel));
+  // With TypeScript's flow table, a second thread (when worth it: useWorker) runs the table (flow-worker.ts).
+  // With the native engine it classifies (classify-worker.ts) only when asked (`parallel: true`): the engine
+  // classifies in C in this thread as fast as two threads do, with less CPU and memory (docs/benchmarks.md,
+  // part 7, round 7: 1 GB in 1.10 s against 1.14 s, 1.25 s of CPU against 1.60 s).
+  const second =
+    WORKER_URL !== undefined &&
+    (engine !== undefined ? opts.parallel === true : await useWorker(source, opts.parallel));
   const native =
     engine !== undefined
       ? new NativeFlows(

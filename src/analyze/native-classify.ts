@@ -42,6 +42,10 @@ export interface ClassifierApi {
   classifierRun(classifier: object, words: Int32Array, control: Int32Array): boolean;
   classifierExport(classifier: object, which: number): Float64Array;
   classifierDestroy(classifier: object): void;
+  /** The engine classifies the connections leaving its table itself, in its thread. */
+  classifierAttach(engine: object, classifier: object): void;
+  /** One item (flow-worker.ts ITEM_*) written by TypeScript: a connection whose history spilled, the end. */
+  classifierTake(classifier: object, kind: number, words: Int32Array, length: number): void;
 }
 
 const CONFIDENCES: readonly Confidence[] = ['certain', 'likely', 'possible'];
@@ -70,6 +74,17 @@ export function nativeClassifierFits(opts: FlowAnalysisOptions): boolean {
   return bounds(opts) !== undefined;
 }
 
+/** A classifier for these options (nativeClassifierFits), to be destroyed by the caller. */
+export function newClassifier(
+  api: ClassifierApi,
+  opts: FlowAnalysisOptions,
+  serverPorts: Uint8Array,
+): object {
+  const b = bounds(opts);
+  if (b === undefined) throw new Error('the native classifier takes whole-number bounds only');
+  return api.classifier(b, serverPorts);
+}
+
 /**
  * Takes the ring's items until the END item with the native classifier (blocking this thread, the
  * worker's), and returns the connection side's result. Throws when the ring is closed before the end.
@@ -80,12 +95,10 @@ export function classifyNatively(
   opts: FlowAnalysisOptions,
   serverPorts: Uint8Array,
 ): FlowResult {
-  const b = bounds(opts);
-  if (b === undefined) throw new Error('classifyNatively: bounds must be whole numbers');
-  const k = api.classifier(b, serverPorts);
+  const k = newClassifier(api, opts, serverPorts);
   try {
     api.classifierRun(k, new Int32Array(ring.words), new Int32Array(ring.control));
-    return resultOf(api, k, opts);
+    return classifierResult(api, k, opts);
   } finally {
     api.classifierDestroy(k);
   }
@@ -130,7 +143,8 @@ function* records(x: Float64Array, n: number): Generator<number> {
   for (let at = 0; at + n <= x.length; at += n) yield at;
 }
 
-function resultOf(api: ClassifierApi, k: object, opts: FlowAnalysisOptions): FlowResult {
+/** The connection side's result, once the classifier took the END item (its text made here). */
+export function classifierResult(api: ClassifierApi, k: object, opts: FlowAnalysisOptions): FlowResult {
   const names = new AddressNames();
   const addr = (x: Float64Array, at: number): string =>
     names.name(x[at]!, x[at + 1]!, x[at + 2]!, x[at + 3]!, x[at + 4]!);

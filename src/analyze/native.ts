@@ -51,7 +51,12 @@ import {
 } from './flows.js';
 import { CLOSED_BY, HeldConnections, serializeFlowFrom } from './held.js';
 import { Item, ItemReader, type ItemRingBuffers, ItemWriter, newItemRingBuffers } from './item-ring.js';
-import type { ClassifierApi } from './native-classify.js';
+import {
+  type ClassifierApi,
+  classifierResult,
+  nativeClassifierFits,
+  newClassifier,
+} from './native-classify.js';
 import { CLASSIFY_RING_WORDS, CLASSIFY_URL, takePrestarted } from './prestart.js';
 import { QuietView } from './records.js';
 import {
@@ -236,7 +241,43 @@ export class NativeFlows implements FlowSink, BulkReader {
     this.S[S_LAST] = Number.NEGATIVE_INFINITY;
     let onHeld: (before: number, slot: number, why: number, n: number) => void;
     let onAttempt: (before: number, slot: number) => void;
-    if (classify === undefined) {
+    // The flow worker's items (flow-worker.ts), written here: for the classification worker, or the native
+    // classifier in this thread, the connections whose history spilled into a string, and the END item.
+    const item = new Item();
+    const heldItem = (before: number, slot: number, why: number, n: number): Item => {
+      serializeFlowFrom(store, slot, why, XI, XD, n, item);
+      return item.int(before);
+    };
+    const attemptItem = (before: number, slot: number): Item => {
+      const q = quiet.at(slot);
+      q.addressWords(true, words, 0);
+      q.addressWords(false, words, 4);
+      return item.clear().int(before).int(q.ipVersion).ints(words, 0, 8).int(q.respPort).double(q.startTime);
+    };
+    let classifier: object | undefined;
+    if (classify === undefined && nativeClassifierFits(opts)) {
+      // Classified in this thread by the native classifier (native/classify.c), which the engine feeds itself.
+      const k = newClassifier(api, opts, SERVER_PORTS);
+      classifier = k;
+      onHeld = (before, slot, why, n) => {
+        const x = heldItem(before, slot, why, n);
+        api.classifierTake(k, ITEM_HELD, x.words, x.length);
+      };
+      onAttempt = (before, slot) => {
+        const x = attemptItem(before, slot);
+        api.classifierTake(k, ITEM_ATTEMPT, x.words, x.length);
+      };
+      this.finishSide = async (left, evicted) => {
+        try {
+          item.clear().int(left).double(evicted);
+          api.classifierTake(k, ITEM_END, item.words, item.length);
+          return classifierResult(api, k, opts);
+        } finally {
+          api.classifierDestroy(k);
+        }
+      };
+      this.abortSide = () => api.classifierDestroy(k);
+    } else if (classify === undefined) {
       // Classified in this thread: as flow-sink.ts does with the flow worker's items, from memory.
       const held = new HeldConnections(new ResetPool(), names);
       const side = new ConnectionSide(held, opts);
@@ -254,24 +295,17 @@ export class NativeFlows implements FlowSink, BulkReader {
       this.finishSide = async (left, evicted) => side.finish(left, evicted);
       this.abortSide = () => undefined;
     } else {
-      // Classified by the classification worker: the flow worker's items (flow-worker.ts), written here.
-      const item = new Item();
+      // Classified by the classification worker; the engine writes the items itself (ring below).
       const out = classify.writer;
-      // The engine writes the items itself (ring below); only a flow whose history spilled into a string
-      // comes here, and the END item.
       onHeld = (before, slot, why, n) => {
-        serializeFlowFrom(store, slot, why, XI, XD, n, item);
-        item.int(before);
+        const x = heldItem(before, slot, why, n);
         out.sync();
-        out.push(ITEM_HELD, item);
+        out.push(ITEM_HELD, x);
       };
       onAttempt = (before, slot) => {
-        const q = quiet.at(slot);
-        q.addressWords(true, words, 0);
-        q.addressWords(false, words, 4);
-        item.clear().int(before).int(q.ipVersion).ints(words, 0, 8).int(q.respPort).double(q.startTime);
+        const x = attemptItem(before, slot);
         out.sync();
-        out.push(ITEM_ATTEMPT, item);
+        out.push(ITEM_ATTEMPT, x);
       };
       this.finishSide = async (left, evicted) => {
         out.sync();
@@ -311,6 +345,7 @@ export class NativeFlows implements FlowSink, BulkReader {
       D_FRESH,
       SERVER_PORTS,
     );
+    if (classifier !== undefined) api.classifierAttach(this.engine, classifier);
     if (classify !== undefined)
       api.ring(
         this.engine,

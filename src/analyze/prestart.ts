@@ -8,13 +8,14 @@
  * right after its arguments are checked, the worker boots while the reading thread loads the analyzer; it
  * then waits for its options (a message) before it claims the ring (classify-worker.ts).
  *
+ * Since the classification runs in C (native/classify.c), one thread is as fast as two with the native
+ * engine, so the worker is started only for `--threads 2` (docs/benchmarks.md, part 7, round 7).
+ *
  * This module is light on purpose (no analyzer imports): the point is to run before they load. A worker
- * started here that the analysis does not take — a small capture, the TypeScript tracker, no native engine —
- * is stopped (discardPrestarted); unref'ed meanwhile, it never keeps the process alive.
+ * started here that the analysis does not take — the TypeScript tracker, no native engine — is stopped
+ * (discardPrestarted); unref'ed meanwhile, it never keeps the process alive.
  */
 
-import { fstatSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type ItemRingBuffers, newItemRingBuffers } from './item-ring.js';
 
@@ -64,20 +65,14 @@ let waiting: Prestarted | undefined;
 let fate: 'taken' | 'discarded' | undefined;
 
 /**
- * Starts the classification worker ahead of the analysis of `input` (a path, or '-' for standard input)
- * when the analysis will want one: the compiled build, two CPUs, and an input that `autoParallel` takes
- * (or `parallel: true`). Never throws: without it, the analysis starts its worker itself. `test.workerUrl`:
- * another worker file (tests).
+ * Starts the classification worker ahead of the analysis when it will want one: the compiled build and
+ * `parallel: true` (`--threads 2`; with the native engine `auto` classifies in the reading thread). Never
+ * throws: without it, the analysis starts its worker itself. `test.workerUrl`: another worker file (tests).
  */
-export function prestartClassifyWorker(
-  input: string,
-  parallel: boolean | 'auto',
-  test: { workerUrl?: URL } = {},
-): void {
+export function prestartClassifyWorker(parallel: boolean | 'auto', test: { workerUrl?: URL } = {}): void {
   const url = test.workerUrl ?? CLASSIFY_URL;
-  if (waiting !== undefined || url === undefined || parallel === false) return;
+  if (waiting !== undefined || url === undefined || parallel !== true) return;
   fate = undefined;
-  if (parallel === 'auto' && !autoParallel(inputBytes(input), availableParallelism())) return;
   try {
     const buffers = newItemRingBuffers(CLASSIFY_RING_WORDS);
     const claim = new SharedArrayBuffer(4);
@@ -99,16 +94,6 @@ export function prestartClassifyWorker(
     waiting = pre;
   } catch {
     waiting = undefined;
-  }
-}
-
-/** The size of a regular file at `input` ('-': standard input); undefined for a stream or a FIFO. */
-function inputBytes(input: string): number | undefined {
-  try {
-    const st = input === '-' ? fstatSync(0) : statSync(input);
-    return st.isFile() ? st.size : undefined;
-  } catch {
-    return 0; // the reader reports why it cannot open it; no worker for that
   }
 }
 

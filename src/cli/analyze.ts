@@ -44,9 +44,10 @@ Options:
                          or in TypeScript (the reference: the same report, ~2x slower);
                          auto (default): native when it is built
   --threads auto|1|2     1: all in this thread; 2: a second thread (with the native engine it
-                         classifies, with the TypeScript one it tracks connections; faster with a
-                         free core, for more CPU); auto (default): 2 for a stream or a file of
-                         16 MiB or more if the process may use 2 CPUs
+                         classifies, with the TypeScript one it tracks connections, faster with a
+                         free core, for more CPU); auto (default): one thread with the native
+                         engine; with the TypeScript one, 2 for a stream or a file of 16 MiB or
+                         more if the process may use 2 CPUs
   -q, --quiet            no progress bar
   -h, --help             this text
 
@@ -191,7 +192,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     });
 
   // The classification worker boots while this thread loads the analyzer (prestart.ts); then the analyzer.
-  if (engine !== 'js') prestartClassifyWorker(file, parallel);
+  if (engine !== 'js') prestartClassifyWorker(parallel);
   const { analyzeCapture } = await import('../analyze/analyze.js');
 
   const progress = createProgress({

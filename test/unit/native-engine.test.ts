@@ -490,6 +490,41 @@ describe('native engine with the classification worker (dist/)', () => {
     }
   }, 60_000);
 
+  it('classifies a connection whose history spilled past the record (TypeScript writes its item) as TypeScript does', async () => {
+    // Retransmissions and zero windows from both sides, 11,000 each: Zeek's scaled letters (T, W) at 1, 10,
+    // 100, 1,000 and 10,000 make a history longer than the record's 24 letters; then an abort.
+    const base = {
+      ...fc.sample(arbPackets(5), { numRuns: 1, seed: 3 })[0]![0]!,
+      v6: false,
+      ack: 0,
+      stepMicros: 100,
+    };
+    const a = { ...base, src: 0, dst: 1, sport: 40000, dport: 80, win: 65535, len: 0 };
+    const b = { ...base, src: 1, dst: 0, sport: 80, dport: 40000, win: 65535, len: 0 };
+    const pkts: Pkt[] = [
+      { ...a, seq: 1000, flags: 0x02 },
+      { ...b, seq: 5000, ack: 1001, flags: 0x12 },
+      { ...a, seq: 1001, ack: 5001, flags: 0x10 },
+    ];
+    for (let i = 0; i < 11_000; i++) {
+      pkts.push(
+        { ...a, seq: 1001, ack: 5001, flags: 0x18, len: 10 },
+        { ...b, seq: 5001, ack: 1001, flags: 0x18, len: 10 },
+      );
+      pkts.push(
+        { ...a, seq: 1011, ack: 5011, flags: 0x10, win: 0 },
+        { ...b, seq: 5011, ack: 1011, flags: 0x10, win: 0 },
+      );
+    }
+    pkts.push({ ...a, seq: 1011, ack: 5011, flags: 0x14 });
+    const bytes = mixedCapture(pkts, [0]);
+    const { js, native } = await both(bytes);
+    const conn = (JSON.parse(js) as { connections: { history: string }[] }).connections[0]!;
+    expect(conn.history.length).toBeGreaterThan(24);
+    expect(native).toBe(js);
+    expect(await viaWorker(bytes, { classifyWorker: { ringWords: 4096 } })).toBe(js);
+  }, 60_000);
+
   it('classifies in the reading thread when the worker cannot start (same report)', async () => {
     const pkts = fc.sample(arbPackets(300), { numRuns: 6, seed: 5 }).flat();
     const bytes = mixedCapture(pkts, [0, 1]);
@@ -543,7 +578,7 @@ parentPort.postMessage({ ok: false, error: 'a test worker that gives up' });
 
   it('takes the worker the CLI started ahead, or does without one that died before it was taken', async () => {
     const prestart = (await import(pathToFileURL(join(ROOT, 'dist/analyze/prestart.js')).href)) as {
-      prestartClassifyWorker: (input: string, parallel: boolean | 'auto', test?: { workerUrl?: URL }) => void;
+      prestartClassifyWorker: (parallel: boolean | 'auto', test?: { workerUrl?: URL }) => void;
       prestartState: () => 'none' | 'waiting' | 'ended' | 'taken' | 'discarded';
     };
     const native = (opts: AnalyzeOptions) =>
@@ -554,18 +589,18 @@ parentPort.postMessage({ ok: false, error: 'a test worker that gives up' });
     const bytes = mixedCapture([...pkts, ...pkts], [0, 1]);
     const js = JSON.stringify(await analyzeCapture(source(bytes), { maxFlows: 2, engine: 'js', name: 'x' }));
     // Taken: the analysis sends it its options, and it classifies (same report).
-    prestart.prestartClassifyWorker('-', true);
+    prestart.prestartClassifyWorker(true);
     expect(prestart.prestartState()).toBe('waiting');
     expect(await native({ parallel: true })).toBe(js);
     expect(prestart.prestartState()).toBe('taken');
     // Not wanted (one thread): stopped, and the analysis ends.
-    prestart.prestartClassifyWorker('-', true);
+    prestart.prestartClassifyWorker(true);
     expect(await native({ parallel: false })).toBe(js);
     expect(prestart.prestartState()).toBe('discarded');
     // Ended before it was taken: the reading thread classifies itself (same report).
     const dying = join(dir, 'dies-at-once.mjs');
     writeFileSync(dying, 'process.exit(5);\n');
-    prestart.prestartClassifyWorker('-', true, { workerUrl: pathToFileURL(dying) });
+    prestart.prestartClassifyWorker(true, { workerUrl: pathToFileURL(dying) });
     for (let i = 0; i < 500 && prestart.prestartState() === 'waiting'; i++)
       await new Promise((r) => setTimeout(r, 20));
     expect(prestart.prestartState()).toBe('ended');
