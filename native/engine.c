@@ -1997,6 +1997,8 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
 
 /* the classification worker's half (classify-worker.ts): one translation unit with the layouts above */
 #include "classify.c"
+/* the reading thread's read-ahead (src/packet/reader.ts readInLine) */
+#include "readahead.c"
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -2014,6 +2016,9 @@ static napi_value init(napi_env env, napi_value exports) {
     { "classifierDestroy", NULL, js_classifier_destroy, NULL, NULL, NULL, napi_default, NULL },
     { "classifierAttach", NULL, js_classifier_attach, NULL, NULL, NULL, napi_default, NULL },
     { "classifierTake", NULL, js_classifier_take, NULL, NULL, NULL, napi_default, NULL },
+    { "readAhead", NULL, js_read_ahead, NULL, NULL, NULL, napi_default, NULL },
+    { "readAheadNext", NULL, js_read_ahead_next, NULL, NULL, NULL, napi_default, NULL },
+    { "readAheadStop", NULL, js_read_ahead_stop, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_value version;

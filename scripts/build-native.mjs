@@ -6,7 +6,7 @@
 // `rstwatch analyze` then uses its TypeScript flow tracker (same report, slower; docs/analyze.md "Engine").
 // Set RSTWATCH_NATIVE=0 to skip the build, RSTWATCH_NATIVE=1 to make a failure an error (CI).
 //
-// The addon is rebuilt only when native/engine.c (or classify.c, which it includes) is newer than it.
+// The addon is rebuilt only when native/engine.c (or a file it includes) is newer than it.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
@@ -28,8 +28,10 @@ function give(reason) {
 }
 
 if (mode === '0') process.exit(0);
-// (classify.c is part of the same translation unit: engine.c includes it)
-const newest = Math.max(statSync(src).mtimeMs, statSync(join(root, 'native', 'classify.c')).mtimeMs);
+// (classify.c and readahead.c are part of the same translation unit: engine.c includes them)
+const newest = Math.max(
+  ...['engine.c', 'classify.c', 'readahead.c'].map((f) => statSync(join(root, 'native', f)).mtimeMs),
+);
 if (existsSync(out) && statSync(out).mtimeMs >= newest) process.exit(0);
 
 // Node's headers: npm's nodedir setting, the ones next to this node binary, Debian's nodejs package.

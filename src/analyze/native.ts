@@ -19,7 +19,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { BulkReader } from '../packet/parser.js';
+import type { BulkReader, ReadAheadSource } from '../packet/parser.js';
 import type { DecodedTcp } from '../packet/types.js';
 import { AddressNames } from './addr-cache.js';
 import { BoundedCounter, type RstTallies, type RstTally, SecondsHistogram } from './aggregate.js';
@@ -126,7 +126,15 @@ interface EngineApi extends ClassifierApi {
   tally(engine: object, ...rst: Parameters<RstTally>): void;
   /** Tally `which` (0 senders, 1 receivers, 2 pairs, 3 seconds) into `out`; without it, its length. */
   tallies(engine: object, which: number, out?: Float64Array): number;
+  /** A thread that reads regular file `fd` into `buffers` in turn (native/readahead.c). */
+  readAhead(fd: number, buffers: Uint8Array[]): object;
+  /** The next chunk's length (0: the end; negative: −errno), in the next buffer in turn. */
+  readAheadNext(reader: object): number;
+  readAheadStop(reader: object): void;
 }
+
+/** Buffers the read-ahead thread fills in turn: two are the reader's (the chunk and the one before). */
+const READ_AHEAD_BUFFERS = 4;
 
 // Bulk statistics (engine.c S_*) and table statistics (T_*).
 const S_TCP = 0;
@@ -382,6 +390,35 @@ export class NativeFlows implements FlowSink, BulkReader {
     this.packets = this.S[S_PACKETS]!;
     this.bytes = this.S[S_BYTES]!;
     return used;
+  }
+
+  /** BulkReader: a regular file read ahead by the engine's thread (native/readahead.c), 4 chunks in turn. */
+  readAhead(fd: number, chunk: number): ReadAheadSource | undefined {
+    const api = this.api;
+    const bufs = Array.from({ length: READ_AHEAD_BUFFERS }, () => new Uint8Array(chunk));
+    let r: object;
+    try {
+      r = api.readAhead(fd, bufs);
+    } catch {
+      return undefined; // no thread: the reader reads in this thread
+    }
+    let k = 0;
+    let stopped = false;
+    return {
+      next: () => {
+        const n = api.readAheadNext(r);
+        if (n <= 0) return n === 0 ? bufs[0]!.subarray(0, 0) : n;
+        const b = bufs[k++ % bufs.length]!;
+        return n === chunk ? b : b.subarray(0, n);
+      },
+      // `bufs` stays referenced until then: the thread writes into them.
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        api.readAheadStop(r);
+        bufs.length = 0;
+      },
+    };
   }
 
   observe(pkt: DecodedTcp, tsSec: number, tsNsec: number, frame: number): void {

@@ -85,9 +85,22 @@ class Record implements PacketRecord {
  * claiming more than maxPacketBytes, or one it leaves to onPacket. `packets` and `bytes` then say how many
  * records and captured bytes it took (the frames are numbered from `frame` + 1).
  */
+/** Chunks of a regular file read ahead by another thread (native/readahead.c), in order from offset 0. */
+export interface ReadAheadSource {
+  /**
+   * The next chunk (empty at the end; valid until the call after next), or a negative number when that
+   * chunk could not be read (the caller reads it itself, for the error).
+   */
+  next(): Uint8Array | number;
+  /** The thread ends (after the read it is in): before the descriptor is closed. */
+  stop(): void;
+}
+
 export interface BulkReader {
   packets: number;
   bytes: number;
+  /** Reads regular file `fd` ahead in `chunk`-byte pieces, when it can (else undefined). */
+  readAhead?(fd: number, chunk: number): ReadAheadSource | undefined;
   pcap(
     buf: Uint8Array,
     off: number,

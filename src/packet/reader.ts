@@ -447,12 +447,12 @@ export function setInLineYieldMs(ms: number): void {
 }
 
 /**
- * A regular file for the native engine (ctx.bulk): read in this thread, chunk after chunk, instead of in
- * libuv's thread pool. The engine takes a chunk in about the time the pool needs to copy the next one, so
- * the pool's double buffering saved nothing: this thread waited for it (~0.25 s on the 1 GB benchmark
- * capture, both cores being busy with the engine and the classification worker), and the copy costs less
- * here (docs/benchmarks.md, part 7, round 4). Every inLineYieldMs the event loop gets a turn.
- * A regular file ends at its first short read, as in readFrom.
+ * A regular file for the native engine (ctx.bulk), chunk after chunk: read ahead by a thread of the engine's
+ * (ctx.bulk.readAhead, native/readahead.c) while this thread runs the engine on the chunks already read;
+ * without one, read in this thread. Not in libuv's thread pool: a promise and an event-loop turn per chunk
+ * cost more than the copy (docs/benchmarks.md, part 7, rounds 4 and 7). Every inLineYieldMs the event loop
+ * gets a turn. A regular file ends at its first short read, as in readFrom. A chunk the read-ahead thread
+ * could not read is read again here, for Node's own error (the same problem text either way).
  */
 async function readInLine(
   src: ByteSource,
@@ -461,24 +461,34 @@ async function readInLine(
   onProgress: ((n: number) => void) | undefined,
   signal: AbortSignal | undefined,
 ): Promise<void> {
+  let ahead = ctx.bulk?.readAhead?.(src.fd, CHUNK);
   // Two buffers in turn, as readFrom: a chunk's memory is not reused before the next chunk was taken.
-  const bufs = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
+  let bufs: Uint8Array[] | undefined;
   let total = 0;
   let lastYield = performance.now();
   try {
     for (let i = 0; !ctx.stopped && signal?.aborted !== true; i++) {
-      const buf = bufs[i & 1]!;
-      let n: number;
-      try {
-        n = readSync(src.fd, buf, 0, CHUNK, total);
-      } catch (err) {
-        ctx.problem(CAPTURE.READ, `error reading ${src.name}: ${describeIoError(err)}`, total);
-        break;
+      let chunk: Uint8Array | number = ahead !== undefined ? ahead.next() : -1;
+      if (typeof chunk === 'number' && chunk < 0) {
+        if (ahead !== undefined) {
+          ahead.stop();
+          ahead = undefined;
+        }
+        bufs ??= [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
+        const buf = bufs[i & 1]!;
+        try {
+          const n = readSync(src.fd, buf, 0, CHUNK, total);
+          chunk = n === CHUNK ? buf : buf.subarray(0, n);
+        } catch (err) {
+          ctx.problem(CAPTURE.READ, `error reading ${src.name}: ${describeIoError(err)}`, total);
+          break;
+        }
       }
+      const n = typeof chunk === 'number' ? 0 : chunk.length;
       if (n === 0) break;
       total += n;
       onProgress?.(total);
-      framer.push(n === CHUNK ? buf : buf.subarray(0, n));
+      framer.push(chunk as Uint8Array);
       if (n < CHUNK) break;
       if (performance.now() - lastYield >= inLineYieldMs) {
         // A timer, not setImmediate: an immediate runs in the same loop turn, before any timer or I/O.
@@ -487,6 +497,8 @@ async function readInLine(
       }
     }
   } finally {
+    // The thread ends before the descriptor it reads is closed.
+    ahead?.stop();
     await src.close().catch(() => undefined);
   }
 }
