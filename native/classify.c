@@ -985,7 +985,10 @@ typedef struct Cls {
   uint32_t nfree, capfree;
   int32_t *listed;
   uint32_t nlisted, caplisted;
-  int32_t *waiting;
+  struct Waiting {
+    double id;
+    int32_t h;
+  } *waiting; /* with their ids: sorted without a look into each connection */
   uint32_t nwaiting, capwaiting;
   Ctx *early;
   double early_at;
@@ -1075,25 +1078,18 @@ static void classify_held(Cls *k, int32_t h, const Ctx *ctx) {
   }
 }
 
-/* qsort has no context argument: the classifier being sorted, per thread */
-static _Thread_local Cls *tl_sort_cls;
-
-static int by_held_id(const void *x, const void *y) {
-  double a = tl_sort_cls->held[*(const int32_t *)x].id, b = tl_sort_cls->held[*(const int32_t *)y].id;
+static int by_waiting_id(const void *x, const void *y) {
+  double a = ((const struct Waiting *)x)->id, b = ((const struct Waiting *)y)->id;
   return a < b ? -1 : a > b;
-}
-
-static void sort_by_id(Cls *k, int32_t *list, uint32_t n) {
-  tl_sort_cls = k;
-  qsort(list, n, sizeof(int32_t), by_held_id);
 }
 
 /* ConnectionSide.hold */
 static void cls_hold(Cls *k, int32_t h) {
-  k->waiting = grow_array(k->waiting, &k->capwaiting, k->nwaiting + 1, sizeof(int32_t));
-  k->waiting[k->nwaiting++] = h;
+  k->waiting = grow_array(k->waiting, &k->capwaiting, k->nwaiting + 1, sizeof(struct Waiting));
+  k->waiting[k->nwaiting].id = k->held[h].id;
+  k->waiting[k->nwaiting++].h = h;
   if (k->nwaiting < k->max_held) return;
-  sort_by_id(k, k->waiting, k->nwaiting);
+  qsort(k->waiting, k->nwaiting, sizeof(struct Waiting), by_waiting_id);
   uint32_t older = k->nwaiting >> 1;
   if (k->early == NULL || k->connections - k->early_at >= CONTEXT_REFRESH) {
     ctx_free(k->early);
@@ -1101,10 +1097,10 @@ static void cls_hold(Cls *k, int32_t h) {
     k->early_at = k->connections;
   }
   for (uint32_t i = 0; i < older; i++) {
-    classify_held(k, k->waiting[i], k->early);
-    held_release(k, k->waiting[i]);
+    classify_held(k, k->waiting[i].h, k->early);
+    held_release(k, k->waiting[i].h);
   }
-  memmove(k->waiting, k->waiting + older, sizeof(int32_t) * (k->nwaiting - older));
+  memmove(k->waiting, k->waiting + older, sizeof(struct Waiting) * (k->nwaiting - older));
   k->nwaiting -= older;
   k->classified_early += older;
 }
@@ -1134,14 +1130,14 @@ static void cls_finish(Cls *k, double connections, double evicted) {
   k->connections = connections;
   k->evicted = evicted;
   k->final_ctx = cb_build(&k->cb);
-  sort_by_id(k, k->waiting, k->nwaiting);
+  qsort(k->waiting, k->nwaiting, sizeof(struct Waiting), by_waiting_id);
   uint32_t i = 0, j = 0;
   while (i < k->nlisted || j < k->nwaiting) {
-    if (j >= k->nwaiting || (i < k->nlisted && k->held[k->listed[i]].id < k->held[k->waiting[j]].id)) {
+    if (j >= k->nwaiting || (i < k->nlisted && k->held[k->listed[i]].id < k->waiting[j].id)) {
       classify_held(k, k->listed[i++], k->final_ctx);
     } else {
-      classify_held(k, k->waiting[j], k->final_ctx);
-      held_release(k, k->waiting[j++]);
+      classify_held(k, k->waiting[j].h, k->final_ctx);
+      held_release(k, k->waiting[j++].h);
     }
   }
   k->nwaiting = 0;
@@ -1168,6 +1164,20 @@ static void ring_copy(const int32_t *ring, uint32_t mask, uint32_t from, int32_t
   }
 }
 
+/* Held connection `h`, its words in place, leaves the table (ConnectionSide.catchUp, then held); 0: malformed */
+static int held_take(Cls *k, int32_t h, double before) {
+  Held *c = &k->held[h];
+  uint32_t room = (uint32_t)HIST_CAP + (c->nw > (uint32_t)HIST_CAP ? c->nw : 0);
+  k->hist = grow_array(k->hist, &k->hist_cap, room, 1);
+  if (!held_load(c, k->hist, k->hist_cap)) {
+    held_release(k, h);
+    return 0;
+  }
+  k->connections = before;
+  cls_held(k, h);
+  return 1;
+}
+
 /*
  * One item (flow-worker.ts ITEM_*): its kind and its `len` words from `at` in `ring` (mask + 1 words, a power of
  * two). Returns 1, or 2 for the END item (the classification is then finished), or 0 when malformed (*why).
@@ -1186,16 +1196,10 @@ static int cls_item(Cls *k, int32_t kind, const int32_t *ring, uint32_t mask, ui
     c->nw = len - 1;
     c->w = grow_array(c->w, &c->wcap, c->nw, sizeof(int32_t));
     ring_copy(ring, mask, at, c->w, c->nw);
-    double before = (double)ring[(at + len - 1) & mask];
-    uint32_t room = (uint32_t)HIST_CAP + (c->nw > (uint32_t)HIST_CAP ? c->nw : 0);
-    k->hist = grow_array(k->hist, &k->hist_cap, room, 1);
-    if (!held_load(c, k->hist, k->hist_cap)) {
-      held_release(k, h);
+    if (!held_take(k, h, (double)ring[(at + len - 1) & mask])) {
       *why = "a malformed connection item";
       return 0;
     }
-    k->connections = before;
-    cls_held(k, h);
   } else if (kind == K_ITEM_ATTEMPT) {
     if (len != 13) {
       *why = "a malformed attempt item";
@@ -1264,15 +1268,20 @@ static int cls_run(Cls *k, int32_t *ring, uint32_t mask, int32_t *ctl, const cha
 }
 
 /*
- * The engine's side when it classifies in its own thread (classifierAttach): a connection leaving its table
- * as the item the ring would carry (ring_held's layout, in the engine's scratch words), and a failed attempt.
+ * The engine's side when it classifies in its own thread (classifierAttach): a connection leaving its table,
+ * written as the item the ring would carry (ring_held's layout) straight into a held connection's words, and
+ * a failed attempt.
  */
 static void cls_engine_held(Engine *e, int slot, int why, double before) {
   const int32_t *f = e->I + (size_t)slot * I_STRIDE;
   int nres = f[F_NRESETS];
-  uint32_t n = 1 + I_STRIDE + 2 * D_STRIDE + HIST_CAP + 1 + 1 + (uint32_t)nres * RES_WORDS + 1;
-  e->scratch = grow_array(e->scratch, &e->scratch_cap, n, sizeof(int32_t));
-  int32_t *w = e->scratch;
+  uint32_t n = 1 + I_STRIDE + 2 * D_STRIDE + HIST_CAP + 1 + 1 + (uint32_t)nres * RES_WORDS;
+  Cls *k = e->cls;
+  int32_t held = held_alloc(k);
+  Held *c = &k->held[held];
+  c->w = grow_array(c->w, &c->wcap, n, sizeof(int32_t));
+  c->nw = n;
+  int32_t *w = c->w;
   uint32_t h = 0;
   w[h++] = why;
   memcpy(w + h, f, sizeof(int32_t) * I_STRIDE);
@@ -1289,10 +1298,8 @@ static void cls_engine_held(Engine *e, int slot, int why, double before) {
     memcpy(w + h, e->RD + (size_t)x * RD_STRIDE, sizeof(double) * RD_STRIDE);
     h += 2 * RD_STRIDE;
   }
-  w[h++] = (int32_t)before;
-  const char *err = "";
-  if (!cls_item_flat(e->cls, K_ITEM_HELD, w, h, &err)) {
-    napi_throw_error(e->env, "E_NATIVE", err);
+  if (!held_take(k, held, before)) {
+    napi_throw_error(e->env, "E_NATIVE", "a malformed connection item");
     e->failed = 1;
   }
 }

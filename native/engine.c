@@ -166,8 +166,6 @@ typedef struct {
   napi_ref cb_full;
   /* the native classifier, when the connections are classified in this thread (classify.c) */
   struct Cls *cls;
-  int32_t *scratch;
-  uint32_t scratch_cap;
   int failed; /* a callback threw: stop, the exception goes up */
   int released; /* destroy() ran: every call is refused */
 } Engine;
@@ -1587,8 +1585,6 @@ static void release_engine(napi_env env, Engine *e) {
   e->buckets = e->prev = e->next = e->free_slots = NULL;
   e->used = e->spilled = NULL;
   e->ring = NULL;
-  free(e->scratch);
-  e->scratch = NULL;
   e->cls = NULL;
 }
 
