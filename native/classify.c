@@ -1130,7 +1130,7 @@ static void cls_finish(Cls *k, double connections, double evicted) {
   k->connections = connections;
   k->evicted = evicted;
   k->final_ctx = cb_build(&k->cb);
-  qsort(k->waiting, k->nwaiting, sizeof(struct Waiting), by_waiting_id);
+  if (k->nwaiting > 1) qsort(k->waiting, k->nwaiting, sizeof(struct Waiting), by_waiting_id);
   uint32_t i = 0, j = 0;
   while (i < k->nlisted || j < k->nwaiting) {
     if (j >= k->nwaiting || (i < k->nlisted && k->held[k->listed[i]].id < k->waiting[j].id)) {
