@@ -1322,22 +1322,11 @@ static void cls_engine_attempt(Engine *e, int slot, double before) {
 /* ---------------------------------------------------------------------------------------------------- */
 /* Node-API */
 
-typedef struct {
-  Cls *k;
-} ClsBox;
-
-static void cls_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  ClsBox *box = data;
-  cls_free(box->k);
-  free(box);
-}
+static void cls_release(void *k) { cls_free(k); }
 
 static Cls *cls_of(napi_env env, napi_value v) {
-  void *p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL) return NULL;
-  return ((ClsBox *)p)->k;
+  Boxed *b = boxed_of(env, v, TAG_CLASSIFIER);
+  return b != NULL ? b->p : NULL;
 }
 
 /*
@@ -1357,22 +1346,13 @@ static napi_value js_classifier(napi_env env, napi_callback_info info) {
   for (int i = 0; i < 4; i++)
     if (!(o[i] >= (i == 0 ? 0 : 1) && o[i] <= 1 << 30 && o[i] == floor(o[i]))) return bad_args(env, "classifier");
   Cls *k = calloc(1, sizeof(Cls));
-  ClsBox *box = malloc(sizeof(ClsBox));
-  if (k == NULL || box == NULL) abort();
+  if (k == NULL) abort();
   k->max_listed = (uint32_t)o[0];
   k->max_held = (uint32_t)o[1];
   memcpy(k->server_ports, pp, 65536);
   cb_init(&k->cb, (uint32_t)o[2]);
   tally_init(&k->tally, (uint32_t)o[3]);
-  box->k = k;
-  napi_value out;
-  if (napi_create_external(env, box, cls_finalize, NULL, &out) != napi_ok) {
-    cls_free(k);
-    free(box);
-    napi_throw_error(env, "E_NATIVE", "classifier: napi_create_external failed");
-    return NULL;
-  }
-  return out;
+  return boxed_new(env, TAG_CLASSIFIER, k, cls_release);
 }
 
 /*
@@ -1577,11 +1557,9 @@ static napi_value js_classifier_destroy(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  void *p = NULL;
-  if (argc != 1 || napi_get_value_external(env, argv[0], &p) != napi_ok || p == NULL)
-    return bad_args(env, "classifierDestroy");
-  ClsBox *box = p;
-  cls_free(box->k);
-  box->k = NULL;
+  Boxed *b = argc == 1 ? boxed_of(env, argv[0], TAG_CLASSIFIER) : NULL;
+  if (b == NULL) return bad_args(env, "classifierDestroy");
+  cls_free(b->p);
+  b->p = NULL;
   return NULL;
 }

@@ -119,7 +119,14 @@ typedef struct {
   int flags, window, len, ttl, ipid, mss, wscale, sack, has_ts;
 } Pkt;
 
+/*
+ * What this addon hands to JavaScript as externals starts with a tag of its kind, so that one is never taken
+ * for another (an engine passed where a classifier is wanted, say): a bad argument, not a crash.
+ */
+enum { TAG_ENGINE = 0x454e4731, TAG_CLASSIFIER = 0x434c5331, TAG_READER = 0x52454431 };
+
 typedef struct {
+  uint32_t tag; /* TAG_ENGINE */
   /* the records, shared with TypeScript */
   int32_t *I;
   double *D;
@@ -1649,6 +1656,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   }
   Engine *e = calloc(1, sizeof(Engine));
   if (e == NULL) abort();
+  e->tag = TAG_ENGINE;
   void *ptr;
   size_t n;
   size_t dn, hn, xin, xdn, sn, tn, on, fin, fdn, pn;
@@ -1733,7 +1741,9 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
 
 static Engine *engine_of(napi_env env, napi_value v) {
   void *p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL || ((Engine *)p)->released) return NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL || *(const uint32_t *)p != TAG_ENGINE ||
+      ((Engine *)p)->released)
+    return NULL;
   return p;
 }
 
@@ -1984,11 +1994,56 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   void *p = NULL;
-  if (argc != 1 || napi_get_value_external(env, argv[0], &p) != napi_ok || p == NULL) {
+  /* an engine (released or not: destroying twice does nothing), never another kind of native object */
+  if (argc != 1 || napi_get_value_external(env, argv[0], &p) != napi_ok || p == NULL ||
+      *(const uint32_t *)p != TAG_ENGINE) {
     return bad_args(env, "destroy");
   }
   release_engine(env, p);
   return NULL;
+}
+
+/*
+ * A native object of the classifier or the read-ahead thread, handed to JavaScript as an external: freed by
+ * its finalizer, or earlier by its stop/destroy call (then `p` is NULL and further calls are refused).
+ */
+typedef struct {
+  uint32_t tag;
+  void *p;
+  void (*release)(void *);
+} Boxed;
+
+static void boxed_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  Boxed *b = data;
+  if (b->p != NULL) b->release(b->p);
+  free(b);
+}
+
+/* `p` boxed as an external of kind `tag`, or NULL with an exception pending (`p` then released) */
+static napi_value boxed_new(napi_env env, uint32_t tag, void *p, void (*release)(void *)) {
+  Boxed *b = malloc(sizeof(Boxed));
+  if (b == NULL) abort();
+  b->tag = tag;
+  b->p = p;
+  b->release = release;
+  napi_value out;
+  if (napi_create_external(env, b, boxed_finalize, NULL, &out) != napi_ok) {
+    release(p);
+    free(b);
+    napi_throw_error(env, "E_NATIVE", "rstwatch native engine: napi_create_external failed");
+    return NULL;
+  }
+  return out;
+}
+
+/* The box of kind `tag` that `v` is (NULL: another value, or released) */
+static Boxed *boxed_of(napi_env env, napi_value v, uint32_t tag) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL || *(const uint32_t *)p != tag) return NULL;
+  Boxed *b = p;
+  return b->p != NULL ? b : NULL;
 }
 
 /* the classification worker's half (classify-worker.ts): one translation unit with the layouts above */

@@ -78,30 +78,18 @@ static void ra_stop(ReadAhead *r) {
   r->started = 0;
 }
 
-typedef struct {
-  ReadAhead *r;
-} RaBox;
-
-static void ra_free(ReadAhead *r) {
-  if (r == NULL) return;
+/* stops the thread (if it runs) and frees the reader */
+static void ra_release(void *p) {
+  ReadAhead *r = p;
   ra_stop(r);
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->cv);
   free(r);
 }
 
-static void ra_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  RaBox *box = data;
-  ra_free(box->r);
-  free(box);
-}
-
 static ReadAhead *ra_of(napi_env env, napi_value v) {
-  void *p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL) return NULL;
-  return ((RaBox *)p)->r;
+  Boxed *b = boxed_of(env, v, TAG_READER);
+  return b != NULL ? b->p : NULL;
 }
 
 /*
@@ -136,24 +124,13 @@ static napi_value js_read_ahead(napi_env env, napi_callback_info info) {
   }
   pthread_mutex_init(&r->mu, NULL);
   pthread_cond_init(&r->cv, NULL);
-  RaBox *box = malloc(sizeof(RaBox));
-  if (box == NULL) abort();
-  box->r = r;
   if (pthread_create(&r->thread, NULL, ra_main, r) != 0) {
-    ra_free(r);
-    free(box);
+    ra_release(r);
     napi_throw_error(env, "E_NATIVE", "readAhead: no thread could be started");
     return NULL;
   }
   r->started = 1;
-  napi_value out;
-  if (napi_create_external(env, box, ra_finalize, NULL, &out) != napi_ok) {
-    ra_free(r);
-    free(box);
-    napi_throw_error(env, "E_NATIVE", "readAhead: napi_create_external failed");
-    return NULL;
-  }
-  return out;
+  return boxed_new(env, TAG_READER, r, ra_release);
 }
 
 /*

@@ -124,6 +124,20 @@ describe('native analysis engine', () => {
       ['classifierExport', [k, 8]],
       ['classifierRun', [k, new Int32Array(5000), new Int32Array(32)]],
     );
+    // One kind of native object is never taken for another (each starts with a tag of its kind).
+    const file = join(dir, 'kinds.bin');
+    writeFileSync(file, new Uint8Array(10));
+    const fd = openSync(file, 'r');
+    const reader = raw.readAhead!(fd, [new Uint8Array(8), new Uint8Array(8), new Uint8Array(8)]);
+    calls.push(
+      ['drain', [k]],
+      ['tallies', [k, 0]],
+      ['destroy', [k]],
+      ['classifierExport', [reader, 7]],
+      ['classifierDestroy', [reader]],
+      ['readAheadNext', [k]],
+      ['readAheadStop', [k]],
+    );
     for (const [name, args] of calls) {
       let thrown: unknown;
       try {
@@ -136,6 +150,11 @@ describe('native analysis engine', () => {
       expect((thrown as { code?: string }).code, name).toBe('E_NATIVE');
     }
     raw.classifierDestroy!(k);
+    // Destroyed: refused from then on, never freed twice.
+    expect(() => raw.classifierDestroy!(k)).toThrow('classifierDestroy: bad arguments');
+    expect(() => raw.classifierExport!(k, 7)).toThrow('classifierExport: bad arguments');
+    raw.readAheadStop!(reader);
+    closeSync(fd);
   });
 
   it('reports what the TypeScript tracker reports on random captures (tiny tables, mixed frames, both byte orders)', async () => {
