@@ -267,6 +267,11 @@ export class NativeFlows implements FlowSink, BulkReader {
       // Classified in this thread by the native classifier (native/classify.c), which the engine feeds itself.
       const k = newClassifier(api, opts, SERVER_PORTS);
       classifier = k;
+      let destroyed = false;
+      const destroy = () => {
+        if (!destroyed) api.classifierDestroy(k);
+        destroyed = true;
+      };
       onHeld = (before, slot, why, n) => {
         const x = heldItem(before, slot, why, n);
         api.classifierTake(k, ITEM_HELD, x.words, x.length);
@@ -281,10 +286,10 @@ export class NativeFlows implements FlowSink, BulkReader {
           api.classifierTake(k, ITEM_END, item.words, item.length);
           return classifierResult(api, k, opts);
         } finally {
-          api.classifierDestroy(k);
+          destroy();
         }
       };
-      this.abortSide = () => api.classifierDestroy(k);
+      this.abortSide = destroy;
     } else if (classify === undefined) {
       // Classified in this thread: as flow-sink.ts does with the flow worker's items, from memory.
       const held = new HeldConnections(new ResetPool(), names);
