@@ -41,8 +41,6 @@ enum { K_ITEM_ATTEMPT = 1, K_ITEM_HELD = 2, K_ITEM_END = 3 };
 #define MAX_SCATTER_PORTS 65536
 /* flow-analysis.ts CONTEXT_REFRESH */
 #define CONTEXT_REFRESH 16384
-/* words of one RST in an item: its int fields, then its doubles as two words each */
-#define RES_WORDS (R_STRIDE + 2 * RD_STRIDE)
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* a hash map from fixed-length keys (nk words) to an int32 value (an index into an entry array) */
@@ -864,25 +862,13 @@ static void tally_cause(Tally *t, const Held *c, int cause, int conf, double n) 
   }
   int i = s->nex;
   while (i > 0 && s->ex_id[i - 1] > id) i--;
-  /* insert at i (room for a fourth, then the last goes) */
-  double ids[4];
-  int32_t labels[4][LABEL_WORDS];
-  int m = 0;
-  for (int k = 0; k <= s->nex; k++) {
-    if (k == i) {
-      ids[m] = id;
-      memcpy(labels[m++], label, sizeof label);
-    }
-    if (k < s->nex) {
-      ids[m] = s->ex_id[k];
-      memcpy(labels[m++], s->ex_label[k], sizeof label);
-    }
-  }
-  s->nex = m > 3 ? 3 : m;
-  for (int k = 0; k < s->nex; k++) {
-    s->ex_id[k] = ids[k];
-    memcpy(s->ex_label[k], labels[k], sizeof label);
-  }
+  /* insert at i (< 3: a fourth example would have returned above); the third goes when there are three */
+  int moved = (s->nex < 3 ? s->nex : 2) - i;
+  memmove(&s->ex_id[i + 1], &s->ex_id[i], sizeof(double) * (size_t)moved);
+  memmove(s->ex_label[i + 1], s->ex_label[i], sizeof label * (size_t)moved);
+  s->ex_id[i] = id;
+  memcpy(s->ex_label[i], label, sizeof label);
+  if (s->nex < 3) s->nex++;
 }
 
 static double group_weight(const Group *g) { return g->count; }
@@ -1273,31 +1259,12 @@ static int cls_run(Cls *k, int32_t *ring, uint32_t mask, int32_t *ctl, const cha
  * a failed attempt.
  */
 static void cls_engine_held(Engine *e, int slot, int why, double before) {
-  const int32_t *f = e->I + (size_t)slot * I_STRIDE;
-  int nres = f[F_NRESETS];
-  uint32_t n = 1 + I_STRIDE + 2 * D_STRIDE + HIST_CAP + 1 + 1 + (uint32_t)nres * RES_WORDS;
   Cls *k = e->cls;
   int32_t held = held_alloc(k);
   Held *c = &k->held[held];
-  c->w = grow_array(c->w, &c->wcap, n, sizeof(int32_t));
-  c->nw = n;
-  int32_t *w = c->w;
-  uint32_t h = 0;
-  w[h++] = why;
-  memcpy(w + h, f, sizeof(int32_t) * I_STRIDE);
-  h += I_STRIDE;
-  memcpy(w + h, e->D + (size_t)slot * D_STRIDE, sizeof(double) * D_STRIDE);
-  h += 2 * D_STRIDE;
-  const uint8_t *hist = e->H + (size_t)slot * HIST_CAP;
-  for (int i = 0; i < HIST_CAP; i++) w[h++] = hist[i];
-  w[h++] = 0; /* no spill: a flow with one goes through TypeScript (leave) */
-  w[h++] = nres;
-  for (int32_t x = f[F_RESET_HEAD]; x >= 0; x = e->R[(size_t)x * R_STRIDE + R_NEXT]) {
-    memcpy(w + h, e->R + (size_t)x * R_STRIDE, sizeof(int32_t) * R_STRIDE);
-    h += R_STRIDE;
-    memcpy(w + h, e->RD + (size_t)x * RD_STRIDE, sizeof(double) * RD_STRIDE);
-    h += 2 * RD_STRIDE;
-  }
+  c->nw = held_words_len(e, slot);
+  c->w = grow_array(c->w, &c->wcap, c->nw, sizeof(int32_t));
+  held_words(e, slot, why, c->w);
   if (!held_take(k, held, before)) {
     napi_throw_error(e->env, "E_NATIVE", "a malformed connection item");
     e->failed = 1;
@@ -1305,16 +1272,8 @@ static void cls_engine_held(Engine *e, int slot, int why, double before) {
 }
 
 static void cls_engine_attempt(Engine *e, int slot, double before) {
-  const int32_t *f = e->I + (size_t)slot * I_STRIDE;
-  int orig_is_a = f[F_ORIG_IS_A] != 0;
   int32_t w[13];
-  w[0] = (int32_t)before;
-  w[1] = f[F_V] == 6 ? 6 : 4;
-  const int32_t *o = f + (orig_is_a ? F_A0 : F_B0), *r = f + (orig_is_a ? F_B0 : F_A0);
-  memcpy(w + 2, o, sizeof(int32_t) * 4);
-  memcpy(w + 6, r, sizeof(int32_t) * 4);
-  w[10] = f[orig_is_a ? F_PB : F_PA];
-  memcpy(w + 11, e->D + (size_t)slot * D_STRIDE + D_START, sizeof(double));
+  attempt_words(e, slot, before, w);
   const char *err = "";
   cls_item_flat(e->cls, K_ITEM_ATTEMPT, w, 13, &err);
 }

@@ -65,6 +65,11 @@ enum {
   MAX_RESETS_PER_SIDE = 32, MAX_POOL_ENTRIES = 262144
 };
 
+/* words of one RST in an item (held_words): its int fields, then its doubles as two words each */
+#define RES_WORDS (R_STRIDE + 2 * RD_STRIDE)
+/* A connection's item at most: it records at most MAX_RESETS_PER_SIDE RSTs per side (the exchange area's size) */
+#define HELD_WORDS_MAX (1 + I_STRIDE + 2 * D_STRIDE + HIST_CAP + 2 + 2 * MAX_RESETS_PER_SIDE * RES_WORDS)
+
 /* ---- conn-state.ts ---- */
 enum { EP_INACTIVE = 0, EP_SYN_SENT = 1, EP_SYN_ACK_SENT = 2, EP_PARTIAL = 3, EP_ESTABLISHED = 4,
        EP_CLOSED = 5, EP_RESET = 6 };
@@ -173,6 +178,8 @@ typedef struct {
   napi_ref cb_full;
   /* the native classifier, when the connections are classified in this thread (classify.c) */
   struct Cls *cls;
+  /* one connection's item being written (ring_held) */
+  int32_t item[HELD_WORDS_MAX];
   int failed; /* a callback threw: stop, the exception goes up */
   int released; /* destroy() ran: every call is refused */
 } Engine;
@@ -1122,53 +1129,71 @@ static void ring_words(Engine *e, uint32_t *h, const int32_t *src, uint32_t n) {
   *h += n;
 }
 
-/* doubles as two words each, as JavaScript's Int32Array view of a Float64Array sees them (same machine) */
-static void ring_doubles(Engine *e, uint32_t *h, const double *d, int n) {
-  ring_words(e, h, (const int32_t *)(const void *)d, (uint32_t)n * 2);
+/* The words of the item of the flow in `slot` (held_words) */
+static uint32_t held_words_len(const Engine *e, int slot) {
+  return 1 + I_STRIDE + 2 * D_STRIDE + HIST_CAP + 2 + (uint32_t)e->I[(size_t)slot * I_STRIDE + F_NRESETS] * RES_WORDS;
 }
 
-/* held.ts serializeFlow, then the count of connections that left before (flow-worker.ts ITEM_HELD) */
-static void ring_held(Engine *e, int slot, int why, double before) {
+/*
+ * held.ts serializeFlow's layout, without the count that follows it in the ring: why it left, the record
+ * (its doubles as two words each), the history letters, no spill (a flow with one goes through TypeScript:
+ * leave), the RSTs. Into `w` (held_words_len words); for the ring and for the classifier in this thread.
+ */
+static void held_words(const Engine *e, int slot, int why, int32_t *w) {
   const int32_t *f = e->I + (size_t)slot * I_STRIDE;
-  int nres = f[F_NRESETS];
-  uint32_t n = 2 + 1 + I_STRIDE + 2 * D_STRIDE + HIST_CAP + 1 + 1 + (uint32_t)nres * (R_STRIDE + 2 * RD_STRIDE) + 1;
-  int64_t at = ring_reserve(e, n);
+  uint32_t h = 0;
+  w[h++] = why;
+  memcpy(w + h, f, sizeof(int32_t) * I_STRIDE);
+  h += I_STRIDE;
+  memcpy(w + h, e->D + (size_t)slot * D_STRIDE, sizeof(double) * D_STRIDE);
+  h += 2 * D_STRIDE;
+  const uint8_t *hist = e->H + (size_t)slot * HIST_CAP;
+  for (int i = 0; i < HIST_CAP; i++) w[h++] = hist[i];
+  w[h++] = 0;
+  w[h++] = f[F_NRESETS];
+  for (int32_t x = f[F_RESET_HEAD]; x >= 0; x = e->R[(size_t)x * R_STRIDE + R_NEXT]) {
+    memcpy(w + h, e->R + (size_t)x * R_STRIDE, sizeof(int32_t) * R_STRIDE);
+    h += R_STRIDE;
+    memcpy(w + h, e->RD + (size_t)x * RD_STRIDE, sizeof(double) * RD_STRIDE);
+    h += 2 * RD_STRIDE;
+  }
+}
+
+/* flow-worker.ts ITEM_ATTEMPT's 13 words: before, version, originator and responder words, responder port, start */
+static void attempt_words(const Engine *e, int slot, double before, int32_t *w) {
+  const int32_t *f = e->I + (size_t)slot * I_STRIDE;
+  int orig_is_a = f[F_ORIG_IS_A] != 0;
+  w[0] = (int32_t)before;
+  w[1] = f[F_V] == 6 ? 6 : 4;
+  memcpy(w + 2, f + (orig_is_a ? F_A0 : F_B0), sizeof(int32_t) * 4);
+  memcpy(w + 6, f + (orig_is_a ? F_B0 : F_A0), sizeof(int32_t) * 4);
+  w[10] = f[orig_is_a ? F_PB : F_PA];
+  memcpy(w + 11, e->D + (size_t)slot * D_STRIDE + D_START, sizeof(double));
+}
+
+/* the item of a flow leaving the table, then the count of connections that left before (ITEM_HELD) */
+static void ring_held(Engine *e, int slot, int why, double before) {
+  uint32_t len = held_words_len(e, slot);
+  int64_t at = ring_reserve(e, 2 + len + 1);
   if (at < 0) return;
   uint32_t h = (uint32_t)at;
-  RW(h++, n);
+  RW(h++, 2 + len + 1);
   RW(h++, ITEM_HELD);
-  RW(h++, why);
-  ring_words(e, &h, f, I_STRIDE);
-  ring_doubles(e, &h, e->D + (size_t)slot * D_STRIDE, D_STRIDE);
-  const uint8_t *hist = e->H + (size_t)slot * HIST_CAP;
-  for (int i = 0; i < HIST_CAP; i++) RW(h++, hist[i]);
-  RW(h++, 0); /* no spill: a flow with one goes through TypeScript (leave) */
-  RW(h++, nres);
-  for (int32_t x = f[F_RESET_HEAD]; x >= 0; x = e->R[(size_t)x * R_STRIDE + R_NEXT]) {
-    ring_words(e, &h, e->R + (size_t)x * R_STRIDE, R_STRIDE);
-    ring_doubles(e, &h, e->RD + (size_t)x * RD_STRIDE, RD_STRIDE);
-  }
+  held_words(e, slot, why, e->item);
+  ring_words(e, &h, e->item, len);
   RW(h++, (int32_t)before);
   ring_publish(e, h);
 }
 
-/* flow-worker.ts ITEM_ATTEMPT: before, version, originator and responder words, responder port, start */
 static void ring_attempt(Engine *e, int slot, double before) {
-  const int32_t *f = e->I + (size_t)slot * I_STRIDE;
-  uint32_t n = 2 + 13;
-  int64_t at = ring_reserve(e, n);
+  int64_t at = ring_reserve(e, 2 + 13);
   if (at < 0) return;
   uint32_t h = (uint32_t)at;
-  int orig_is_a = f[F_ORIG_IS_A] != 0;
-  RW(h++, n);
+  RW(h++, 2 + 13);
   RW(h++, ITEM_ATTEMPT);
-  RW(h++, (int32_t)before);
-  RW(h++, f[F_V] == 6 ? 6 : 4);
-  const int32_t *o = f + (orig_is_a ? F_A0 : F_B0), *r = f + (orig_is_a ? F_B0 : F_A0);
-  for (int i = 0; i < 4; i++) RW(h++, o[i]);
-  for (int i = 0; i < 4; i++) RW(h++, r[i]);
-  RW(h++, f[orig_is_a ? F_PB : F_PA]);
-  ring_doubles(e, &h, e->D + (size_t)slot * D_STRIDE + D_START, 1);
+  int32_t w[13];
+  attempt_words(e, slot, before, w);
+  ring_words(e, &h, w, 13);
   ring_publish(e, h);
 }
 
