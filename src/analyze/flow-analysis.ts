@@ -223,14 +223,7 @@ export class ConnectionSide {
     listedConns: Connection[],
     classified: ClassifiedReset[],
   ): void {
-    const store = this.store;
-    const c = store.materialize(h);
-    const dropO = store.dropped(h, true);
-    const dropR = store.dropped(h, false);
-    store.release(h);
-    listedConns.push(c);
-    this.dropped += dropO + dropR;
-    explainListed(c, dropO, dropR, ctx, this.scratch, classified, this.tally);
+    this.dropped += explainHeld(this.store, h, ctx, this.scratch, listedConns, classified, this.tally);
   }
 
   /**
@@ -275,11 +268,33 @@ export class ConnectionSide {
 }
 
 /**
+ * Held connection `h` of `store` as a listed connection: made a Connection (into `conns`) and let go, its
+ * resets classified with their evidence (explainListed). Returns the RSTs it counted but did not record.
+ */
+export function explainHeld(
+  store: HeldConnections,
+  h: number,
+  ctx: ClassifyContext,
+  scratch: ClassifiedReset,
+  conns: Connection[],
+  classified: ClassifiedReset[],
+  tally?: ResetTally,
+): number {
+  const c = store.materialize(h);
+  const dropO = store.dropped(h, true);
+  const dropR = store.dropped(h, false);
+  store.release(h);
+  conns.push(c);
+  explainListed(c, dropO, dropR, ctx, scratch, classified, tally);
+  return dropO + dropR;
+}
+
+/**
  * Classifies a listed connection's resets with their evidence into `classified` (and counts them in `tally`,
  * when given); the RSTs a side counted but did not record (`dropO`, `dropR`) are counted with that side's
  * last recorded one, whose evidence says so.
  */
-export function explainListed(
+function explainListed(
   c: Connection,
   dropO: number,
   dropR: number,

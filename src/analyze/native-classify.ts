@@ -26,7 +26,7 @@ import {
 import { findings, reportConnections } from './findings.js';
 import {
   DEFAULT_MAX_HELD_CONNECTIONS,
-  explainListed,
+  explainHeld,
   type FlowAnalysisOptions,
   type FlowResult,
 } from './flow-analysis.js';
@@ -127,13 +127,7 @@ function explain(
     for (let i = 0; i < n; i++) w[i] = listed[at + 1 + i]!;
     item.length = n;
     at += 1 + n;
-    const h = store.deserialize(cursor.reset(item));
-    const c = store.materialize(h);
-    const dropO = store.dropped(h, true);
-    const dropR = store.dropped(h, false);
-    store.release(h);
-    conns.push(c);
-    explainListed(c, dropO, dropR, ctx, scratch, classified);
+    explainHeld(store, store.deserialize(cursor.reset(item)), ctx, scratch, conns, classified);
   }
   return { conns, classified };
 }

@@ -468,8 +468,8 @@ async function readInLine(
   let lastYield = performance.now();
   try {
     for (let i = 0; !ctx.stopped && signal?.aborted !== true; i++) {
-      let chunk: Uint8Array | number = ahead !== undefined ? ahead.next() : -1;
-      if (typeof chunk === 'number' && chunk < 0) {
+      let chunk = ahead?.next();
+      if (chunk === undefined || typeof chunk === 'number') {
         if (ahead !== undefined) {
           ahead.stop();
           ahead = undefined;
@@ -484,11 +484,11 @@ async function readInLine(
           break;
         }
       }
-      const n = typeof chunk === 'number' ? 0 : chunk.length;
+      const n = chunk.length;
       if (n === 0) break;
       total += n;
       onProgress?.(total);
-      framer.push(chunk as Uint8Array);
+      framer.push(chunk);
       if (n < CHUNK) break;
       if (performance.now() - lastYield >= inLineYieldMs) {
         // A timer, not setImmediate: an immediate runs in the same loop turn, before any timer or I/O.
