@@ -1788,6 +1788,9 @@ static Engine *engine_args(napi_env env, napi_callback_info info, napi_value *ar
 }
 
 /* Stats of one frame decoded here: analyze.ts onPacket. */
+/* how far ahead of the record being read js_pcap asks for the capture's bytes */
+#define PREFETCH_BYTES 2048
+
 static void count_frame(Engine *e, const Pkt *p, double t, double ts_sec) {
   double *S = e->S;
   if (t < S[S_FIRST]) S[S_FIRST] = t;
@@ -1831,7 +1834,12 @@ static napi_value js_pcap(napi_env env, napi_callback_info info) {
   e->failed = 0;
   double packets = 0, bytes = 0;
   Pkt p;
+  /* Records lie ~200 bytes apart: too sparse for the hardware prefetcher to run ahead of this loop, which
+   * perf showed waiting on each record's first load for a third of its time. Ask for the lines ahead. */
+  size_t fetched = off;
   while (end - off >= 16 && !e->failed) {
+    size_t ahead = off + PREFETCH_BYTES < end ? off + PREFETCH_BYTES : end;
+    for (; fetched < ahead; fetched += 64) __builtin_prefetch(buf + fetched);
     const uint8_t *h = buf + off;
     uint32_t ts_sec, ts_frac, caplen;
     if (le) {
