@@ -85,12 +85,12 @@ enum { WHY_FINISHED = 0, WHY_IDLE = 1, WHY_EVICTED = 2, WHY_REUSED = 3, WHY_END 
 /* The layout values the TypeScript passes, in this order (native.ts LAYOUT). */
 static const int32_t LAYOUT[] = { I_STRIDE, D_STRIDE, HIST_CAP, R_STRIDE, RD_STRIDE, F_NRESETS, E_LAST_HAS_TS,
                                   DE_PAYLOAD, R_KEEPALIVE, RD_PREV_PACKETS, MAX_RESETS_PER_SIDE,
-                                  MAX_POOL_ENTRIES, 11 /* layout and interface version */ };
+                                  MAX_POOL_ENTRIES, 12 /* layout and interface version */ };
 #define LAYOUT_N ((int)(sizeof(LAYOUT) / sizeof(LAYOUT[0])))
 
 /* Bulk statistics (analyze.ts onPacket, for the frames decoded here), in the order native.ts reads them. */
 enum { S_TCP, S_FIRST, S_LAST, S_TRUNCATED, S_MALFORMED, S_RSTS, S_RST4, S_RST6, S_RST_ACK, S_RST_BARE,
-       S_PACKETS, S_BYTES, S_USED, S_N };
+       S_PACKETS, S_BYTES, S_USED, S_AHEAD, S_N };
 /* Table statistics (FlowTableStats) plus the connections that left. */
 enum { T_FLOWS, T_ACTIVE, T_EVICTED, T_EXPIRED, T_REUSED, T_PACKETS, T_RESETS, T_LEFT, T_N };
 
@@ -130,7 +130,9 @@ typedef struct {
  */
 enum { TAG_ENGINE = 0x454e4731, TAG_CLASSIFIER = 0x434c5331, TAG_READER = 0x52454431 };
 
-typedef struct {
+struct ReadAhead;
+
+typedef struct Engine {
   uint32_t tag; /* TAG_ENGINE */
   /* the records, shared with TypeScript */
   int32_t *I;
@@ -178,6 +180,8 @@ typedef struct {
   napi_ref cb_full;
   /* the native classifier, when the connections are classified in this thread (classify.c) */
   struct Cls *cls;
+  /* the read-ahead thread decoding records for js_pcap (readahead.c), while it reads */
+  struct ReadAhead *ra;
   /* one connection's item being written (ring_held) */
   int32_t item[HELD_WORDS_MAX];
   int failed; /* a callback threw: stop, the exception goes up */
@@ -1325,8 +1329,60 @@ static inline uint32_t fmix(uint32_t h) {
   return h;
 }
 
-/* flows.ts observeKeyed, with flow-key.ts flowKey */
-static void observe(Engine *e, const Pkt *p, double ts_sec, double ts_nsec, double frame) {
+/* A segment's flow key, flow-key.ts flowKey: canonical order, (address, port) of A <= B, addresses as
+ * unsigned words (an IPv4 address's words 1-3 read as 0), and its hash. Pure: the read-ahead thread computes
+ * it with the decoding (readahead.c). */
+typedef struct {
+  uint32_t A[4], B[4];
+  uint32_t pa, pb;
+  int src_is_a, v;
+  int32_t h;
+} Key;
+
+static inline void flow_key(const Pkt *p, Key *k) {
+  int v6 = p->v == 6;
+  uint32_t s[4] = { p->src[0], v6 ? p->src[1] : 0, v6 ? p->src[2] : 0, v6 ? p->src[3] : 0 };
+  uint32_t d[4] = { p->dst[0], v6 ? p->dst[1] : 0, v6 ? p->dst[2] : 0, v6 ? p->dst[3] : 0 };
+  int src_is_a;
+  if (s[0] != d[0]) src_is_a = s[0] < d[0];
+  else if (s[1] != d[1]) src_is_a = s[1] < d[1];
+  else if (s[2] != d[2]) src_is_a = s[2] < d[2];
+  else if (s[3] != d[3]) src_is_a = s[3] < d[3];
+  else src_is_a = p->sp <= p->dp;
+  memcpy(k->A, src_is_a ? s : d, sizeof k->A);
+  memcpy(k->B, src_is_a ? d : s, sizeof k->B);
+  const uint32_t *A = k->A, *B = k->B;
+  uint32_t pa = src_is_a ? p->sp : p->dp, pb = src_is_a ? p->dp : p->sp;
+  uint32_t x = A[0] ^ (B[0] * 0x9e3779b1U) ^ (((pa << 16) | pb) * 0x85ebca6bU) ^ (uint32_t)(v6 ? 6 : 4);
+  if (v6) x ^= ((A[1] ^ B[3]) * 0xc2b2ae35U) ^ ((A[2] ^ B[2]) * 0x27d4eb2fU) ^ ((A[3] ^ B[1]) * 0x165667b1U);
+  k->h = (int32_t)fmix(x);
+  k->pa = pa;
+  k->pb = pb;
+  k->src_is_a = src_is_a;
+  k->v = v6 ? 6 : 4;
+}
+
+/*
+ * A record decoded ahead (js_pcap's work for it, done by this thread): where it lies in its chunk, its header,
+ * decode_ethernet's answer and the flow key. js_pcap takes it in place of decoding the record itself when it
+ * reaches that very offset of that very buffer with the same parameters (ra_usable, ahead_matches).
+ */
+typedef struct {
+  uint32_t off;    /* the record header's offset in the chunk */
+  uint32_t caplen; /* as written */
+  uint32_t cap;    /* bytes decoded: caplen, at most the file header's snaplen */
+  uint32_t ts_sec, ts_frac;
+  int r; /* decode_ethernet's answer; p and k are valid for DEC_TCP */
+  Pkt p;
+  Key k;
+} Ahead;
+
+struct ReadAhead;
+static void ra_ahead(Engine *e, const void *data, size_t off, int le, double mul, int link_type, const Ahead **A,
+                     uint32_t *na, uint32_t *ai);
+
+/* flows.ts observeKeyed; k is flow_key(p) */
+static void observe(Engine *e, const Pkt *p, const Key *k, double ts_sec, double ts_nsec, double frame) {
   double t = ts_sec + ts_nsec / 1e9;
   e->now = t;
   int flags = p->flags;
@@ -1344,23 +1400,10 @@ static void observe(Engine *e, const Pkt *p, double ts_sec, double ts_nsec, doub
     }
   }
 
-  /* flow-key.ts: canonical order, (address, port) of A <= B, addresses as unsigned words */
-  int v6 = p->v == 6;
-  /* flow-key.ts reads words 1-3 of an IPv4 address as 0 */
-  uint32_t s[4] = { p->src[0], v6 ? p->src[1] : 0, v6 ? p->src[2] : 0, v6 ? p->src[3] : 0 };
-  uint32_t d[4] = { p->dst[0], v6 ? p->dst[1] : 0, v6 ? p->dst[2] : 0, v6 ? p->dst[3] : 0 };
-  int src_is_a;
-  if (s[0] != d[0]) src_is_a = s[0] < d[0];
-  else if (s[1] != d[1]) src_is_a = s[1] < d[1];
-  else if (s[2] != d[2]) src_is_a = s[2] < d[2];
-  else if (s[3] != d[3]) src_is_a = s[3] < d[3];
-  else src_is_a = p->sp <= p->dp;
-  const uint32_t *A = src_is_a ? s : d, *B = src_is_a ? d : s;
-  uint32_t pa = src_is_a ? p->sp : p->dp, pb = src_is_a ? p->dp : p->sp;
-  uint32_t x = A[0] ^ (B[0] * 0x9e3779b1U) ^ (((pa << 16) | pb) * 0x85ebca6bU) ^ (uint32_t)(v6 ? 6 : 4);
-  if (v6) x ^= ((A[1] ^ B[3]) * 0xc2b2ae35U) ^ ((A[2] ^ B[2]) * 0x27d4eb2fU) ^ ((A[3] ^ B[1]) * 0x165667b1U);
-  int32_t h = (int32_t)fmix(x);
-  int v = v6 ? 6 : 4;
+  const uint32_t *A = k->A, *B = k->B;
+  uint32_t pa = k->pa, pb = k->pb;
+  int src_is_a = k->src_is_a, v = k->v;
+  int32_t h = k->h;
   uint32_t sp = p->sp, dp = p->dp;
 
   int32_t *I = e->I;
@@ -1594,9 +1637,11 @@ static napi_value bad_args(napi_env env, const char *what) {
  * may run finalizers only after a later turn of the event loop, and a process that analyses capture after
  * capture without one (the fuzzer) would pile up engines: destroy() does not wait.
  */
+static void ra_forget(Engine *e);
 static void release_engine(napi_env env, Engine *e) {
   if (e->released) return;
   e->released = 1;
+  ra_forget(e);
   for (int i = 0; i < e->nrefs; i++) napi_delete_reference(env, e->refs[i]);
   e->nrefs = 0;
   napi_delete_reference(env, e->cb_held);
@@ -1833,28 +1878,64 @@ static napi_value js_pcap(napi_env env, napi_callback_info info) {
   e->env = env;
   e->failed = 0;
   double packets = 0, bytes = 0;
-  Pkt p;
+  /* The records the read-ahead thread decoded in this chunk, when buf is one of its buffers (ra_ahead). */
+  const Ahead *A = NULL;
+  uint32_t na = 0, ai = 0;
+  ra_ahead(e, bp, off, le, mul, link_type, &A, &na, &ai);
+  double taken = 0;
+  Pkt own;
+  Key own_key;
   /* Records lie ~200 bytes apart: too sparse for the hardware prefetcher to run ahead of this loop, which
    * perf showed waiting on each record's first load for a third of its time. Ask for the lines ahead. */
   size_t fetched = off;
   while (end - off >= 16 && !e->failed) {
-    size_t ahead = off + PREFETCH_BYTES < end ? off + PREFETCH_BYTES : end;
-    for (; fetched < ahead; fetched += 64) __builtin_prefetch(buf + fetched);
-    const uint8_t *h = buf + off;
+    const Pkt *p;
+    const Key *k;
     uint32_t ts_sec, ts_frac, caplen;
-    if (le) {
-      ts_sec = (uint32_t)h[0] | ((uint32_t)h[1] << 8) | ((uint32_t)h[2] << 16) | ((uint32_t)h[3] << 24);
-      ts_frac = (uint32_t)h[4] | ((uint32_t)h[5] << 8) | ((uint32_t)h[6] << 16) | ((uint32_t)h[7] << 24);
-      caplen = (uint32_t)h[8] | ((uint32_t)h[9] << 8) | ((uint32_t)h[10] << 16) | ((uint32_t)h[11] << 24);
+    double cap;
+    int r;
+    if (ai < na && A[ai].off == off) {
+      /* decoded ahead: the same bytes, the same parameters, hence what the branch below would make */
+      const Ahead *a = &A[ai++];
+      /* written by the other core: ask for the entries a few records ahead */
+      __builtin_prefetch((const char *)(a + 4));
+      __builtin_prefetch((const char *)(a + 4) + 64);
+      __builtin_prefetch((const char *)(a + 4) + 128);
+      caplen = a->caplen;
+      if ((double)caplen > max || end - off - 16 < caplen) break;
+      cap = (double)caplen < snaplen ? (double)caplen : snaplen;
+      if (cap != (double)a->cap) {
+        na = 0; /* another snaplen than the file header's: decoded here from now on */
+        continue;
+      }
+      ts_sec = a->ts_sec;
+      ts_frac = a->ts_frac;
+      r = a->r;
+      p = &a->p;
+      k = &a->k;
+      taken += r != DEC_DECLINE;
     } else {
-      ts_sec = be32(h);
-      ts_frac = be32(h + 4);
-      caplen = be32(h + 8);
+      size_t ahead = off + PREFETCH_BYTES < end ? off + PREFETCH_BYTES : end;
+      if (fetched < off) fetched = off; /* after records decoded ahead */
+      for (; fetched < ahead; fetched += 64) __builtin_prefetch(buf + fetched);
+      const uint8_t *h = buf + off;
+      if (le) {
+        ts_sec = (uint32_t)h[0] | ((uint32_t)h[1] << 8) | ((uint32_t)h[2] << 16) | ((uint32_t)h[3] << 24);
+        ts_frac = (uint32_t)h[4] | ((uint32_t)h[5] << 8) | ((uint32_t)h[6] << 16) | ((uint32_t)h[7] << 24);
+        caplen = (uint32_t)h[8] | ((uint32_t)h[9] << 8) | ((uint32_t)h[10] << 16) | ((uint32_t)h[11] << 24);
+      } else {
+        ts_sec = be32(h);
+        ts_frac = be32(h + 4);
+        caplen = be32(h + 8);
+      }
+      if ((double)caplen > max || end - off - 16 < caplen) break;
+      cap = (double)caplen < snaplen ? (double)caplen : snaplen;
+      size_t data = off + 16;
+      r = link_type == 1 ? decode_ethernet(buf, data, data + (size_t)cap, &own) : DEC_DECLINE;
+      if (r == DEC_TCP) flow_key(&own, &own_key);
+      p = &own;
+      k = &own_key;
     }
-    if ((double)caplen > max || end - off - 16 < caplen) break;
-    double cap = (double)caplen < snaplen ? (double)caplen : snaplen;
-    size_t data = off + 16;
-    int r = link_type == 1 ? decode_ethernet(buf, data, data + (size_t)cap, &p) : DEC_DECLINE;
     if (r == DEC_DECLINE) break;
     double ts_nsec = (double)ts_frac * mul;
     double t = (double)ts_sec + ts_nsec / 1e9;
@@ -1862,8 +1943,8 @@ static napi_value js_pcap(napi_env env, napi_callback_info info) {
     packets += 1;
     bytes += cap;
     if (r == DEC_TCP) {
-      count_frame(e, &p, t, (double)ts_sec);
-      observe(e, &p, (double)ts_sec, ts_nsec, frame);
+      count_frame(e, p, t, (double)ts_sec);
+      observe(e, p, k, (double)ts_sec, ts_nsec, frame);
     } else {
       double *S = e->S;
       if (t < S[S_FIRST]) S[S_FIRST] = t;
@@ -1872,6 +1953,7 @@ static napi_value js_pcap(napi_env env, napi_callback_info info) {
     }
     off += 16 + caplen;
   }
+  e->S[S_AHEAD] += taken;
   e->S[S_PACKETS] = packets;
   e->S[S_BYTES] = bytes;
   e->S[S_USED] = (double)(off - start);
@@ -1915,7 +1997,9 @@ static napi_value js_observe(napi_env env, napi_callback_info info) {
   p.tsval = (uint32_t)P[22];
   e->env = env;
   e->failed = 0;
-  observe(e, &p, num(env, argv[2]), num(env, argv[3]), num(env, argv[4]));
+  Key k;
+  flow_key(&p, &k);
+  observe(e, &p, &k, num(env, argv[2]), num(env, argv[3]), num(env, argv[4]));
   if (e->failed) return NULL;
   return NULL;
 }

@@ -18,7 +18,7 @@
 
 #define RA_MAX_BUFS 8
 
-typedef struct {
+typedef struct ReadAhead {
   int fd;
   int nbufs;
   size_t chunk;
@@ -28,10 +28,105 @@ typedef struct {
   int next_fill, next_take; /* counters, not indices: index = counter % nbufs */
   int stop, done;           /* done: the thread read the last chunk (short, an error) and ended */
   int started;
+  /*
+   * Decoding ahead (docs/benchmarks.md, part 7, round 8): for the engine that asked (engine, the reading
+   * thread's), a classic pcap file's Ethernet records are decoded here, as js_pcap would, while that thread
+   * runs the flow table on the chunks before. Set by this thread from the file header (chunk 0) before that
+   * chunk is handed out, read by the reading thread after: the mutex orders them.
+   */
+  struct Engine *engine; /* cleared by whichever of the two goes first */
+  int dec;               /* 1: decoding; 0: not a file this decodes (or it stopped) */
+  int hdr_done;
+  int le, link_type;
+  double mul;              /* 1 (ns) or 1000 (µs), as js_pcap's */
+  uint32_t snaplen;        /* the file header's; 0 there: no limit */
+  int64_t rec_at;          /* the file offset of the next record's header */
+  uint8_t carry[16];       /* the start of a record header cut by a chunk's end */
+  int carry_len;
+  Ahead *ahead[RA_MAX_BUFS];
+  uint32_t nahead[RA_MAX_BUFS];
+  uint32_t ahead_cap;      /* entries per chunk; the rest of a denser chunk is decoded by js_pcap */
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t cv;
 } ReadAhead;
+
+static uint32_t ra_u32(const uint8_t *b, int le) {
+  return le ? (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24) : be32(b);
+}
+
+/* The classic pcap file header (pcap.ts readHeader): only what js_pcap is given records of (16-byte record
+ * headers, lengths as written: not Kuznetzov's variant, nor the versions that swapped caplen and len) on
+ * Ethernet. Anything else: no decoding ahead. */
+static void ra_header(ReadAhead *r, const uint8_t *b, size_t n) {
+  r->dec = 0;
+  if (n < 24) return;
+  uint32_t m = ra_u32(b, 1);
+  int le;
+  if (m == 0xa1b2c3d4U || m == 0xa1b23c4dU) le = 1;
+  else if (be32(b) == 0xa1b2c3d4U || be32(b) == 0xa1b23c4dU) le = 0;
+  else return;
+  uint32_t magic = ra_u32(b, le);
+  uint32_t major = le ? (uint32_t)b[4] | ((uint32_t)b[5] << 8) : ((uint32_t)b[4] << 8) | b[5];
+  uint32_t minor = le ? (uint32_t)b[6] | ((uint32_t)b[7] << 8) : ((uint32_t)b[6] << 8) | b[7];
+  if (major < 2 || major == 543 || (major == 2 && minor <= 3)) return;
+  r->le = le;
+  r->mul = magic == 0xa1b23c4dU ? 1 : 1000;
+  r->snaplen = ra_u32(b + 16, le);
+  r->link_type = (int)(ra_u32(b + 20, le) & 0xffff);
+  if (r->link_type != 1) return;
+  r->rec_at = 24;
+  r->dec = 1;
+}
+
+/* One record wholly in the chunk, at `at`, decoded into the chunk's next entry (js_pcap's loop body). */
+static void ra_decode(ReadAhead *r, int i, const uint8_t *b, size_t at, uint32_t caplen) {
+  Ahead *a = &r->ahead[i][r->nahead[i]++];
+  a->off = (uint32_t)at;
+  a->caplen = caplen;
+  a->cap = r->snaplen != 0 && caplen > r->snaplen ? r->snaplen : caplen;
+  a->ts_sec = ra_u32(b + at, r->le);
+  a->ts_frac = ra_u32(b + at + 4, r->le);
+  a->r = decode_ethernet(b, at + 16, at + 16 + a->cap, &a->p);
+  if (a->r == DEC_TCP) flow_key(&a->p, &a->k);
+}
+
+/* Chunk `i` (file offset `base`, `n` bytes) just read: its records' headers followed, those wholly in it decoded. */
+static void ra_chunk(ReadAhead *r, int i, int64_t base, size_t n) {
+  const uint8_t *b = r->buf[i];
+  r->nahead[i] = 0;
+  if (!r->hdr_done) {
+    r->hdr_done = 1;
+    if (base != 0) r->dec = 0;
+    else ra_header(r, b, n);
+  }
+  if (!r->dec || r->rec_at >= base + (int64_t)n) return;
+  if (r->rec_at < base) {
+    /* a header begun in the chunk before */
+    size_t need = 16 - (size_t)r->carry_len;
+    if (n < need) {
+      memcpy(r->carry + r->carry_len, b, n);
+      r->carry_len += (int)n;
+      return;
+    }
+    memcpy(r->carry + r->carry_len, b, need);
+    r->carry_len = 0;
+    r->rec_at += 16 + (int64_t)ra_u32(r->carry + 8, r->le);
+    if (r->rec_at >= base + (int64_t)n) return;
+  }
+  size_t at = (size_t)(r->rec_at - base);
+  while (at < n) {
+    if (n - at < 16) {
+      memcpy(r->carry, b + at, n - at);
+      r->carry_len = (int)(n - at);
+      break;
+    }
+    uint32_t caplen = ra_u32(b + at + 8, r->le);
+    if (n - at - 16 >= caplen && r->nahead[i] < r->ahead_cap) ra_decode(r, i, b, at, caplen);
+    at += 16 + (size_t)caplen;
+  }
+  r->rec_at = base + (int64_t)at;
+}
 
 static void *ra_main(void *arg) {
   ReadAhead *r = arg;
@@ -53,6 +148,10 @@ static void *ra_main(void *arg) {
     do n = pread(r->fd, r->buf[i], r->chunk, (off_t)offset);
     while (n < 0 && errno == EINTR);
     int64_t got = n < 0 ? -(int64_t)errno : (int64_t)n;
+    if (r->ahead_cap > 0) {
+      if (got > 0) ra_chunk(r, i, offset, (size_t)got);
+      else r->nahead[i] = 0;
+    }
     pthread_mutex_lock(&r->mu);
     r->len[i] = got;
     r->filled[i] = 1;
@@ -67,6 +166,13 @@ static void *ra_main(void *arg) {
   }
 }
 
+/* The engine no longer takes records from here: after a stop TypeScript may free the buffers, and a new one
+ * at the same address must not be taken for a chunk this decoded. */
+static void ra_unlink(ReadAhead *r) {
+  if (r->engine != NULL) r->engine->ra = NULL;
+  r->engine = NULL;
+}
+
 /* Stops the thread (it ends after the read it is in) and waits for it. */
 static void ra_stop(ReadAhead *r) {
   if (!r->started) return;
@@ -76,15 +182,52 @@ static void ra_stop(ReadAhead *r) {
   pthread_mutex_unlock(&r->mu);
   pthread_join(r->thread, NULL);
   r->started = 0;
+  ra_unlink(r);
 }
 
 /* stops the thread (if it runs) and frees the reader */
 static void ra_release(void *p) {
   ReadAhead *r = p;
   ra_stop(r);
+  ra_unlink(r);
+  for (int i = 0; i < RA_MAX_BUFS; i++) free(r->ahead[i]);
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->cv);
   free(r);
+}
+
+static void ra_forget(Engine *e) {
+  if (e->ra != NULL) e->ra->engine = NULL;
+  e->ra = NULL;
+}
+
+/*
+ * For js_pcap: the records decoded ahead in the chunk whose buffer starts at `data` (A, na), and the first at
+ * or after `off` (ai) — none when `data` is not one of this thread's buffers (the first chunk, which the
+ * reader copies; a record cut by a chunk's end, which it carries) or the parameters are not the file
+ * header's. Called by the reading thread on a chunk it took: this thread writes the entries of a buffer
+ * before it hands it out, and refills it only after it was given back.
+ */
+static void ra_ahead(Engine *e, const void *data, size_t off, int le, double mul, int link_type, const Ahead **A,
+                     uint32_t *na, uint32_t *ai) {
+  *A = NULL;
+  *na = *ai = 0;
+  ReadAhead *r = e->ra;
+  if (r == NULL || !r->dec || r->le != le || r->mul != mul || r->link_type != link_type) return;
+  for (int i = 0; i < r->nbufs; i++) {
+    if (r->buf[i] != data) continue;
+    const Ahead *a = r->ahead[i];
+    uint32_t lo = 0, hi = r->nahead[i];
+    while (lo < hi) {
+      uint32_t mid = lo + (hi - lo) / 2;
+      if (a[mid].off < off) lo = mid + 1;
+      else hi = mid;
+    }
+    *A = a;
+    *na = r->nahead[i];
+    *ai = lo;
+    return;
+  }
 }
 
 static ReadAhead *ra_of(napi_env env, napi_value v) {
@@ -93,17 +236,26 @@ static ReadAhead *ra_of(napi_env env, napi_value v) {
 }
 
 /*
- * readAhead(fd, buffers: Uint8Array[] (3 to 8, one chunk each, the same length)) → reader: starts the
- * thread, which reads the file from offset 0. TypeScript keeps the buffers alive until readAheadStop.
+ * readAhead(fd, buffers: Uint8Array[] (3 to 8, one chunk each, the same length)[, engine]) → reader: starts
+ * the thread, which reads the file from offset 0 — and, given the engine whose js_pcap will read the chunks,
+ * decodes the records of a classic pcap file ahead for it (Ahead). TypeScript keeps the buffers alive until
+ * readAheadStop.
  */
 static napi_value js_read_ahead(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  double fd = argc == 2 ? num(env, argv[0]) : -1;
+  double fd = argc >= 2 ? num(env, argv[0]) : -1;
   uint32_t n = 0;
   bool is_array = false;
-  if (argc != 2 || !(fd >= 0 && fd <= 1 << 30) || napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array ||
+  Engine *engine = NULL;
+  if (argc == 3) {
+    napi_valuetype t;
+    if (napi_typeof(env, argv[2], &t) != napi_ok) return bad_args(env, "readAhead");
+    if (t != napi_undefined && ((engine = engine_of(env, argv[2])) == NULL || engine->ra != NULL))
+      return bad_args(env, "readAhead");
+  }
+  if (argc < 2 || !(fd >= 0 && fd <= 1 << 30) || napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array ||
       napi_get_array_length(env, argv[1], &n) != napi_ok || n < 3 || n > RA_MAX_BUFS)
     return bad_args(env, "readAhead");
   ReadAhead *r = calloc(1, sizeof(ReadAhead));
@@ -121,6 +273,16 @@ static napi_value js_read_ahead(napi_env env, napi_callback_info info) {
     }
     r->buf[i] = p;
     r->chunk = len;
+  }
+  if (engine != NULL) {
+    /* a record takes at least 16 bytes; typical ones ~100 and more: beyond this many, js_pcap decodes */
+    r->ahead_cap = (uint32_t)(r->chunk / 64) + 1;
+    for (uint32_t i = 0; i < n; i++) {
+      r->ahead[i] = malloc(sizeof(Ahead) * r->ahead_cap);
+      if (r->ahead[i] == NULL) abort();
+    }
+    r->engine = engine;
+    engine->ra = r;
   }
   pthread_mutex_init(&r->mu, NULL);
   pthread_cond_init(&r->cv, NULL);

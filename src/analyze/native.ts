@@ -83,7 +83,7 @@ const LAYOUT = Int32Array.of(
   RD_PREV_PACKETS,
   MAX_RESETS_PER_SIDE,
   MAX_POOL_ENTRIES,
-  11,
+  12,
 );
 
 /** What native/engine.c exports (with native/classify.c's classifier). */
@@ -126,8 +126,11 @@ interface EngineApi extends ClassifierApi {
   tally(engine: object, ...rst: Parameters<RstTally>): void;
   /** Tally `which` (0 senders, 1 receivers, 2 pairs, 3 seconds) into `out`; without it, its length. */
   tallies(engine: object, which: number, out?: Float64Array): number;
-  /** A thread that reads regular file `fd` into `buffers` in turn (native/readahead.c). */
-  readAhead(fd: number, buffers: Uint8Array[]): object;
+  /**
+   * A thread that reads regular file `fd` into `buffers` in turn (native/readahead.c); given the engine, it
+   * decodes a classic pcap file's records ahead for that engine's pcap().
+   */
+  readAhead(fd: number, buffers: Uint8Array[], engine?: object): object;
   /** The next chunk's length (0: the end; negative: −errno), in the next buffer in turn. */
   readAheadNext(reader: object): number;
   readAheadStop(reader: object): void;
@@ -149,7 +152,8 @@ const S_RST_ACK = 8;
 const S_RST_BARE = 9;
 const S_PACKETS = 10;
 const S_BYTES = 11;
-const S_N = 13;
+const S_AHEAD = 13;
+const S_N = 14;
 const T_EVICTED = 2;
 const T_LEFT = 7;
 const T_N = 8;
@@ -207,6 +211,8 @@ export interface BulkCounts {
   rstIpv6: number;
   rstAck: number;
   rstBare: number;
+  /** Records the read-ahead thread decoded for pcap() (native/readahead.c), of those counted in tcp and the rest. */
+  decodedAhead: number;
 }
 
 /**
@@ -403,7 +409,7 @@ export class NativeFlows implements FlowSink, BulkReader {
     const bufs = Array.from({ length: READ_AHEAD_BUFFERS }, () => new Uint8Array(chunk));
     let r: object;
     try {
-      r = api.readAhead(fd, bufs);
+      r = api.readAhead(fd, bufs, this.engine);
     } catch {
       return undefined; // no thread: the reader reads in this thread
     }
@@ -466,6 +472,7 @@ export class NativeFlows implements FlowSink, BulkReader {
       rstIpv6: S[S_RST6]!,
       rstAck: S[S_RST_ACK]!,
       rstBare: S[S_RST_BARE]!,
+      decodedAhead: S[S_AHEAD]!,
     };
   }
 

@@ -43,7 +43,14 @@ export interface ReadOptions {
   bulk?: BulkReader;
 }
 
-const CHUNK = 1 << 20;
+/** Bytes per read (a chunk); settable for tests (setChunkBytes), to put many chunk ends in a small file. */
+let CHUNK = 1 << 20;
+
+/** For tests: the bytes per read of a file or stream (1 MiB in use); a power of two from 64 on. */
+export function setChunkBytes(n: number): void {
+  if (!Number.isInteger(Math.log2(n)) || n < 64) throw new RangeError(`chunk bytes: ${n}`);
+  CHUNK = n;
+}
 
 /**
  * Cuts a byte stream into the units a parser asks for. A unit wholly inside the current chunk is passed

@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { TCP } from '../../src/packet/types.js';
-import { be16, be32, ether, ipv4, type PcapRecord, pcap, tcp } from '../fixtures/pcap/build.js';
+import { be16, be32, ether, ipv4, type PcapRecord, pcap, tcp, vlan } from '../fixtures/pcap/build.js';
 
 /** One packet, as the generator draws it. */
 export interface Pkt {
@@ -449,4 +449,40 @@ export function maxRstsPerSide(pkts: Pkt[]): number {
     if (c > max) max = c;
   }
   return max;
+}
+
+/**
+ * A capture of `pkts` where every packet chosen by `other` is made a frame the engine does not decode (a VLAN
+ * tag: TypeScript decodes it and feeds the segment in), or a UDP datagram, or an IPv4 fragment.
+ */
+export function mixedCapture(
+  pkts: Pkt[],
+  other: number[],
+  o: { le?: boolean; nsec?: boolean; snaplen?: number } = {},
+): Uint8Array {
+  const ts = times(pkts);
+  const recs: PcapRecord[] = pkts.map((p, i) => {
+    let data = frame(p);
+    const kind = other[i % other.length]!;
+    if (kind === 1) data = vlan([7], (data[12]! << 8) | data[13]!, data.slice(14));
+    else if (kind === 2 && !p.v6) {
+      data = data.slice();
+      data[14 + 9] = 17; // UDP: counted as not-tcp by TypeScript
+    } else if (kind === 3 && !p.v6) {
+      data = data.slice();
+      data[14 + 6] = 0x00;
+      data[14 + 7] = 0x10; // a non-first fragment: skipped
+    }
+    const micros = ts[i]!;
+    return {
+      data,
+      sec: Math.floor(micros / 1e6),
+      frac: o.nsec ? (micros % 1e6) * 1000 + (i % 1000) : micros % 1e6,
+    };
+  });
+  return pcap(recs, {
+    le: o.le ?? true,
+    ...(o.nsec ? { magic: 0xa1b23c4d } : {}),
+    ...(o.snaplen !== undefined ? { snaplen: o.snaplen } : {}),
+  });
 }
