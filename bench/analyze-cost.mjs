@@ -41,8 +41,33 @@ const STAGES = join(ROOT, 'bench/analyze-stages.mjs');
 const TCPDUMP_FILTER = '(tcp[tcpflags] & tcp-rst != 0) or (ip6 and ip6[6]==6 and ip6[53] & 4 != 0)';
 export const ANALYZE_TARGETS = { wallVsTcpdump: 1.0, tsharkVsRstwatch: 50, peakRssMb: 256 };
 
+/**
+ * The environment every timed command runs in: the search path, the home, the locale, the temporary folder and
+ * rstwatch's own variables, nothing else of the shell that started the bench — a variable meant for other
+ * programs must not weigh on one side. (The machine the numbers come from exports NODE_EXTRA_CA_CERTS, which
+ * makes every Node process read and parse a certificate bundle before it runs a line: ~40 ms of `node -e 0`'s
+ * ~100; NODE_OPTIONS could do anything. `startupCost` prints what it costs where the bench runs.)
+ */
+const MINIMAL_ENV = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([k]) => ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR'].includes(k) || k.startsWith('RSTWATCH_'),
+  ),
+);
+
+/** `node -e 0` in the commands' environment and in the shell's: what the environment costs a Node start. */
+async function startupCost() {
+  const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
+  const minimal = [];
+  const inherited = [];
+  for (let i = 0; i < 7; i++) {
+    minimal.push((await timed(['node', '-e', '0'])).wallSec);
+    inherited.push((await timed(['node', '-e', '0'], { env: process.env })).wallSec);
+  }
+  return { minimal: median(minimal), inherited: median(inherited) };
+}
+
 /** Runs `argv` under /usr/bin/time; stdout to `stdout` (a path, default /dev/null). → { wallSec, rssMb, cpuSec, code } */
-function timed(argv, { stdout = '/dev/null', input } = {}) {
+function timed(argv, { stdout = '/dev/null', input, env = MINIMAL_ENV } = {}) {
   return new Promise((resolve, reject) => {
     const out = openSync(stdout, 'w');
     const fmtFile = join(
@@ -51,6 +76,7 @@ function timed(argv, { stdout = '/dev/null', input } = {}) {
     );
     const child = spawn('/usr/bin/time', ['-f', '%e %M %U %S', '-o', fmtFile, ...argv], {
       stdio: [input ? 'pipe' : 'ignore', out, 'pipe'],
+      env,
     });
     let err = '';
     child.stderr.on('data', (d) => {
@@ -278,6 +304,10 @@ export async function runAnalyzeCost(o) {
 
   // Warm the page cache (every command then reads from memory, as in the field guide §5).
   await timed(['cat', file]);
+  const startup = await startupCost();
+  log(
+    `  node -e 0: ${startup.minimal.toFixed(3)} s in the commands' environment, ${startup.inherited.toFixed(3)} s in the shell's (medians of 7)`,
+  );
   const loadStart = loadavg();
 
   const cmds = {
@@ -348,6 +378,8 @@ export async function runAnalyzeCost(o) {
       cpus: cpus().length,
       loadAverageStart: loadStart.map((v) => Math.round(v * 100) / 100),
       loadAverageEnd: loadEnd.map((v) => Math.round(v * 100) / 100),
+      // `node -e 0`, seconds: in the commands' environment (MINIMAL_ENV), in the shell's
+      nodeStartSec: startup,
     },
     cat: stat(runs.cat),
     tcpdump: stat(runs.tcpdump),
