@@ -17,7 +17,7 @@
 import { fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
+import { v8 } from '../internal/builtins.js';
 import { RstwatchError } from '../internal/errors.js';
 import { decodeFrameAt } from '../packet/decode.js';
 import { readCapture } from '../packet/reader.js';
@@ -109,14 +109,16 @@ let heapGrowthLimited = false;
  * Caps how far V8 lets the heap grow past the live data between two full collections (×2, V8's own choice
  * went up to ×4): the default growth made peak RSS 290 MB on a 1 GB capture and 207 MB with this, at the
  * same CPU time (docs/benchmarks.md, part 7). Process-wide and set once; a V8 flag read each time the heap
- * limit is recomputed. Called by analyzeCapture, which runs in the CLI's own process (the agent analyses in
- * a child process: src/capture/manager.ts), never in a long-running one.
+ * limit is recomputed. Called by analyzeCapture with the TypeScript engine, which runs in the CLI's own process
+ * (the agent analyses in a child process: src/capture/manager.ts), never in a long-running one. Not with the
+ * native engine: the flow records are native memory and its heap stays small (~25 MB), and loading node:v8
+ * for it cost ~4 ms of every run.
  */
 function limitHeapGrowth(): void {
   if (heapGrowthLimited) return;
   heapGrowthLimited = true;
   try {
-    setFlagsFromString('--heap-growing-percent=100');
+    v8().setFlagsFromString('--heap-growing-percent=100');
   } catch {
     // an embedder that refuses V8 flags: only the peak RSS is higher
   }
@@ -149,7 +151,6 @@ export async function analyzeCapture(
   source: string | number | NodeJS.ReadableStream,
   opts: AnalyzeOptions = {},
 ): Promise<AnalysisReport> {
-  limitHeapGrowth();
   const top = opts.top ?? 10;
   const flowOpts = {
     ...(opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {}),
@@ -162,6 +163,7 @@ export async function analyzeCapture(
   const maxTalkers = Math.max(1, Math.floor(opts.maxTalkers ?? DEFAULT_MAX_TALKERS));
   const maxSeconds = Math.max(1, Math.floor(opts.maxSeconds ?? DEFAULT_MAX_SECONDS));
   const engine = chooseEngine(opts.engine);
+  if (engine === undefined) limitHeapGrowth();
   // With TypeScript's flow table, a second thread (when worth it: useWorker) runs the table (flow-worker.ts).
   // With the native engine it classifies (classify-worker.ts) only when asked (`parallel: true`): the engine
   // classifies in C in this thread as fast as two threads do, with less CPU and memory (docs/benchmarks.md,

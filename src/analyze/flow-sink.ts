@@ -6,19 +6,14 @@
  * (test/unit/analyze-parallel.test.ts).
  */
 
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { workerThreads } from '../internal/builtins.js';
 import type { DecodedTcp } from '../packet/types.js';
 import { AddressNames } from './addr-cache.js';
 import { ConnectionSide, FlowAnalysis, type FlowAnalysisOptions, type FlowResult } from './flow-analysis.js';
-import {
-  type FlowWorkerData,
-  type FlowWorkerMessage,
-  ITEM_ATTEMPT,
-  ITEM_END,
-  ITEM_HELD,
-} from './flow-worker.js';
+import type { FlowWorkerData, FlowWorkerMessage } from './flow-worker.js';
 import { HeldConnections } from './held.js';
-import { ItemReader, newItemRingBuffers } from './item-ring.js';
+import { ITEM_ATTEMPT, ITEM_END, ITEM_HELD, ItemReader, newItemRingBuffers } from './item-ring.js';
 import { newRingBuffers, RingWriter } from './packet-ring.js';
 import { ResetPool } from './reset-pool.js';
 
@@ -60,7 +55,7 @@ export async function workerSink(
   let gone: Error | undefined;
   const done = new Promise<void>((resolve, reject) => {
     try {
-      worker = new Worker(url, { workerData: data });
+      worker = new (workerThreads().Worker)(url, { workerData: data });
     } catch (err) {
       reject(err);
       return;

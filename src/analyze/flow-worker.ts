@@ -20,7 +20,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { newDecodedTcp } from '../packet/types.js';
 import { FlowTable, type QuietConnection } from './flows.js';
 import { serializeFlow } from './held.js';
-import { Item, type ItemRingBuffers, ItemWriter } from './item-ring.js';
+import { ITEM_ATTEMPT, ITEM_END, ITEM_HELD, Item, type ItemRingBuffers, ItemWriter } from './item-ring.js';
 import { type RingBuffers, RingReader, wakeWord } from './packet-ring.js';
 
 export interface FlowWorkerData {
@@ -33,9 +33,6 @@ export interface FlowWorkerData {
 /** The first message says the worker's modules loaded; the last one how it ended. */
 export type FlowWorkerMessage = { ready: true } | { ok: true } | { ok: false; error: string };
 
-export const ITEM_ATTEMPT = 1;
-export const ITEM_HELD = 2;
-export const ITEM_END = 3;
 
 function run(data: FlowWorkerData): FlowWorkerMessage {
   const reader = new RingReader(data.ring);

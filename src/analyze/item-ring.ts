@@ -15,6 +15,12 @@ import { existsSync, readlinkSync, statSync } from 'node:fs';
 /** Words in the ring (a power of two): 4 MiB. */
 export const ITEM_RING_WORDS = 1 << 20;
 
+/** The kinds of item (flow-worker.ts writes them, flow-sink.ts and native/classify.c read them). Here, not in
+ * flow-worker.ts: importing that module loads node:worker_threads for its worker's side. */
+export const ITEM_ATTEMPT = 1;
+export const ITEM_HELD = 2;
+export const ITEM_END = 3;
+
 /*
  * The control words, in two cache lines: the producer's (head, and whether it waits for room) and the
  * consumer's (tail, closed, whether it sleeps). With all five in one line, every item moved that line from

@@ -18,7 +18,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { workerThreads } from '../internal/builtins.js';
 import type { BulkReader, ReadAheadSource } from '../packet/parser.js';
 import type { DecodedTcp } from '../packet/types.js';
 import { AddressNames } from './addr-cache.js';
@@ -39,7 +40,6 @@ import {
 } from './flow-record.js';
 import type { FlowSink } from './flow-sink.js';
 import { attemptFromWords, ItemConsumer } from './flow-sink.js';
-import { ITEM_ATTEMPT, ITEM_END, ITEM_HELD } from './flow-worker.js';
 import {
   CLOSE_DELAY_SEC,
   DEFAULT_CHALLENGE_ACK_SEC,
@@ -50,7 +50,16 @@ import {
   SERVER_PORTS,
 } from './flows.js';
 import { CLOSED_BY, HeldConnections, serializeFlowFrom } from './held.js';
-import { Item, ItemReader, type ItemRingBuffers, ItemWriter, newItemRingBuffers } from './item-ring.js';
+import {
+  ITEM_ATTEMPT,
+  ITEM_END,
+  ITEM_HELD,
+  Item,
+  ItemReader,
+  type ItemRingBuffers,
+  ItemWriter,
+  newItemRingBuffers,
+} from './item-ring.js';
 import {
   type ClassifierApi,
   classifierResult,
@@ -581,7 +590,10 @@ export function startClassifyWorker(
       // fewer scavenges took ~0.1 s off the 1 GB benchmark capture (docs/benchmarks.md, part 7, round 4).
       worker =
         pre?.worker ??
-        new Worker(url, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 48 } });
+        new (workerThreads().Worker)(url, {
+          workerData: data,
+          resourceLimits: { maxYoungGenerationSizeMb: 48 },
+        });
     } catch (err) {
       reject(err);
       return;

@@ -16,7 +16,8 @@
  * (discardPrestarted); unref'ed meanwhile, it never keeps the process alive.
  */
 
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { workerThreads } from '../internal/builtins.js';
 import { type ItemRingBuffers, newItemRingBuffers } from './item-ring.js';
 
 /**
@@ -77,7 +78,7 @@ export function prestartClassifyWorker(parallel: boolean | 'auto', test: { worke
     const buffers = newItemRingBuffers(CLASSIFY_RING_WORDS);
     const claim = new SharedArrayBuffer(4);
     // No options in workerData: the worker waits for them (a message) before it claims anything.
-    const worker = new Worker(url, {
+    const worker = new (workerThreads().Worker)(url, {
       workerData: { classifyItems: buffers, claim },
       // As native.ts starts it (docs/benchmarks.md, part 7, round 4).
       resourceLimits: { maxYoungGenerationSizeMb: 48 },

@@ -7,13 +7,12 @@
  * read is reported and marked PARTIAL; exit 3 only when nothing at all could be read.
  */
 
-import { randomBytes } from 'node:crypto';
 import { fstatSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { isatty } from 'node:tty';
 import type { analyzeCapture as AnalyzeCapture } from '../analyze/analyze.js';
 import { DEFAULT_MAX_FLOWS } from '../analyze/limits.js';
 import { prestartClassifyWorker } from '../analyze/prestart.js';
+import { crypto, tty } from '../internal/builtins.js';
 import { errorMessage, RstwatchError } from '../internal/errors.js';
 import { DEFAULT_HTML_MAX_ROWS } from '../report/html-limits.js';
 import { writeJson } from '../report/json.js';
@@ -123,7 +122,10 @@ function isDirectory(path: string): boolean {
  * as /tmp is never written through (a predictable `.OUT.<pid>.tmp` was; docs/security.md).
  */
 function writeAtomically(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(
+    dirname(path),
+    `.${basename(path)}.${process.pid}-${crypto().randomBytes(6).toString('hex')}.tmp`,
+  );
   try {
     writeFileSync(tmp, text, { mode: 0o644, flag: 'wx' });
     renameSync(tmp, path);
@@ -186,7 +188,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     );
   // isatty(0), not process.stdin.isTTY: creating process.stdin makes a pipe on descriptor 0 non-blocking, and
   // the capture is read from the descriptor itself (src/packet/reader.ts readDescriptor).
-  if (file === '-' && isatty(0))
+  if (file === '-' && tty().isatty(0))
     throw new RstwatchError('E_USAGE', 'standard input is a terminal, not a capture', {
       hint: 'pipe one in: tcpdump -w - | rstwatch analyze -',
     });

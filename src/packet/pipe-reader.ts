@@ -12,7 +12,8 @@
  * read, or with the process.
  */
 
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { workerThreads } from '../internal/builtins.js';
 import {
   P_DONE,
   P_HEAD,
@@ -62,7 +63,7 @@ export function pipeChunks(
   };
   let worker: Worker;
   try {
-    worker = new Worker(WORKER_URL, { workerData: data });
+    worker = new (workerThreads().Worker)(WORKER_URL, { workerData: data });
   } catch {
     return undefined;
   }
