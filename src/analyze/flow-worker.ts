@@ -33,7 +33,6 @@ export interface FlowWorkerData {
 /** The first message says the worker's modules loaded; the last one how it ended. */
 export type FlowWorkerMessage = { ready: true } | { ok: true } | { ok: false; error: string };
 
-
 function run(data: FlowWorkerData): FlowWorkerMessage {
   const reader = new RingReader(data.ring);
   reader.registerThread();
