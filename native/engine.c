@@ -1393,6 +1393,22 @@ static void observe(Engine *e, const Pkt *p, const Key *k, double ts_sec, double
     if (tail != e->tail_slot) {
       e->tail_slot = tail;
       e->tail_last = e->D[(size_t)tail * D_STRIDE + D_LAST];
+      /* The tail is the next flow to leave (a new flow takes its slot when the table is full), a few
+       * segments from now, and the one before it the next but one: their records, cold by then, are read
+       * whole (is_finished, leave, held_words), the latter's D_LAST here when it becomes the tail. */
+      const char *ri = (const char *)(e->I + (size_t)tail * I_STRIDE);
+      for (size_t b = 0; b < I_STRIDE * sizeof(int32_t); b += 64) __builtin_prefetch(ri + b);
+      __builtin_prefetch(ri + I_STRIDE * sizeof(int32_t) - 1);
+      const char *rd = (const char *)(e->D + (size_t)tail * D_STRIDE);
+      __builtin_prefetch(rd + 64);
+      __builtin_prefetch(e->H + (size_t)tail * HIST_CAP);
+      int32_t next_tail = e->prev[tail];
+      if (next_tail >= 0) {
+        __builtin_prefetch(e->D + (size_t)next_tail * D_STRIDE + D_LAST);
+        __builtin_prefetch(e->I + (size_t)next_tail * I_STRIDE);
+      }
+      /* and the tail's index slot, which unlink_slot clears (its hash is in the line fetched a turn ago) */
+      __builtin_prefetch(e->buckets + 2 * ((uint32_t)e->I[(size_t)tail * I_STRIDE + F_HASH] & e->mask), 1);
     }
     if (t - e->tail_last > e->min_timeout) {
       expire(e);
@@ -1897,10 +1913,13 @@ static napi_value js_pcap(napi_env env, napi_callback_info info) {
     if (ai < na && A[ai].off == off) {
       /* decoded ahead: the same bytes, the same parameters, hence what the branch below would make */
       const Ahead *a = &A[ai++];
-      /* written by the other core: ask for the entries a few records ahead */
+      /* written by the other core: ask for the entries a few records ahead, and the index slot of the
+       * flow of the one 8 records ahead (its key was hashed by the other thread) */
       __builtin_prefetch((const char *)(a + 4));
       __builtin_prefetch((const char *)(a + 4) + 64);
       __builtin_prefetch((const char *)(a + 4) + 128);
+      if (ai + 8 < na && A[ai + 8].r == DEC_TCP)
+        __builtin_prefetch(e->buckets + 2 * ((uint32_t)A[ai + 8].k.h & e->mask));
       caplen = a->caplen;
       if ((double)caplen > max || end - off - 16 < caplen) break;
       cap = (double)caplen < snaplen ? (double)caplen : snaplen;
