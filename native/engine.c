@@ -1913,11 +1913,11 @@ static napi_value js_pcap(napi_env env, napi_callback_info info) {
     if (ai < na && A[ai].off == off) {
       /* decoded ahead: the same bytes, the same parameters, hence what the branch below would make */
       const Ahead *a = &A[ai++];
-      /* written by the other core: ask for the entries a few records ahead, and the index slot of the
-       * flow of the one 8 records ahead (its key was hashed by the other thread) */
-      __builtin_prefetch((const char *)(a + 4));
-      __builtin_prefetch((const char *)(a + 4) + 64);
-      __builtin_prefetch((const char *)(a + 4) + 128);
+      /* written by the other core: ask for the entry 16 records ahead, and the index slot of the flow of
+       * the one 8 records ahead (its key was hashed by the other thread; its entry asked for 8 records ago) */
+      __builtin_prefetch((const char *)(a + 16));
+      __builtin_prefetch((const char *)(a + 16) + 64);
+      __builtin_prefetch((const char *)(a + 16) + 128);
       if (ai + 8 < na && A[ai + 8].r == DEC_TCP)
         __builtin_prefetch(e->buckets + 2 * ((uint32_t)A[ai + 8].k.h & e->mask));
       caplen = a->caplen;
