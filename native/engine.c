@@ -1363,9 +1363,9 @@ static inline void flow_key(const Pkt *p, Key *k) {
 }
 
 /*
- * A record decoded ahead (js_pcap's work for it, done by this thread): where it lies in its chunk, its header,
- * decode_ethernet's answer and the flow key. js_pcap takes it in place of decoding the record itself when it
- * reaches that very offset of that very buffer with the same parameters (ra_usable, ahead_matches).
+ * A record decoded ahead (js_pcap's work for it, done by the read-ahead thread, readahead.c): where it lies in
+ * its chunk, its header, decode_ethernet's answer and the flow key. js_pcap takes it in place of decoding the
+ * record itself when it reaches that very offset of that very buffer with the same parameters (ra_ahead).
  */
 typedef struct {
   uint32_t off;    /* the record header's offset in the chunk */
@@ -1377,7 +1377,6 @@ typedef struct {
   Key k;
 } Ahead;
 
-struct ReadAhead;
 static void ra_ahead(Engine *e, const void *data, size_t off, int le, double mul, int link_type, const Ahead **A,
                      uint32_t *na, uint32_t *ai);
 
