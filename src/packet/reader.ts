@@ -16,6 +16,7 @@ import { read as fsRead, fstat, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { systemClock } from '../internal/clock.js';
 import { errorMessage, sysCode } from '../internal/errors.js';
 import type { BulkReader } from './parser.js';
 import { CAPTURE, DEFAULT_MAX_PACKET_BYTES, hex, ReadContext, type UnitParser, u32 } from './parser.js';
@@ -453,11 +454,6 @@ export function setInLineYieldMs(ms: number): void {
   inLineYieldMs = ms;
 }
 
-/** A monotonic clock in ms, without `performance` (its first use loads node:perf_hooks, ~2 ms of every run). */
-function monotonicMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
-}
-
 /**
  * A regular file for the native engine (ctx.bulk), chunk after chunk: read ahead by a thread of the engine's
  * (ctx.bulk.readAhead, native/readahead.c) while this thread runs the engine on the chunks already read;
@@ -477,7 +473,7 @@ async function readInLine(
   // Two buffers in turn, as readFrom: a chunk's memory is not reused before the next chunk was taken.
   let bufs: Uint8Array[] | undefined;
   let total = 0;
-  let lastYield = monotonicMs();
+  let lastYield = systemClock.monoMs();
   try {
     for (let i = 0; !ctx.stopped && signal?.aborted !== true; i++) {
       let chunk = ahead?.next();
@@ -502,10 +498,10 @@ async function readInLine(
       onProgress?.(total);
       framer.push(chunk);
       if (n < CHUNK) break;
-      if (monotonicMs() - lastYield >= inLineYieldMs) {
+      if (systemClock.monoMs() - lastYield >= inLineYieldMs) {
         // A timer, not setImmediate: an immediate runs in the same loop turn, before any timer or I/O.
         await new Promise((resolve) => setTimeout(resolve, 0));
-        lastYield = monotonicMs();
+        lastYield = systemClock.monoMs();
       }
     }
   } finally {
