@@ -1379,6 +1379,27 @@ typedef struct {
 
 static void ra_ahead(Engine *e, const void *data, size_t off, int le, double mul, int link_type, const Ahead **A,
                      uint32_t *na, uint32_t *ai);
+/* What decode_ethernet makes of a frame (decode.ts simpleEthernet's outcomes). */
+enum { DEC_TCP = 0, DEC_TRUNCATED = 1, DEC_MALFORMED = 2, DEC_DECLINE = 3 };
+static int decode_ethernet(const uint8_t *d, size_t off, size_t end, Pkt *p);
+
+static inline uint32_t u32_at(const uint8_t *b, int le) {
+  return le ? (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24)
+            : ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
+}
+
+/* The classic pcap record at `at` of `b` (16-byte header, `caplen` as written, `cap` bytes of it decoded):
+ * its timestamp, its frame (Ethernet, else declined) and flow key — js_pcap's and the read-ahead thread's. */
+static void decode_record(Ahead *a, const uint8_t *b, size_t at, int le, uint32_t caplen, uint32_t cap,
+                          int ethernet) {
+  a->off = (uint32_t)at;
+  a->caplen = caplen;
+  a->cap = cap;
+  a->ts_sec = u32_at(b + at, le);
+  a->ts_frac = u32_at(b + at + 4, le);
+  a->r = ethernet ? decode_ethernet(b, at + 16, at + 16 + cap, &a->p) : DEC_DECLINE;
+  if (a->r == DEC_TCP) flow_key(&a->p, &a->k);
+}
 
 /* flows.ts observeKeyed; k is flow_key(p) */
 static void observe(Engine *e, const Pkt *p, const Key *k, double ts_sec, double ts_nsec, double frame) {
@@ -1523,8 +1544,6 @@ static void drain(Engine *e) {
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* decode.ts simpleEthernet + tcp.ts decodeTcp */
-
-enum { DEC_TCP = 0, DEC_TRUNCATED = 1, DEC_MALFORMED = 2, DEC_DECLINE = 3 };
 
 static inline uint32_t be32(const uint8_t *b) {
   return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
@@ -1898,20 +1917,16 @@ static napi_value js_pcap(napi_env env, napi_callback_info info) {
   uint32_t na = 0, ai = 0;
   ra_ahead(e, bp, off, le, mul, link_type, &A, &na, &ai);
   double taken = 0;
-  Pkt own;
-  Key own_key;
+  Ahead own;
   /* Records lie ~200 bytes apart: too sparse for the hardware prefetcher to run ahead of this loop, which
    * perf showed waiting on each record's first load for a third of its time. Ask for the lines ahead. */
   size_t fetched = off;
   while (end - off >= 16 && !e->failed) {
-    const Pkt *p;
-    const Key *k;
-    uint32_t ts_sec, ts_frac, caplen;
+    const Ahead *a;
     double cap;
-    int r;
     if (ai < na && A[ai].off == off) {
-      /* decoded ahead: the same bytes, the same parameters, hence what the branch below would make */
-      const Ahead *a = &A[ai++];
+      /* decoded ahead: the same bytes, the same parameters, hence what decode_record would make here */
+      a = &A[ai++];
       /* written by the other core: ask for the entry 16 records ahead, and the index slot of the flow of
        * the one 8 records ahead (its key was hashed by the other thread; its entry asked for 8 records ago) */
       __builtin_prefetch((const char *)(a + 16));
@@ -1919,41 +1934,27 @@ static napi_value js_pcap(napi_env env, napi_callback_info info) {
       __builtin_prefetch((const char *)(a + 16) + 128);
       if (ai + 8 < na && A[ai + 8].r == DEC_TCP)
         __builtin_prefetch(e->buckets + 2 * ((uint32_t)A[ai + 8].k.h & e->mask));
-      caplen = a->caplen;
-      if ((double)caplen > max || end - off - 16 < caplen) break;
-      cap = (double)caplen < snaplen ? (double)caplen : snaplen;
+      if ((double)a->caplen > max || end - off - 16 < a->caplen) break;
+      cap = (double)a->caplen < snaplen ? (double)a->caplen : snaplen;
       if (cap != (double)a->cap) {
         na = 0; /* another snaplen than the file header's: decoded here from now on */
         continue;
       }
-      ts_sec = a->ts_sec;
-      ts_frac = a->ts_frac;
-      r = a->r;
-      p = &a->p;
-      k = &a->k;
-      taken += r != DEC_DECLINE;
+      taken += a->r != DEC_DECLINE;
     } else {
       size_t ahead = off + PREFETCH_BYTES < end ? off + PREFETCH_BYTES : end;
       if (fetched < off) fetched = off; /* after records decoded ahead */
       for (; fetched < ahead; fetched += 64) __builtin_prefetch(buf + fetched);
-      const uint8_t *h = buf + off;
-      if (le) {
-        ts_sec = (uint32_t)h[0] | ((uint32_t)h[1] << 8) | ((uint32_t)h[2] << 16) | ((uint32_t)h[3] << 24);
-        ts_frac = (uint32_t)h[4] | ((uint32_t)h[5] << 8) | ((uint32_t)h[6] << 16) | ((uint32_t)h[7] << 24);
-        caplen = (uint32_t)h[8] | ((uint32_t)h[9] << 8) | ((uint32_t)h[10] << 16) | ((uint32_t)h[11] << 24);
-      } else {
-        ts_sec = be32(h);
-        ts_frac = be32(h + 4);
-        caplen = be32(h + 8);
-      }
+      uint32_t caplen = u32_at(buf + off + 8, le);
       if ((double)caplen > max || end - off - 16 < caplen) break;
       cap = (double)caplen < snaplen ? (double)caplen : snaplen;
-      size_t data = off + 16;
-      r = link_type == 1 ? decode_ethernet(buf, data, data + (size_t)cap, &own) : DEC_DECLINE;
-      if (r == DEC_TCP) flow_key(&own, &own_key);
-      p = &own;
-      k = &own_key;
+      decode_record(&own, buf, off, le, caplen, (uint32_t)cap, link_type == 1);
+      a = &own;
     }
+    int r = a->r;
+    const Pkt *p = &a->p;
+    const Key *k = &a->k;
+    uint32_t ts_sec = a->ts_sec, ts_frac = a->ts_frac, caplen = a->caplen;
     if (r == DEC_DECLINE) break;
     double ts_nsec = (double)ts_frac * mul;
     double t = (double)ts_sec + ts_nsec / 1e9;

@@ -51,44 +51,34 @@ typedef struct ReadAhead {
   pthread_cond_t cv;
 } ReadAhead;
 
-static uint32_t ra_u32(const uint8_t *b, int le) {
-  return le ? (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24) : be32(b);
-}
-
 /* The classic pcap file header (pcap.ts readHeader): only what js_pcap is given records of (16-byte record
  * headers, lengths as written: not Kuznetzov's variant, nor the versions that swapped caplen and len) on
  * Ethernet. Anything else: no decoding ahead. */
 static void ra_header(ReadAhead *r, const uint8_t *b, size_t n) {
   r->dec = 0;
   if (n < 24) return;
-  uint32_t m = ra_u32(b, 1);
+  uint32_t m = u32_at(b, 1);
   int le;
   if (m == 0xa1b2c3d4U || m == 0xa1b23c4dU) le = 1;
   else if (be32(b) == 0xa1b2c3d4U || be32(b) == 0xa1b23c4dU) le = 0;
   else return;
-  uint32_t magic = ra_u32(b, le);
+  uint32_t magic = u32_at(b, le);
   uint32_t major = le ? (uint32_t)b[4] | ((uint32_t)b[5] << 8) : ((uint32_t)b[4] << 8) | b[5];
   uint32_t minor = le ? (uint32_t)b[6] | ((uint32_t)b[7] << 8) : ((uint32_t)b[6] << 8) | b[7];
   if (major < 2 || major == 543 || (major == 2 && minor <= 3)) return;
   r->le = le;
   r->mul = magic == 0xa1b23c4dU ? 1 : 1000;
-  r->snaplen = ra_u32(b + 16, le);
-  r->link_type = (int)(ra_u32(b + 20, le) & 0xffff);
+  r->snaplen = u32_at(b + 16, le);
+  r->link_type = (int)(u32_at(b + 20, le) & 0xffff);
   if (r->link_type != 1) return;
   r->rec_at = 24;
   r->dec = 1;
 }
 
-/* One record wholly in the chunk, at `at`, decoded into the chunk's next entry (js_pcap's loop body). */
+/* One record wholly in the chunk, at `at`, decoded into the chunk's next entry, as js_pcap would. */
 static void ra_decode(ReadAhead *r, int i, const uint8_t *b, size_t at, uint32_t caplen) {
-  Ahead *a = &r->ahead[i][r->nahead[i]++];
-  a->off = (uint32_t)at;
-  a->caplen = caplen;
-  a->cap = r->snaplen != 0 && caplen > r->snaplen ? r->snaplen : caplen;
-  a->ts_sec = ra_u32(b + at, r->le);
-  a->ts_frac = ra_u32(b + at + 4, r->le);
-  a->r = decode_ethernet(b, at + 16, at + 16 + a->cap, &a->p);
-  if (a->r == DEC_TCP) flow_key(&a->p, &a->k);
+  uint32_t cap = r->snaplen != 0 && caplen > r->snaplen ? r->snaplen : caplen;
+  decode_record(&r->ahead[i][r->nahead[i]++], b, at, r->le, caplen, cap, 1);
 }
 
 /* Chunk `i` (file offset `base`, `n` bytes) just read: its records' headers followed, those wholly in it decoded. */
@@ -111,7 +101,7 @@ static void ra_chunk(ReadAhead *r, int i, int64_t base, size_t n) {
     }
     memcpy(r->carry + r->carry_len, b, need);
     r->carry_len = 0;
-    r->rec_at += 16 + (int64_t)ra_u32(r->carry + 8, r->le);
+    r->rec_at += 16 + (int64_t)u32_at(r->carry + 8, r->le);
     if (r->rec_at >= base + (int64_t)n) return;
   }
   size_t at = (size_t)(r->rec_at - base);
@@ -121,7 +111,7 @@ static void ra_chunk(ReadAhead *r, int i, int64_t base, size_t n) {
       r->carry_len = (int)(n - at);
       break;
     }
-    uint32_t caplen = ra_u32(b + at + 8, r->le);
+    uint32_t caplen = u32_at(b + at + 8, r->le);
     if (n - at - 16 >= caplen && r->nahead[i] < r->ahead_cap) ra_decode(r, i, b, at, caplen);
     at += 16 + (size_t)caplen;
   }
