@@ -1339,22 +1339,43 @@ typedef struct {
   int32_t h;
 } Key;
 
+/*
+ * One word of a Pkt the decoder has just stored, read as a word of its own: the compiler joined neighbouring
+ * fields into one 8- or 16-byte load, which a store cannot forward — the load then waited for every older
+ * store to reach the cache, in the read-ahead thread those of the entries before, cold lines (~45 ns a
+ * record; docs/benchmarks.md, part 7, round 9).
+ */
+static inline uint32_t word_of(const uint32_t *x) {
+  uint32_t v = *x;
+  __asm__("" : "+r"(v));
+  return v;
+}
+
 static inline void flow_key(const Pkt *p, Key *k) {
   int v6 = p->v == 6;
-  uint32_t s[4] = { p->src[0], v6 ? p->src[1] : 0, v6 ? p->src[2] : 0, v6 ? p->src[3] : 0 };
-  uint32_t d[4] = { p->dst[0], v6 ? p->dst[1] : 0, v6 ? p->dst[2] : 0, v6 ? p->dst[3] : 0 };
+  uint32_t s0 = word_of(&p->src[0]), d0 = word_of(&p->dst[0]);
+  uint32_t s1 = v6 ? word_of(&p->src[1]) : 0, s2 = v6 ? word_of(&p->src[2]) : 0, s3 = v6 ? word_of(&p->src[3]) : 0;
+  uint32_t d1 = v6 ? word_of(&p->dst[1]) : 0, d2 = v6 ? word_of(&p->dst[2]) : 0, d3 = v6 ? word_of(&p->dst[3]) : 0;
+  uint32_t sp = word_of(&p->sp), dp = word_of(&p->dp);
   int src_is_a;
-  if (s[0] != d[0]) src_is_a = s[0] < d[0];
-  else if (s[1] != d[1]) src_is_a = s[1] < d[1];
-  else if (s[2] != d[2]) src_is_a = s[2] < d[2];
-  else if (s[3] != d[3]) src_is_a = s[3] < d[3];
-  else src_is_a = p->sp <= p->dp;
-  memcpy(k->A, src_is_a ? s : d, sizeof k->A);
-  memcpy(k->B, src_is_a ? d : s, sizeof k->B);
-  const uint32_t *A = k->A, *B = k->B;
-  uint32_t pa = src_is_a ? p->sp : p->dp, pb = src_is_a ? p->dp : p->sp;
-  uint32_t x = A[0] ^ (B[0] * 0x9e3779b1U) ^ (((pa << 16) | pb) * 0x85ebca6bU) ^ (uint32_t)(v6 ? 6 : 4);
-  if (v6) x ^= ((A[1] ^ B[3]) * 0xc2b2ae35U) ^ ((A[2] ^ B[2]) * 0x27d4eb2fU) ^ ((A[3] ^ B[1]) * 0x165667b1U);
+  if (s0 != d0) src_is_a = s0 < d0;
+  else if (s1 != d1) src_is_a = s1 < d1;
+  else if (s2 != d2) src_is_a = s2 < d2;
+  else if (s3 != d3) src_is_a = s3 < d3;
+  else src_is_a = sp <= dp;
+  uint32_t A0 = src_is_a ? s0 : d0, A1 = src_is_a ? s1 : d1, A2 = src_is_a ? s2 : d2, A3 = src_is_a ? s3 : d3;
+  uint32_t B0 = src_is_a ? d0 : s0, B1 = src_is_a ? d1 : s1, B2 = src_is_a ? d2 : s2, B3 = src_is_a ? d3 : s3;
+  uint32_t pa = src_is_a ? sp : dp, pb = src_is_a ? dp : sp;
+  uint32_t x = A0 ^ (B0 * 0x9e3779b1U) ^ (((pa << 16) | pb) * 0x85ebca6bU) ^ (uint32_t)(v6 ? 6 : 4);
+  if (v6) x ^= ((A1 ^ B3) * 0xc2b2ae35U) ^ ((A2 ^ B2) * 0x27d4eb2fU) ^ ((A3 ^ B1) * 0x165667b1U);
+  k->A[0] = A0;
+  k->A[1] = A1;
+  k->A[2] = A2;
+  k->A[3] = A3;
+  k->B[0] = B0;
+  k->B[1] = B1;
+  k->B[2] = B2;
+  k->B[3] = B3;
   k->h = (int32_t)fmix(x);
   k->pa = pa;
   k->pb = pb;
@@ -2206,6 +2227,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "readAhead", NULL, js_read_ahead, NULL, NULL, NULL, napi_default, NULL },
     { "readAheadNext", NULL, js_read_ahead_next, NULL, NULL, NULL, napi_default, NULL },
     { "readAheadStop", NULL, js_read_ahead_stop, NULL, NULL, NULL, napi_default, NULL },
+    { "hugeAlign", NULL, js_huge_align, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_value version;

@@ -143,10 +143,17 @@ interface EngineApi extends ClassifierApi {
   /** The next chunk's length (0: the end; negative: −errno), in the next buffer in turn. */
   readAheadNext(reader: object): number;
   readAheadStop(reader: object): void;
+  /** The offset of the first 2 MiB boundary in `bytes` (0: none): where readAhead's buffers start. */
+  hugeAlign(bytes: Uint8Array): number;
 }
 
-/** Buffers the read-ahead thread fills in turn: two are the reader's (the chunk and the one before). */
-const READ_AHEAD_BUFFERS = 4;
+/**
+ * Buffers the read-ahead thread fills in turn: two are the reader's (the chunk and the one before), so it
+ * runs up to six chunks ahead — with four (two ahead) the reading thread waited for it in spells
+ * (docs/benchmarks.md, part 7, round 9).
+ */
+const READ_AHEAD_BUFFERS = 8;
+const HUGE_PAGE = 2 << 20;
 
 // Bulk statistics (engine.c S_*) and table statistics (T_*).
 const S_TCP = 0;
@@ -415,7 +422,13 @@ export class NativeFlows implements FlowSink, BulkReader {
   /** BulkReader: a regular file read ahead by the engine's thread (native/readahead.c), 4 chunks in turn. */
   readAhead(fd: number, chunk: number): ReadAheadSource | undefined {
     const api = this.api;
-    const bufs = Array.from({ length: READ_AHEAD_BUFFERS }, () => new Uint8Array(chunk));
+    // One area, the buffers one after the other from a 2 MiB boundary: the thread asks for huge pages there
+    // (readahead.c js_read_ahead; docs/benchmarks.md, part 7, round 9).
+    const area = new Uint8Array(READ_AHEAD_BUFFERS * chunk + HUGE_PAGE);
+    const at = api.hugeAlign(area);
+    const bufs = Array.from({ length: READ_AHEAD_BUFFERS }, (_, i) =>
+      area.subarray(at + i * chunk, at + (i + 1) * chunk),
+    );
     let r: object;
     try {
       r = api.readAhead(fd, bufs, this.engine);

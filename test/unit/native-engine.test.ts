@@ -101,6 +101,9 @@ describe('native analysis engine', () => {
       ['classifierDestroy', [reader]],
       ['readAheadNext', [k]],
       ['readAheadStop', [k]],
+      ['hugeAlign', [new Float64Array(4)]],
+      ['hugeAlign', [k]],
+      ['hugeAlign', []],
     );
     for (const [name, args] of calls) {
       let thrown: unknown;
@@ -314,6 +317,20 @@ describe('native analysis engine', () => {
     expect(atProgress.at(-1)! - atProgress[0]!).toBeGreaterThan(10);
   }, 60_000);
 
+  it('finds the first 2 MiB boundary in an array (hugeAlign): the same address from any view of it', () => {
+    const { hugeAlign } = nativeEngine() as unknown as { hugeAlign(b: Uint8Array): number };
+    const H = 2 << 20;
+    const area = new Uint8Array(3 * H);
+    const at = hugeAlign(area);
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(at).toBeLessThan(H);
+    for (const k of [1, 4096, at, at + 1, at + 12345])
+      expect(hugeAlign(area.subarray(k)), String(k)).toBe((at - k + H) % H);
+    // None in the array: 0.
+    expect(hugeAlign(area.subarray(at + 1, at + 1000))).toBe(0);
+    expect(hugeAlign(new Uint8Array(0))).toBe(0);
+  });
+
   it('reads a file ahead on its own thread: every byte in order, the last two chunks kept, any size, an early stop', () => {
     const api = nativeEngine() as unknown as {
       readAhead(fd: number, bufs: Uint8Array[]): object;
@@ -321,6 +338,31 @@ describe('native analysis engine', () => {
       readAheadStop(r: object): void;
     };
     const chunk = 4096;
+    // As native.ts lends them: views one after the other in one area, from its first 2 MiB boundary.
+    const area = new Uint8Array(8 * chunk + (2 << 20));
+    const at = (nativeEngine() as unknown as { hugeAlign(b: Uint8Array): number }).hugeAlign(area);
+    const views = Array.from({ length: 8 }, (_, i) => area.subarray(at + i * chunk, at + (i + 1) * chunk));
+    for (const [size, bufs] of [
+      [0, views],
+      [1, views],
+      [10 * chunk + 17, views],
+    ] as const) {
+      const bytes = new Uint8Array(size).map((_, i) => (i * 5 + (i >> 11)) & 0xff);
+      const path = join(dir, `ahead-views-${size}.bin`);
+      writeFileSync(path, bytes);
+      const fd = openSync(path, 'r');
+      const r = api.readAhead(fd, [...bufs]);
+      const got: number[] = [];
+      for (let k = 0; ; k++) {
+        const n = api.readAheadNext(r);
+        if (n <= 0) break;
+        got.push(...bufs[k % bufs.length]!.subarray(0, n));
+        if (n < chunk) break;
+      }
+      api.readAheadStop(r);
+      closeSync(fd);
+      expect(Uint8Array.from(got)).toEqual(bytes);
+    }
     for (const size of [0, 1, chunk - 1, chunk, chunk + 1, 3 * chunk, 10 * chunk + 17]) {
       const bytes = new Uint8Array(size).map((_, i) => (i * 7 + (i >> 12)) & 0xff);
       const path = join(dir, `ahead-${size}.bin`);
