@@ -279,8 +279,8 @@ static napi_value js_read_ahead(napi_env env, napi_callback_info info) {
     size_t each = sizeof(Ahead) * r->ahead_cap;
     /* not huge pages: a chunk fills a third of its entries (~200-byte records), and a huge page's first
      * touch clears all of it: 14 MB more memory, no faster */
-    uint8_t *all = malloc(each * n);
-    if (all == NULL) abort();
+    uint8_t *all = NULL;
+    if (posix_memalign((void **)&all, 64, each * n) != 0) abort(); /* an entry in two whole lines */
     for (uint32_t i = 0; i < n; i++) r->ahead[i] = (Ahead *)(all + i * each);
     r->engine = engine;
     engine->ra = r;
