@@ -127,6 +127,16 @@ interface EngineApi extends ClassifierApi {
     maxPacketBytes: number,
     frame: number,
   ): number;
+  pcapng(
+    engine: object,
+    buf: Uint8Array,
+    off: number,
+    end: number,
+    le: number,
+    ifaces: Float64Array,
+    maxPacketBytes: number,
+    frame: number,
+  ): number;
   observe(engine: object, P: Int32Array, tsSec: number, tsNsec: number, frame: number): void;
   drain(engine: object): void;
   ring(engine: object, words: Int32Array, control: Int32Array, onFull: () => void): void;
@@ -388,6 +398,22 @@ export class NativeFlows implements FlowSink, BulkReader {
         new Int32Array(classify.buffers.control),
         () => classify.onFull(),
       );
+  }
+
+  /** BulkReader: pcapng enhanced packet blocks from `off` on (see native/engine.c js_pcapng). */
+  pcapng(
+    buf: Uint8Array,
+    off: number,
+    end: number,
+    le: boolean,
+    ifaces: Float64Array,
+    maxPacketBytes: number,
+    frame: number,
+  ): number {
+    const used = this.api.pcapng(this.engine, buf, off, end, le ? 1 : 0, ifaces, maxPacketBytes, frame);
+    this.packets = this.S[S_PACKETS]!;
+    this.bytes = this.S[S_BYTES]!;
+    return used;
   }
 
   /** BulkReader: pcap records from `off` on (see native/engine.c js_pcap). */

@@ -112,6 +112,19 @@ export interface BulkReader {
     maxPacketBytes: number,
     frame: number,
   ): number;
+  /**
+   * Enhanced packet blocks from `off` on (pcapng.ts run): `ifaces` holds [linkType, units per second, ns per
+   * unit (0: not a power of ten), tsOffsetSec] per interface of the section. Returns the bytes it took.
+   */
+  pcapng?(
+    buf: Uint8Array,
+    off: number,
+    end: number,
+    le: boolean,
+    ifaces: Float64Array,
+    maxPacketBytes: number,
+    frame: number,
+  ): number;
 }
 
 export class ReadContext {

@@ -49,6 +49,8 @@ export class PcapngParser implements UnitParser {
   private ifaces: Iface[] = [];
   private readonly all: Iface[] = [];
   private readonly decoder = new TextDecoder();
+  /** The section's interfaces as the bulk reader takes them (run); rebuilt after an SHB or an IDB. */
+  private bulkIfaces: Float64Array | undefined;
 
   constructor(private readonly ctx: ReadContext) {
     ctx.summary.format = 'pcapng';
@@ -85,6 +87,32 @@ export class PcapngParser implements UnitParser {
       return -1;
     }
     return len;
+  }
+
+  /**
+   * Runs of plain enhanced packet blocks go to the bulk reader (the native engine, js_pcapng), which stops at
+   * anything else — another block, a problem to report, a frame it leaves to onPacket, a direction in the
+   * options — for need/consume here, so the result is the same (test/unit/native-engine.test.ts).
+   */
+  run(buf: Uint8Array, off: number, end: number, _absOffset: number): number {
+    const ctx = this.ctx;
+    const bulk = ctx.bulk;
+    if (bulk?.pcapng === undefined || this.ifaces.length === 0) return 0;
+    if (this.bulkIfaces === undefined) {
+      const t = new Float64Array(this.ifaces.length * 4);
+      this.ifaces.forEach((f, i) => {
+        t[4 * i] = f.info.linkType;
+        t[4 * i + 1] = f.units;
+        t[4 * i + 2] = f.nsMul;
+        t[4 * i + 3] = f.info.tsOffsetSec;
+      });
+      this.bulkIfaces = t;
+    }
+    const s = ctx.summary;
+    const used = bulk.pcapng(buf, off, end, this.le, this.bulkIfaces, ctx.maxPacketBytes, s.packets);
+    s.packets += bulk.packets;
+    s.bytes += bulk.bytes;
+    return used;
   }
 
   consume(buf: Uint8Array, off: number, len: number, absOffset: number): void {
@@ -150,6 +178,7 @@ export class PcapngParser implements UnitParser {
       return;
     }
     this.ifaces = []; // interface ids restart in every section
+    this.bulkIfaces = undefined;
   }
 
   private interface(buf: Uint8Array, off: number, len: number, absOffset: number): void {
@@ -189,6 +218,7 @@ export class PcapngParser implements UnitParser {
     if (units <= 1e9 && Number.isInteger(1e9 / units) && Number.isInteger(units)) iface.nsMul = 1e9 / units;
     this.ifaces.push(iface);
     this.all.push(iface);
+    this.bulkIfaces = undefined;
     this.ctx.summary.interfaces.push(info);
     this.ctx.warnLinkType(info.linkType, absOffset, isSupportedLinkType(info.linkType));
   }

@@ -67,6 +67,8 @@ describe('native analysis engine', () => {
       ['create', []],
       ['pcap', [notAnEngine, new Uint8Array(8), 0, 8, 0, 0, 0, 0, 0, 0]],
       ['pcap', []],
+      ['pcapng', [notAnEngine, new Uint8Array(8), 0, 8, 1, new Float64Array(4), 0, 0]],
+      ['pcapng', []],
       ['observe', [notAnEngine, new Int32Array(24), 0, 0, 0]],
       ['drain', [notAnEngine]],
       ['drain', []],
