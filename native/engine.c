@@ -1894,6 +1894,33 @@ static void count_frame(Engine *e, const Pkt *p, double t, double ts_sec) {
   tally_rst(e, p->v, p->src, p->dst, ts_sec);
 }
 
+/* A frame js_pcap or js_pcapng decoded (r, not DEC_DECLINE), at time t: into the flow table when it is a TCP
+ * segment, else counted as truncated or malformed — what TypeScript's onPacket does with it. */
+static void take_frame(Engine *e, int r, const Pkt *p, const Key *k, double t, double ts_sec, double ts_nsec,
+                       double frame) {
+  if (r == DEC_TCP) {
+    count_frame(e, p, t, ts_sec);
+    observe(e, p, k, ts_sec, ts_nsec, frame);
+    return;
+  }
+  double *S = e->S;
+  if (t < S[S_FIRST]) S[S_FIRST] = t;
+  if (t > S[S_LAST]) S[S_LAST] = t;
+  S[r == DEC_TRUNCATED ? S_TRUNCATED : S_MALFORMED] += 1;
+}
+
+/* The end of a run of js_pcap or js_pcapng: its statistics, and the bytes it used (NULL: an exception from a
+ * callback is pending). */
+static napi_value run_result(napi_env env, Engine *e, size_t used, double packets, double bytes) {
+  e->S[S_PACKETS] = packets;
+  e->S[S_BYTES] = bytes;
+  e->S[S_USED] = (double)used;
+  if (e->failed) return NULL;
+  napi_value out;
+  CHECK(napi_create_double(env, (double)used, &out));
+  return out;
+}
+
 /*
  * pcap(engine, buf: Uint8Array, off, end, le, nsec, snaplen, linkType, maxPacketBytes, frame) → bytes used.
  * pcap.ts PcapParser.run for 16-byte records with lengths as written: stops before a record not wholly in
@@ -1970,25 +1997,11 @@ static napi_value js_pcap(napi_env env, napi_callback_info info) {
     frame += 1;
     packets += 1;
     bytes += cap;
-    if (r == DEC_TCP) {
-      count_frame(e, p, t, (double)ts_sec);
-      observe(e, p, k, (double)ts_sec, ts_nsec, frame);
-    } else {
-      double *S = e->S;
-      if (t < S[S_FIRST]) S[S_FIRST] = t;
-      if (t > S[S_LAST]) S[S_LAST] = t;
-      S[r == DEC_TRUNCATED ? S_TRUNCATED : S_MALFORMED] += 1;
-    }
+    take_frame(e, r, p, k, t, (double)ts_sec, ts_nsec, frame);
     off += 16 + caplen;
   }
   e->S[S_AHEAD] += taken;
-  e->S[S_PACKETS] = packets;
-  e->S[S_BYTES] = bytes;
-  e->S[S_USED] = (double)(off - start);
-  if (e->failed) return NULL; /* the callback's exception is pending */
-  napi_value out;
-  CHECK(napi_create_double(env, (double)(off - start), &out));
-  return out;
+  return run_result(env, e, off - start, packets, bytes);
 }
 
 /*
@@ -2067,25 +2080,11 @@ static napi_value js_pcapng(napi_env env, napi_callback_info info) {
     frame += 1;
     packets += 1;
     bytes += caplen;
-    if (own.r == DEC_TCP) {
-      flow_key(&own.p, &own.k);
-      count_frame(e, &own.p, t, ts_sec);
-      observe(e, &own.p, &own.k, ts_sec, ts_nsec, frame);
-    } else {
-      double *S = e->S;
-      if (t < S[S_FIRST]) S[S_FIRST] = t;
-      if (t > S[S_LAST]) S[S_LAST] = t;
-      S[own.r == DEC_TRUNCATED ? S_TRUNCATED : S_MALFORMED] += 1;
-    }
+    if (own.r == DEC_TCP) flow_key(&own.p, &own.k);
+    take_frame(e, own.r, &own.p, &own.k, t, ts_sec, ts_nsec, frame);
     off += len;
   }
-  e->S[S_PACKETS] = packets;
-  e->S[S_BYTES] = bytes;
-  e->S[S_USED] = (double)(off - start);
-  if (e->failed) return NULL; /* the callback's exception is pending */
-  napi_value out;
-  CHECK(napi_create_double(env, (double)(off - start), &out));
-  return out;
+  return run_result(env, e, off - start, packets, bytes);
 }
 
 /*
