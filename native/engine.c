@@ -1398,6 +1398,10 @@ static inline uint32_t u32_at(const uint8_t *b, int le) {
             : ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
 }
 
+static inline uint32_t u16_at(const uint8_t *b, int le) {
+  return le ? (uint32_t)b[0] | ((uint32_t)b[1] << 8) : ((uint32_t)b[0] << 8) | b[1];
+}
+
 /* The classic pcap record at `at` of `b` (16-byte header, `caplen` as written, `cap` bytes of it decoded):
  * its timestamp, its frame (Ethernet, else declined) and flow key — js_pcap's and the read-ahead thread's. */
 static void decode_record(Ahead *a, const uint8_t *b, size_t at, int le, uint32_t caplen, uint32_t cap,
@@ -2055,11 +2059,10 @@ static napi_value js_pcapng(napi_env env, napi_callback_info info) {
     int directed = 0;
     size_t oend = off + len - 4;
     for (size_t q = off + 28 + (((size_t)caplen + 3) & ~(size_t)3); q + 4 <= oend;) {
-      uint32_t code = le ? (uint32_t)buf[q] | ((uint32_t)buf[q + 1] << 8) : ((uint32_t)buf[q] << 8) | buf[q + 1];
-      uint32_t olen = le ? (uint32_t)buf[q + 2] | ((uint32_t)buf[q + 3] << 8) : ((uint32_t)buf[q + 2] << 8) | buf[q + 3];
+      uint32_t code = u16_at(buf + q, le), olen = u16_at(buf + q + 2, le);
       if (code == 0 || q + 4 + olen > oend) break;
-      if (code == 2 && olen == 4 && ((u32_at(buf + q + 4, le) & 3) == 1 || (u32_at(buf + q + 4, le) & 3) == 2))
-        directed = 1;
+      uint32_t dir = code == 2 && olen == 4 ? u32_at(buf + q + 4, le) & 3 : 0;
+      if (dir == 1 || dir == 2) directed = 1;
       q += 4 + ((olen + 3) & ~3u);
     }
     if (directed) break;

@@ -63,8 +63,7 @@ static void ra_header(ReadAhead *r, const uint8_t *b, size_t n) {
   else if (be32(b) == 0xa1b2c3d4U || be32(b) == 0xa1b23c4dU) le = 0;
   else return;
   uint32_t magic = u32_at(b, le);
-  uint32_t major = le ? (uint32_t)b[4] | ((uint32_t)b[5] << 8) : ((uint32_t)b[4] << 8) | b[5];
-  uint32_t minor = le ? (uint32_t)b[6] | ((uint32_t)b[7] << 8) : ((uint32_t)b[6] << 8) | b[7];
+  uint32_t major = u16_at(b + 4, le), minor = u16_at(b + 6, le);
   if (major < 2 || major == 543 || (major == 2 && minor <= 3)) return;
   r->le = le;
   r->mul = magic == 0xa1b23c4dU ? 1 : 1000;

@@ -445,7 +445,7 @@ export class NativeFlows implements FlowSink, BulkReader {
     return used;
   }
 
-  /** BulkReader: a regular file read ahead by the engine's thread (native/readahead.c), 4 chunks in turn. */
+  /** BulkReader: a regular file read ahead by the engine's thread (native/readahead.c), eight buffers in turn. */
   readAhead(fd: number, chunk: number): ReadAheadSource | undefined {
     const api = this.api;
     // One area, the buffers one after the other from a 2 MiB boundary: the thread asks for huge pages there

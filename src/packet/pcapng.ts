@@ -92,7 +92,7 @@ export class PcapngParser implements UnitParser {
   /**
    * Runs of plain enhanced packet blocks go to the bulk reader (the native engine, js_pcapng), which stops at
    * anything else — another block, a problem to report, a frame it leaves to onPacket, a direction in the
-   * options — for need/consume here, so the result is the same (test/unit/native-engine.test.ts).
+   * options — for need/consume here, so the result is the same (test/unit/native-pcapng.test.ts).
    */
   run(buf: Uint8Array, off: number, end: number, _absOffset: number): number {
     const ctx = this.ctx;
